@@ -1,0 +1,1 @@
+"""ClaimLens domain logic, split by capability (data, auth, audit, ...)."""

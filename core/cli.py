@@ -1,0 +1,169 @@
+"""The `claimlens` command line (also `python -m core`).
+
+Commands parse arguments, open one transaction per action and call into `core/`;
+user mistakes end in a one-line message and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from core.errors import ClaimLensError
+
+
+class _FriendlyErrors(TyperGroup):
+    """Turns a user's mistake anywhere below into one red line and exit code 1."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except ClaimLensError as error:
+            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_FriendlyErrors,
+    help="ClaimLens: claims review and model monitoring.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+PASSWORD_ENV = "CLAIMLENS_PASSWORD"
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Bring the configured database to the latest schema (SQLite or PostgreSQL)."""
+    from core.config import get_settings
+    from db import migrate
+
+    url = get_settings().database_url
+    migrate.upgrade(url, revision)
+    typer.echo(f"database at revision {migrate.current_revision(url)}")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
+    claims: Annotated[int, typer.Option(min=1, help="Number of claims.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
+    scenario: Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")] = "baseline",
+    start: Annotated[str, typer.Option(help="First report date (YYYY-MM-DD).")] = "2025-11-01",
+    end: Annotated[str, typer.Option(help="Last report date (YYYY-MM-DD).")] = "2026-10-31",
+    fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
+) -> None:
+    """Write a synthetic claims file in the import format."""
+    from core.data import seeding
+
+    config = _generator_config(claims, seed, scenario, start, end, fraud_rate)
+    started = time.perf_counter()
+    frame = seeding.generate_import_frame(config)
+    seeding.write_frame(frame, out)
+    typer.echo(f"wrote {len(frame)} claims to {out} in {time.perf_counter() - started:.1f}s")
+
+
+@app.command()
+def seed(
+    claims: Annotated[int, typer.Option(min=1, help="Number of claims.")] = 5000,
+    scenario: Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")] = "baseline",
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same claim numbers.")] = 7,
+    start: Annotated[str, typer.Option(help="First report date (YYYY-MM-DD).")] = "2025-11-01",
+    end: Annotated[str, typer.Option(help="Last report date (YYYY-MM-DD).")] = "2026-10-31",
+    fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
+) -> None:
+    """Generate claims and load them into the database (claims already there are skipped)."""
+    from core.auth import cli_actor
+    from core.data import seeding
+    from db.session import session_scope
+
+    config = _generator_config(claims, seed, scenario, start, end, fraud_rate)
+    started = time.perf_counter()
+    with session_scope() as session:
+        result = seeding.seed(session, actor=cli_actor(), config=config)
+    typer.echo(
+        f"seeded {result.imported} claims and {result.messages} messages "
+        f"({result.skipped_existing} already present) in {time.perf_counter() - started:.1f}s"
+    )
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file in the import format.")],
+    skip_invalid: Annotated[bool, typer.Option(help="Import valid rows; write rejected rows to a file.")] = False,
+    rejected: Annotated[Path | None, typer.Option(help="Where rejected rows go (with --skip-invalid).")] = None,
+) -> None:
+    """Validate a claims file and import it whole, or nothing (see README: Import format)."""
+    from core.auth import cli_actor
+    from core.data import importing
+    from db.session import session_scope
+
+    frame = importing.read_claims_file(file)
+    try:
+        with session_scope() as session:
+            result, report = importing.import_claims(
+                session, actor=cli_actor(), frame=frame, source=file.name, skip_invalid=skip_invalid
+            )
+    except importing.ImportRejected as error:
+        for row_error in error.errors:
+            typer.echo(f"row {row_error.row}, column {row_error.column}: {row_error.reason}", err=True)
+        if error.total_invalid > len(error.errors):
+            typer.echo(f"... and more; {error.total_invalid} invalid rows in all", err=True)
+        fail(f"{error} (use --skip-invalid to import the valid rows)")
+        return
+    if report.rejected_rows:
+        target = rejected or file.with_name(f"{file.stem}.rejected.csv")
+        importing.write_rejected(target, report)
+        typer.echo(f"{result.rejected} rejected row(s) written with their reasons to {target}")
+    typer.echo(
+        f"imported {result.imported} claims, {result.messages} messages; {result.skipped_existing} already present"
+    )
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="adjuster | compliance | manager | admin")],
+) -> None:
+    """Create a local user; the password comes from a prompt or $CLAIMLENS_PASSWORD."""
+    from core import auth
+    from db.session import session_scope
+
+    parsed_role = auth.parse_role(role)
+    password = os.environ.get(PASSWORD_ENV) or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with session_scope() as session:
+        user = auth.create_user(session, actor=auth.cli_actor(), username=username, role=parsed_role, password=password)
+    typer.echo(f"created {parsed_role} {user.username}")
+
+
+def _generator_config(claims: int, seed: int, scenario: str, start: str, end: str, fraud_rate: float):  # type: ignore[no-untyped-def]
+    from core.data.generator import GeneratorConfig
+
+    try:
+        return GeneratorConfig(
+            claims=claims, seed=seed, scenario=scenario,  # type: ignore[arg-type]
+            start=date.fromisoformat(start), end=date.fromisoformat(end), fraud_rate=fraud_rate,
+        )  # fmt: skip
+    except ValueError as error:
+        raise ClaimLensError(str(error)) from None
+
+
+def main() -> None:
+    app(prog_name="claimlens")

@@ -1,0 +1,46 @@
+"""The one typed settings object, read from the environment and `.env`.
+
+`DATABASE_URL` keeps its conventional name; everything else is prefixed `CLAIMLENS_`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite:///data/claimlens.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLAIMLENS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "CLAIMLENS_DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db.",
+    )
+    model_dir: Path = Field(default=Path("models"), description="Where trained model folders live.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Torch device; `auto` picks CUDA when present."
+    )
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    demo_claims: int = Field(default=5000, ge=1, description="Claims `make run` seeds.")
+    demo_scenario: str = Field(default="storm_surge", description="Scenario `make run` seeds.")
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch  # deferred: importing torch costs seconds and most commands never need it
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

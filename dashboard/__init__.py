@@ -1,0 +1,1 @@
+"""The Streamlit app: `app.py` routes, page files hold layout only."""

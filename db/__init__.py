@@ -1,0 +1,1 @@
+"""Database layer: ORM models, engine/sessionmaker, migrations and query functions."""

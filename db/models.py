@@ -1,0 +1,253 @@
+"""ORM models: every table ClaimLens stores, typed with SQLAlchemy 2.0 `Mapped[...]`.
+
+Model inputs (the `claims` and `messages` columns a model reads) are kept apart from
+ground truth (`claim_ground_truth`): the generator's labels and oracle probability are
+for evaluation only and must never leak into a feature.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+LINES_OF_BUSINESS = ("auto", "property", "health", "travel")
+CLAIM_STATUSES = ("new", "in_review", "decided")
+POLICE_REPORT_VALUES = ("yes", "no", "unknown")
+ROLES = ("adjuster", "compliance", "manager", "admin")
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
+
+
+class Claim(TimestampMixin, Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        Index("ix_claims_status_line", "status", "line_of_business"),
+        Index("ix_claims_report_date", "report_date"),
+        Index("ix_claims_incident_date", "incident_date"),
+        Index("ix_claims_assigned_status", "assigned_to_id", "status"),
+        Index("ix_claims_region", "region"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_number: Mapped[str] = mapped_column(String(32), unique=True)
+    policy_number: Mapped[str] = mapped_column(String(32), index=True)
+    line_of_business: Mapped[str] = mapped_column(String(16))
+    policy_start_date: Mapped[date] = mapped_column(Date)
+    incident_date: Mapped[date] = mapped_column(Date)
+    incident_hour: Mapped[int] = mapped_column(Integer)
+    report_date: Mapped[date] = mapped_column(Date)
+    claimed_amount: Mapped[float] = mapped_column(Float)
+    insured_value: Mapped[float] = mapped_column(Float)
+    prior_claims: Mapped[int] = mapped_column(Integer)
+    police_report: Mapped[str] = mapped_column(String(8))
+    witnesses: Mapped[int] = mapped_column(Integer)
+    region: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    claimant_name: Mapped[str] = mapped_column(String(128))
+    claimant_contact: Mapped[str] = mapped_column(String(128))
+    narrative: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Optimistic locking: every state change must match and bump this counter.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="claim", order_by="Message.sent_at")
+    ground_truth: Mapped[ClaimGroundTruth | None] = relationship(back_populates="claim")
+    assigned_to: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"Claim(id={self.id!r}, claim_number={self.claim_number!r}, status={self.status!r})"
+
+
+class ClaimGroundTruth(Base):
+    """Labels and the generator's oracle, stored apart from the claim's model inputs."""
+
+    __tablename__ = "claim_ground_truth"
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True)
+    is_fraud: Mapped[bool | None] = mapped_column(Boolean)
+    oracle_probability: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(64))
+
+    claim: Mapped[Claim] = relationship(back_populates="ground_truth")
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_claim_sent", "claim_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    # Ground-truth sentiment when known (generator or a human label); never a model input.
+    true_sentiment: Mapped[str | None] = mapped_column(String(8))
+
+    claim: Mapped[Claim] = relationship(back_populates="messages")
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id!r}, claim_id={self.claim_id!r}, direction={self.direction!r})"
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("task", "version", name="uq_model_versions_task_version"),
+        Index("ix_model_versions_task_stage", "task", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(16))  # claim_risk | sentiment
+    version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16), default="candidate")  # candidate|champion|retired
+    artifact_path: Mapped[str] = mapped_column(String(512))
+    base_model: Mapped[str] = mapped_column(String(512))
+    method: Mapped[str] = mapped_column(String(16))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Band thresholds and other scoring parameters that travel with the model.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    training_run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"ModelVersion(task={self.task!r}, version={self.version!r}, stage={self.stage!r})"
+
+
+class TrainingRun(Base):
+    __tablename__ = "training_runs"
+    __table_args__ = (Index("ix_training_runs_status_requested", "status", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data_since: Mapped[date | None] = mapped_column(Date)
+    data_until: Mapped[date | None] = mapped_column(Date)
+    # queued | running | succeeded | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Which labelled claims the run trained/validated/tested on (ids per split).
+    data_manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Prediction(Base):
+    """A claim-risk prediction; at most one per claim and model version."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("claim_id", "model_version_id", name="uq_predictions_claim_model"),
+        Index("ix_predictions_band_priority", "band", "priority"),
+        Index("ix_predictions_model_created", "model_version_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    probability: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[float] = mapped_column(Float)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MessagePrediction(Base):
+    __tablename__ = "message_predictions"
+    __table_args__ = (UniqueConstraint("message_id", "model_version_id", name="uq_message_predictions_message_model"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    label: Mapped[str] = mapped_column(String(8))
+    probabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Review(Base):
+    """An adjuster's decision on a claim; it also becomes a training label."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_claim_decided", "claim_id", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(24))  # approve|deny|refer_siu|request_info
+    reason_code: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    prediction_id: Mapped[int | None] = mapped_column(ForeignKey("predictions.id"))
+    claim_version: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AuditLog(Base):
+    """Append-only record of who did what; no code path updates or deletes rows."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+        Index("ix_audit_log_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(128))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
