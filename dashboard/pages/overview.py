@@ -1,6 +1,7 @@
 """Claim volume per line of business, read from the database."""
 
 import pandas as pd
+import plotly.express as px
 import streamlit as st
 
 from core.data.summary import claims_per_line
@@ -15,5 +16,5 @@ if not volumes:
 else:
     frame = pd.DataFrame([{"Line of business": v.line_of_business, "Claims": v.claims} for v in volumes])
     st.metric("Claims", f"{int(frame['Claims'].sum()):,}")
-    st.bar_chart(frame, x="Line of business", y="Claims", key="claims_per_line")
+    st.plotly_chart(px.bar(frame, x="Line of business", y="Claims"), key="claims_per_line")
     st.dataframe(frame, hide_index=True, key="claims_per_line_table")

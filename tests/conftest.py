@@ -1,0 +1,106 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL.
+
+PostgreSQL runs when CLAIMLENS_TEST_POSTGRES_URL names a server (CI always sets it);
+each test gets its own database cloned from a migrated template, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from db import migrate
+from db.session import engine_for, reset_caches
+
+POSTGRES_ENV = "CLAIMLENS_TEST_POSTGRES_URL"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def postgres_server_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV)
+
+
+def _admin_engine():  # type: ignore[no-untyped-def]
+    url = postgres_server_url()
+    assert url
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def _pg_url_for(database: str) -> str:
+    url = make_url(postgres_server_url() or "")
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One migrated database per backend, copied for every test (migrating each time is slow)."""
+    templates: dict[str, str] = {}
+    sqlite_path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{sqlite_path}")
+    templates["sqlite"] = str(sqlite_path)
+    pg_template = None
+    if postgres_server_url():
+        pg_template = f"claimlens_tpl_{uuid.uuid4().hex[:10]}"
+        with _admin_engine().connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{pg_template}"'))
+        migrate.upgrade(_pg_url_for(pg_template))
+        templates["postgresql"] = pg_template
+    reset_caches()  # close pooled connections: PostgreSQL cannot copy a template in use
+    yield templates
+    reset_caches()
+    if pg_template:
+        with _admin_engine().connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{pg_template}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql" and not postgres_server_url():
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} must be set in CI")
+        pytest.skip(f"{POSTGRES_ENV} not set")
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, database_templates: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A fresh database at the head revision, on the backend under test."""
+    if backend == "sqlite":
+        path = tmp_path / "claimlens.db"
+        shutil.copy(database_templates["sqlite"], path)
+        yield f"sqlite:///{path}"
+        reset_caches()
+        return
+    name = f"claimlens_t_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{database_templates["postgresql"]}"'))
+    yield _pg_url_for(name)
+    reset_caches()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def configured_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the app's settings (CLI, pages) at the test database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    reset_caches()
+    yield database_url
+    reset_caches()
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    """A session whose transaction the test owns, like a caller in the app would."""
+    with Session(engine_for(database_url), expire_on_commit=False) as session:
+        yield session
