@@ -30,12 +30,14 @@ class Permission(StrEnum):
     IMPORT_CLAIMS = "claims.import"
     MANAGE_USERS = "users.manage"
     VIEW_PII = "claims.view_pii"
+    TRAIN_MODELS = "models.train"
+    PROMOTE_MODELS = "models.promote"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADJUSTER: frozenset({Permission.VIEW_PII}),
     Role.COMPLIANCE: frozenset({Permission.VIEW_PII}),
-    Role.MANAGER: frozenset({Permission.IMPORT_CLAIMS}),
+    Role.MANAGER: frozenset({Permission.IMPORT_CLAIMS, Permission.TRAIN_MODELS, Permission.PROMOTE_MODELS}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -38,8 +38,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Local user accounts.", no_args_is_help=True)
+models_app = typer.Typer(help="Model registry: list, promote, roll back.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(models_app, name="models")
+TASK_ALIASES = {"claim": "claim_risk", "claim_risk": "claim_risk", "sentiment": "sentiment"}
 
 PASSWORD_ENV = "CLAIMLENS_PASSWORD"
 
@@ -151,6 +154,132 @@ def users_add(
     with session_scope() as session:
         user = auth.create_user(session, actor=auth.cli_actor(), username=username, role=parsed_role, password=password)
     typer.echo(f"created {parsed_role} {user.username}")
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Argument(help="claim | sentiment")],
+    method: Annotated[str | None, typer.Option(help="full | lora | head (default: the profile's)")] = None,
+    profile: Annotated[str, typer.Option(help="quick (CPU demo) | full (GPU)")] = "quick",
+    base_model: Annotated[str | None, typer.Option(help="Local HF model folder or hub id.")] = None,
+    since: Annotated[str | None, typer.Option(help="First report date of the data window.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last report date of the data window.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size per process.")] = None,
+    max_train_samples: Annotated[int | None, typer.Option(help="Cap on training rows (newest kept).")] = None,
+) -> None:
+    """Train a model in the foreground; the first model of a task becomes champion if it passes the gate."""
+    from tqdm import tqdm
+
+    from core import jobs
+    from core.auth import cli_actor
+    from db.session import get_sessionmaker, session_scope
+    from training.config import TrainingConfig
+    from training.run import execute_run
+
+    config = TrainingConfig.for_profile(
+        _task(task), profile, method, base_model=base_model, epochs=epochs, batch_size=batch_size,
+        max_train_samples=max_train_samples, since=_date(since), until=_date(until),
+    )  # fmt: skip
+    actor = cli_actor()
+    with session_scope() as session:
+        run = jobs.queue_run(session, actor=actor, config=config.to_dict())
+        jobs.claim_run(session, run_id=run.id, worker_id="cli")
+        run_id = run.id
+    bar = tqdm(total=None, unit="step", desc=f"{config.task} run {run_id}")
+
+    def show(progress) -> None:  # type: ignore[no-untyped-def]
+        bar.total = progress.total_steps
+        bar.n = progress.step
+        bar.set_postfix(epoch=progress.epoch, loss=f"{progress.loss:.4f}", best=progress.best_metric)
+        bar.refresh()
+
+    outcome = execute_run(get_sessionmaker(), run_id=run_id, actor=actor, on_progress=show)
+    bar.close()
+    if outcome.status != "succeeded":
+        fail(f"run {run_id} {outcome.status}: {outcome.error}")
+    typer.echo(f"run {run_id} registered {config.task} v{outcome.version}: {_metrics_line(outcome.summary or {})}")
+    if outcome.promoted:
+        typer.echo(f"{config.task} v{outcome.version} is now the champion")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
+) -> None:
+    """Serve training runs queued in the database (from the dashboard) until stopped."""
+    import logging
+
+    from db.session import get_sessionmaker
+    from training.worker import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    outcomes = serve(get_sessionmaker(), once=once)
+    typer.echo(f"worker stopped after {len(outcomes)} run(s)")
+
+
+@models_app.command("list")
+def models_list(task: Annotated[str | None, typer.Option(help="claim | sentiment")] = None) -> None:
+    """Registered model versions, newest first."""
+    from core import registry
+    from db.session import session_scope
+
+    with session_scope() as session:
+        for version in registry.versions(session, _task(task) if task else None):
+            summary = version.metrics.get("summary", {})
+            typer.echo(f"{version.id:>4}  {version.task:<10} v{version.version:<3} {version.stage:<11} "
+                       f"{version.method:<5} {_metrics_line(summary)}")  # fmt: skip
+
+
+@models_app.command("promote")
+def models_promote(
+    version_id: Annotated[int, typer.Argument(help="Model version id (see `models list`).")],
+    override_reason: Annotated[
+        str | None, typer.Option(help="Promote despite a failed gate, with this reason.")
+    ] = None,
+) -> None:
+    """Make a version champion if it passes the gate against the current champion."""
+    from core import registry
+    from core.auth import cli_actor
+    from db.session import session_scope
+
+    with session_scope() as session:
+        result = registry.promote(session, actor=cli_actor(), version_id=version_id, override_reason=override_reason)
+    typer.echo("promoted" + (" (gate overridden: " + "; ".join(result.reasons) + ")" if result.reasons else ""))
+
+
+@models_app.command("rollback")
+def models_rollback(
+    task: Annotated[str, typer.Argument(help="claim | sentiment")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+) -> None:
+    """Restore the champion that the current one replaced."""
+    from core import registry
+    from core.auth import cli_actor
+    from db.session import session_scope
+
+    with session_scope() as session:
+        restored = registry.rollback(session, actor=cli_actor(), task=_task(task), reason=reason)
+        typer.echo(f"{restored.task} v{restored.version} is champion again")
+
+
+def _task(value: str) -> str:
+    if value not in TASK_ALIASES:
+        raise ClaimLensError(f"unknown task {value!r}; choose claim or sentiment")
+    return TASK_ALIASES[value]
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ClaimLensError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _metrics_line(summary: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in summary.items())
 
 
 def _generator_config(claims: int, seed: int, scenario: str, start: str, end: str, fraud_rate: float):  # type: ignore[no-untyped-def]

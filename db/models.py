@@ -154,6 +154,8 @@ class ModelVersion(Base):
     training_run_id: Mapped[int | None] = mapped_column(ForeignKey("training_runs.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The champion this version replaced, so a rollback knows what to restore.
+    previous_champion_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
 
     def __repr__(self) -> str:
         return f"ModelVersion(task={self.task!r}, version={self.version!r}, stage={self.stage!r})"
@@ -180,6 +182,8 @@ class TrainingRun(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A running worker touches this; a run whose heartbeat stops is reaped as failed.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Which labelled claims the run trained/validated/tested on (ids per split).
     data_manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

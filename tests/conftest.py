@@ -104,3 +104,31 @@ def session(database_url: str) -> Iterator[Session]:
     """A session whose transaction the test owns, like a caller in the app would."""
     with Session(engine_for(database_url), expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A randomly initialised 2-layer BERT with the real MiniLM tokenizer, saved as a local folder."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from core.modeling.encoder import default_base_model
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(default_base_model())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=256,
+    )  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "models"
+    monkeypatch.setenv("CLAIMLENS_MODEL_DIR", str(folder))
+    reset_caches()
+    return folder

@@ -1,0 +1,122 @@
+"""The training-run queue: queue, claim atomically, report progress, cancel, finish, reap.
+
+Two workers never take the same run: on PostgreSQL the claim is a
+`SELECT ... FOR UPDATE SKIP LOCKED`; on SQLite (one writer at a time) a conditional
+`UPDATE ... WHERE status = 'queued'` that only one transaction can win.
+A worker writes a heartbeat with its progress; a run whose heartbeat is older than
+`STALE_AFTER` belongs to a dead worker (killed, machine lost) and is marked failed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.auth import Actor, Permission, require
+from core.errors import InvalidInput, NotFound
+from db.models import TrainingRun
+
+STALE_AFTER = timedelta(minutes=10)
+ACTIVE = ("queued", "running")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def queue_run(session: Session, *, actor: Actor, config: dict[str, Any]) -> TrainingRun:
+    require(actor, Permission.TRAIN_MODELS)
+    run = TrainingRun(
+        task=config["task"], method=config["method"], profile=config["profile"], config=config, status="queued",
+        data_since=_as_date(config.get("since")), data_until=_as_date(config.get("until")),
+        requested_by_id=actor.user_id, progress={},
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    audit.record(session, actor=actor, action="training.queued", entity_type="training_run", entity_id=run.id,
+                 details={"task": run.task, "method": run.method, "profile": run.profile})  # fmt: skip
+    return run
+
+
+def _as_date(value: Any):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def claim_next_run(session: Session, *, worker_id: str) -> TrainingRun | None:
+    """Atomically move the oldest queued run to `running` for this worker."""
+    query = (
+        select(TrainingRun.id).where(TrainingRun.status == "queued").order_by(TrainingRun.requested_at, TrainingRun.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        run_id = session.scalar(query.limit(1).with_for_update(skip_locked=True))
+        candidates = [run_id] if run_id is not None else []
+    else:
+        candidates = list(session.scalars(query.limit(5)))
+    for run_id in candidates:
+        run = claim_run(session, run_id=run_id, worker_id=worker_id)
+        if run is not None:
+            return run
+    return None
+
+
+def claim_run(session: Session, *, run_id: int, worker_id: str) -> TrainingRun | None:
+    """Move one queued run to `running`; None if another worker got there first."""
+    claimed = session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == "queued")
+        .values(status="running", worker_id=worker_id, started_at=now(), heartbeat_at=now())
+    )
+    if claimed.rowcount != 1:
+        return None
+    return session.get(TrainingRun, run_id, populate_existing=True)
+
+
+def report_progress(session: Session, *, run_id: int, progress: dict[str, Any]) -> bool:
+    """Store progress and the heartbeat; return False when a cancel was requested."""
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(progress=progress, heartbeat_at=now()))
+    return not session.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == run_id))
+
+
+def request_cancel(session: Session, *, actor: Actor, run_id: int) -> TrainingRun:
+    require(actor, Permission.TRAIN_MODELS)
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFound(f"training run {run_id} does not exist")
+    if run.status not in ACTIVE:
+        raise InvalidInput(f"training run {run_id} is already {run.status}")
+    if run.status == "queued":
+        run.status, run.finished_at = "cancelled", now()
+    run.cancel_requested = True
+    audit.record(session, actor=actor, action="training.cancel_requested", entity_type="training_run", entity_id=run_id)
+    return run
+
+
+def finish_run(session: Session, *, run_id: int, status: str, error: str | None = None,
+               manifest: dict[str, Any] | None = None) -> None:  # fmt: skip
+    values: dict[str, Any] = {"status": status, "finished_at": now(), "error": error}
+    if manifest is not None:
+        values["data_manifest"] = manifest
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(**values))
+
+
+def reap_stale_runs(session: Session, *, older_than: timedelta = STALE_AFTER) -> list[int]:
+    """Mark runs whose worker stopped beating as failed; return their ids."""
+    cutoff = now() - older_than
+    stale = list(
+        session.scalars(
+            select(TrainingRun.id).where(TrainingRun.status == "running", TrainingRun.heartbeat_at < cutoff)
+        )
+    )
+    for run_id in stale:
+        session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.id == run_id, TrainingRun.status == "running")
+            .values(status="failed", finished_at=now(), error="worker stopped responding (killed or lost)")
+        )
+    return stale

@@ -1,0 +1,1 @@
+"""Model architectures, feature encoding and model folders shared by training and scoring."""

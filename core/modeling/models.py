@@ -1,0 +1,151 @@
+"""The claim-risk and sentiment models, and the model folder they are saved to.
+
+Claim-risk: mean-pooled narrative embedding + a small MLP over the encoded structured
+fields, joined in a head that outputs one logit; a Platt calibration (scale, bias)
+fitted on validation claims turns it into a calibrated probability.
+Sentiment: mean-pooled message embedding -> linear layer -> 3 logits, temperature-scaled.
+
+A model folder holds `encoder/` (weights and tokenizer, `save_pretrained` format, LoRA
+merged in), `head.safetensors`, `model.json` (task, labels, field spec, calibration,
+thresholds) and the model card `README.md`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from core.errors import InvalidInput
+from core.modeling.encoder import TextEncoder, load_tokenizer
+from core.modeling.features import FieldSpec
+
+CLAIM_TASK = "claim_risk"
+SENTIMENT_TASK = "sentiment"
+TASKS = (CLAIM_TASK, SENTIMENT_TASK)
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelMeta:
+    """What travels with the weights in `model.json`."""
+
+    task: str
+    base_model: str
+    method: str
+    max_length: int
+    labels: list[str] = field(default_factory=list)
+    field_spec: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, float] = field(default_factory=lambda: {"scale": 1.0, "bias": 0.0})
+    thresholds: dict[str, float] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+
+class ClaimRiskModel(nn.Module):
+    def __init__(self, encoder: TextEncoder, field_width: int, hidden: int = 64, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.fields = nn.Sequential(nn.Linear(field_width, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(encoder.hidden_size + hidden, hidden), nn.GELU(), nn.Linear(hidden, 1)
+        )
+        self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
+
+    def forward(
+        self,
+        fields: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        text_embedding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Uncalibrated logits, shape (batch,). Pass `text_embedding` to skip the encoder."""
+        if text_embedding is None:
+            assert input_ids is not None and attention_mask is not None
+            text_embedding = self.encoder(input_ids, attention_mask)
+        joined = torch.cat([text_embedding.to(fields.dtype), self.fields(fields)], dim=-1)
+        return self.head(joined).squeeze(-1)
+
+    def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits * self.calibration[0] + self.calibration[1]
+
+
+class SentimentModel(nn.Module):
+    def __init__(self, encoder: TextEncoder, labels: int = 3, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(encoder.hidden_size, labels))
+        self.register_buffer("calibration", torch.tensor([1.0, 0.0]))  # [1 / temperature, unused]
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        text_embedding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if text_embedding is None:
+            assert input_ids is not None and attention_mask is not None
+            text_embedding = self.encoder(input_ids, attention_mask)
+        return self.head(text_embedding)
+
+    def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits * self.calibration[0]
+
+
+@dataclass
+class LoadedModel:
+    model: ClaimRiskModel | SentimentModel
+    tokenizer: PreTrainedTokenizerBase
+    meta: ModelMeta
+    path: Path
+
+    @property
+    def field_spec(self) -> FieldSpec:
+        return FieldSpec.from_dict(self.meta.field_spec)
+
+
+def build_model(meta: ModelMeta, encoder: TextEncoder) -> ClaimRiskModel | SentimentModel:
+    if meta.task == CLAIM_TASK:
+        return ClaimRiskModel(encoder, FieldSpec.from_dict(meta.field_spec).width)
+    if meta.task == SENTIMENT_TASK:
+        return SentimentModel(encoder, len(meta.labels))
+    raise InvalidInput(f"unknown task {meta.task!r}")
+
+
+def save_model(
+    path: Path, model: ClaimRiskModel | SentimentModel, tokenizer: PreTrainedTokenizerBase, meta: ModelMeta
+) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    transformer = model.encoder.transformer
+    if hasattr(transformer, "merge_and_unload"):  # LoRA: fold the adapters into plain weights
+        transformer = transformer.merge_and_unload()
+        model.encoder.transformer = transformer
+    transformer.save_pretrained(path / "encoder")
+    tokenizer.save_pretrained(path / "encoder")
+    head = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("encoder.")}
+    save_file(head, str(path / "head.safetensors"))
+    meta.calibration = {"scale": float(model.calibration[0]), "bias": float(model.calibration[1])}
+    (path / "model.json").write_text(json.dumps(meta.__dict__, indent=2))
+
+
+def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
+    """Load a model folder; a missing or broken folder is a clear `InvalidInput`."""
+    path = Path(path)
+    if not (path / "model.json").is_file():
+        raise InvalidInput(f"model folder {path} is missing or incomplete (no model.json)")
+    meta = ModelMeta(**json.loads((path / "model.json").read_text()))
+    if meta.format_version != FORMAT_VERSION:
+        raise InvalidInput(f"model folder {path} has format {meta.format_version}, expected {FORMAT_VERSION}")
+    encoder = TextEncoder.from_pretrained(path / "encoder")
+    model = build_model(meta, encoder)
+    missing, unexpected = model.load_state_dict(load_file(str(path / "head.safetensors")), strict=False)
+    if unexpected or any(not k.startswith("encoder.") for k in missing):
+        raise InvalidInput(f"model folder {path} has weights that do not fit its model.json")
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=load_tokenizer(str(path / "encoder")), meta=meta, path=path)

@@ -1,0 +1,160 @@
+"""Training runs end to end on a small seeded database with a tiny BERT (both backends)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import jobs, registry
+from core.auth import Actor, Role, cli_actor
+from core.data.generator import GeneratorConfig
+from core.data.seeding import seed
+from core.modeling.inference import claim_probabilities
+from core.modeling.models import load_model
+from db.models import AuditLog, Claim, ModelVersion, Review, TrainingRun, User
+from db.session import engine_for
+from training.config import TrainingConfig
+from training.data import labelled_claims
+from training.run import RunOutcome, execute_run
+
+ADMIN = cli_actor()
+
+
+@pytest.fixture
+def sessions(database_url: str, model_dir: Path) -> sessionmaker[Session]:
+    factory = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with factory() as session, session.begin():
+        seed(session, actor=ADMIN, config=GeneratorConfig(claims=400, seed=3))
+    return factory
+
+
+def run_training(
+    sessions: sessionmaker[Session], tiny_base_model: str, task: str = "claim_risk", **overrides
+) -> RunOutcome:  # type: ignore[no-untyped-def]
+    method = overrides.pop("method", None)
+    values = {"epochs": 2, "batch_size": 32, "max_length": 48, "base_model": tiny_base_model, **overrides}
+    config = TrainingConfig.for_profile(task, "quick", method, **values)
+    with sessions() as session, session.begin():
+        run = jobs.queue_run(session, actor=ADMIN, config=config.to_dict())
+        jobs.claim_run(session, run_id=run.id, worker_id="test")
+    return execute_run(sessions, run_id=run.id, actor=ADMIN)
+
+
+def test_claim_run_registers_a_champion_with_card_metrics_and_manifest(
+    sessions: sessionmaker[Session], tiny_base_model: str
+) -> None:
+    outcome = run_training(sessions, tiny_base_model)
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.promoted and outcome.version == 1
+    with sessions() as session:
+        version = session.get(ModelVersion, outcome.model_version_id)
+        run = session.get(TrainingRun, outcome.run_id)
+        assert version is not None and run is not None
+        assert version.stage == "champion" and run.status == "succeeded"
+        report = version.metrics["report"]
+        assert {"model", "baseline_tfidf_lr", "oracle"} <= set(report)
+        assert 0.0 <= report["model"]["roc_auc"] <= 1.0 and report["oracle"]["roc_auc"] > 0.75
+        assert set(version.parameters["thresholds"]) == {"high", "medium"}
+        manifest = run.data_manifest
+        assert set(manifest) == {"train", "validation", "test"}
+        assert len(manifest["train"]) + len(manifest["validation"]) + len(manifest["test"]) == 400
+        assert max(manifest["train"]) < min(manifest["test"])  # claim ids follow report dates: split by time
+        folder = Path(version.artifact_path)
+        card = (folder / "README.md").read_text()
+        assert "## Intended use" in card and "baseline_tfidf_lr" in card and "oracle" in card
+        claims = labelled_claims(session, TrainingConfig.from_dict(run.config))
+    loaded = load_model(folder)
+    probabilities = claim_probabilities(loaded, claims.head(50))
+    assert probabilities.shape == (50,) and ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_same_seed_same_model(sessions: sessionmaker[Session], tiny_base_model: str) -> None:
+    first = run_training(sessions, tiny_base_model)
+    second = run_training(sessions, tiny_base_model)
+    assert first.summary == second.summary
+    assert first.promoted and not second.promoted  # the second is a candidate for the gate
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_full_and_lora_fine_tuning_produce_loadable_models(
+    sessions: sessionmaker[Session], tiny_base_model: str, method: str
+) -> None:
+    outcome = run_training(sessions, tiny_base_model, method=method, epochs=1)
+    assert outcome.status == "succeeded", outcome.error
+    with sessions() as session:
+        version = session.get(ModelVersion, outcome.model_version_id)
+        assert version is not None and version.method == method
+        loaded = load_model(version.artifact_path)
+    assert not hasattr(loaded.model.encoder.transformer, "peft_config")  # LoRA merged into plain weights
+
+
+def test_sentiment_run(sessions: sessionmaker[Session], tiny_base_model: str) -> None:
+    outcome = run_training(sessions, tiny_base_model, task="sentiment")
+    assert outcome.status == "succeeded", outcome.error
+    assert set(outcome.summary or {}) == {"accuracy", "macro_f1"}
+    assert "baseline_tfidf_lr" in (outcome.report or {})
+
+
+def test_a_failing_run_is_marked_failed_and_leaves_the_champion(
+    sessions: sessionmaker[Session], tiny_base_model: str, tmp_path: Path
+) -> None:
+    champion = run_training(sessions, tiny_base_model)
+    failed = run_training(sessions, tiny_base_model, base_model=str(tmp_path / "no-such-model"))
+    assert failed.status == "failed" and "cannot load" in (failed.error or "")
+    with sessions() as session:
+        run = session.get(TrainingRun, failed.run_id)
+        assert run is not None and run.status == "failed" and "cannot load" in (run.error or "")
+        current = registry.champion(session, "claim_risk")
+        assert current is not None and current.id == champion.model_version_id
+        assert session.scalar(select(ModelVersion).where(ModelVersion.training_run_id == failed.run_id)) is None
+
+
+def test_a_cancel_request_stops_the_run_between_steps(
+    sessions: sessionmaker[Session], tiny_base_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = jobs.report_progress
+
+    def cancel_then_report(session: Session, *, run_id: int, progress: dict) -> bool:  # type: ignore[type-arg]
+        session.get(TrainingRun, run_id).cancel_requested = True  # type: ignore[union-attr]
+        session.flush()
+        return original(session, run_id=run_id, progress=progress)
+
+    monkeypatch.setattr(jobs, "report_progress", cancel_then_report)
+    outcome = run_training(sessions, tiny_base_model, epochs=3)
+    assert outcome.status == "cancelled"
+    with sessions() as session:
+        assert session.scalars(select(ModelVersion)).all() == []
+        assert session.get(TrainingRun, outcome.run_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def test_adjuster_decisions_become_labels(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session, session.begin():
+        adjuster = User(username="ann", role="adjuster", password_hash="x")
+        session.add(adjuster)
+        session.flush()
+        claims = session.scalars(select(Claim).order_by(Claim.id).limit(2)).all()
+        truth = {c.id: c.ground_truth.is_fraud for c in claims}  # type: ignore[union-attr]
+        for claim in claims:
+            decision = "approve" if truth[claim.id] else "deny"  # flip the generator's label
+            session.add(Review(claim_id=claim.id, user_id=adjuster.id, decision=decision, reason_code="test",
+                               claim_version=1))  # fmt: skip
+    with sessions() as session:
+        frame = labelled_claims(session, TrainingConfig(task="claim_risk")).set_index("claim_id")
+    for claim_id, was_fraud in truth.items():
+        assert frame.at[claim_id, "label"] == (0 if was_fraud else 1)
+        assert frame.at[claim_id, "label_source"] == "decision"
+
+
+def test_only_managers_and_admins_queue_runs(sessions: sessionmaker[Session]) -> None:
+    from core.errors import PermissionDenied
+
+    config = TrainingConfig(task="claim_risk").to_dict()
+    with sessions() as session, session.begin():
+        with pytest.raises(PermissionDenied):
+            jobs.queue_run(session, actor=Actor("ann", Role.ADJUSTER), config=config)
+        run = jobs.queue_run(session, actor=Actor("meg", Role.MANAGER), config=config)
+        entry = session.scalars(select(AuditLog).where(AuditLog.action == "training.queued")).one()
+        assert entry.actor == "meg" and entry.entity_id == str(run.id)

@@ -1,0 +1,103 @@
+"""Training data: labelled claims and messages from the database, split by time.
+
+Claim labels: an adjuster's latest decision wins (deny = fraud, approve = not fraud;
+SIU referrals and information requests are not outcomes); otherwise the ground truth
+that came with the claim (generator or import). Production sees the future only after
+the past, so the split is by report date: oldest for training, then validation, then test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from db.models import Claim, ClaimGroundTruth, Message, Review
+from training.config import TrainingConfig
+
+DECISION_LABELS = {"deny": 1, "approve": 0}
+CLAIM_INPUT_COLUMNS = (
+    "line_of_business", "policy_start_date", "incident_date", "incident_hour", "report_date", "claimed_amount",
+    "insured_value", "prior_claims", "police_report", "witnesses", "region", "channel", "narrative",
+)  # fmt: skip
+MIN_ROWS_PER_SPLIT = 5
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+    def manifest(self, id_column: str) -> dict[str, list[int]]:
+        """Which rows each split used, so a run can say exactly what it learned from."""
+        return {name: [int(i) for i in getattr(self, name)[id_column]] for name in ("train", "validation", "test")}
+
+
+def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
+    columns = [getattr(Claim, c) for c in CLAIM_INPUT_COLUMNS]
+    query = (
+        select(Claim.id.label("claim_id"), *columns, ClaimGroundTruth.is_fraud, ClaimGroundTruth.oracle_probability)
+        .outerjoin(ClaimGroundTruth, ClaimGroundTruth.claim_id == Claim.id)
+        .order_by(Claim.report_date, Claim.id)
+    )
+    if config.since:
+        query = query.where(Claim.report_date >= config.since)
+    if config.until:
+        query = query.where(Claim.report_date <= config.until)
+    frame = pd.DataFrame(session.execute(query).mappings().all())
+    if frame.empty:
+        raise InvalidInput("no claims in the chosen data window")
+    decisions = _decision_labels(session)
+    frame["label"] = frame["claim_id"].map(decisions)
+    frame["label_source"] = np.where(frame["label"].notna(), "decision", "ground_truth")
+    frame["label"] = frame["label"].fillna(frame["is_fraud"].map({True: 1.0, False: 0.0}))
+    frame = frame[frame["label"].notna()].reset_index(drop=True)
+    frame["label"] = frame["label"].astype(int)
+    return frame
+
+
+def _decision_labels(session: Session) -> dict[int, int]:
+    rows = session.execute(
+        select(Review.claim_id, Review.decision).where(Review.decision.in_(DECISION_LABELS)).order_by(Review.decided_at)
+    )
+    return {claim_id: DECISION_LABELS[decision] for claim_id, decision in rows}  # latest wins
+
+
+def labelled_messages(session: Session, config: TrainingConfig) -> pd.DataFrame:
+    query = (
+        select(Message.id.label("message_id"), Message.text, Message.true_sentiment, Message.sent_at)
+        .join(Claim, Claim.id == Message.claim_id)
+        .where(Message.true_sentiment.is_not(None), Message.direction == "inbound")
+        .order_by(Message.sent_at, Message.id)
+    )
+    if config.since:
+        query = query.where(Claim.report_date >= config.since)
+    if config.until:
+        query = query.where(Claim.report_date <= config.until)
+    frame = pd.DataFrame(session.execute(query).mappings().all())
+    if frame.empty:
+        raise InvalidInput("no labelled messages in the chosen data window")
+    return frame
+
+
+def time_split(frame: pd.DataFrame, config: TrainingConfig) -> Splits:
+    """Rows must already be in time order; the newest rows are the test set."""
+    n = len(frame)
+    n_test = round(n * config.test_share)
+    n_validation = round(n * config.validation_share)
+    n_train = n - n_test - n_validation
+    if min(n_train, n_validation, n_test) < MIN_ROWS_PER_SPLIT:
+        raise InvalidInput(f"only {n} labelled rows: too few to train, validate and test")
+    train = frame.iloc[:n_train]
+    if config.max_train_samples and len(train) > config.max_train_samples:
+        train = train.iloc[-config.max_train_samples :]  # keep the most recent history
+    return Splits(
+        train=train.reset_index(drop=True),
+        validation=frame.iloc[n_train : n_train + n_validation].reset_index(drop=True),
+        test=frame.iloc[n_train + n_validation :].reset_index(drop=True),
+    )

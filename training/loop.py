@@ -1,0 +1,225 @@
+"""The training loop: length-bucketed dynamic padding, AdamW with linear warm-up/decay,
+bf16 autocast and fused AdamW on CUDA, early stopping on the validation metric, and
+data parallelism through `accelerate` (the same code under `accelerate launch`).
+
+Task specifics (inputs, loss, validation metric) come from a `TaskAdapter`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+from transformers import get_linear_schedule_with_warmup
+
+from training.config import TrainingConfig
+
+BUCKET_MULTIPLIER = 50  # sort by length inside windows of this many batches
+
+
+@dataclass
+class Progress:
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    validation_metric: float | None
+    best_metric: float | None
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float:
+        return self.elapsed_s / max(self.step, 1) * max(self.total_steps - self.step, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "eta_s": round(self.eta_s, 1)}
+
+
+# Returns False to ask the loop to stop (a cancel request); checked between steps.
+ProgressCallback = Callable[[Progress], bool]
+
+
+class Cancelled(Exception):
+    pass
+
+
+class TaskAdapter(Protocol):
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
+    def validate(self, model: nn.Module) -> float: ...
+
+
+class RowDataset(Dataset):
+    """Rows as dicts of numpy arrays; `input_ids` (when present) are unpadded lists."""
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.columns = columns
+        self.length = len(next(iter(columns.values())))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {name: values[index] for name, values in self.columns.items()}
+
+    def lengths(self) -> np.ndarray:
+        if "input_ids" in self.columns:
+            return np.array([len(ids) for ids in self.columns["input_ids"]])
+        return np.zeros(self.length, dtype=int)
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Shuffled batches of similar-length rows, so padding stays small."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int, shuffle: bool = True) -> None:
+        self.lengths, self.batch_size, self.seed, self.shuffle = lengths, batch_size, seed, shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng(self.seed + self.epoch)
+        order = rng.permutation(len(self.lengths)) if self.shuffle else np.arange(len(self.lengths))
+        window = self.batch_size * BUCKET_MULTIPLIER
+        batches: list[list[int]] = []
+        for start in range(0, len(order), window):
+            chunk = order[start : start + window]
+            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches.extend(chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size))
+        if self.shuffle:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        self.epoch += 1
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+
+def collate(rows: Sequence[dict[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    batch: dict[str, torch.Tensor] = {}
+    if "input_ids" in rows[0]:
+        width = max(len(row["input_ids"]) for row in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row["input_ids"])] = torch.as_tensor(row["input_ids"])
+            mask[i, : len(row["input_ids"])] = 1
+        batch["input_ids"], batch["attention_mask"] = ids, mask
+    for name in rows[0]:
+        if name != "input_ids":
+            batch[name] = torch.as_tensor(np.stack([row[name] for row in rows]))
+    return batch
+
+
+def build_optimizer(model: nn.Module, config: TrainingConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; no decay on biases and norms; the encoder gets its own (lower) rate."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        is_encoder = name.startswith("encoder.") or ".encoder." in name
+        decays = parameter.ndim > 1 and "norm" not in name.lower()
+        groups.setdefault((is_encoder, decays), []).append(parameter)
+    param_groups = [
+        {
+            "params": params,
+            "lr": config.encoder_learning_rate if is_encoder else config.learning_rate,
+            "weight_decay": config.weight_decay if decays else 0.0,
+        }
+        for (is_encoder, decays), params in groups.items()
+    ]
+    return torch.optim.AdamW(param_groups, fused=device.type == "cuda")
+
+
+def fit(
+    model: nn.Module,
+    dataset: RowDataset,
+    adapter: TaskAdapter,
+    config: TrainingConfig,
+    accelerator: Accelerator,
+    on_progress: ProgressCallback | None = None,
+    pad_id: int = 0,
+) -> tuple[nn.Module, float]:
+    """Train with early stopping; return the best model (by validation metric) and its metric."""
+    sampler = BucketBatchSampler(dataset.lengths(), config.batch_size, config.seed)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=lambda rows: collate(rows, pad_id))
+    optimizer = build_optimizer(model, config, accelerator.device)
+    total_steps = len(loader) * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * config.warmup_ratio), total_steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    use_bf16 = config.bf16 and accelerator.device.type == "cuda"
+    best_metric, best_state, stale, step = -math.inf, None, 0, 0
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        running, seen = 0.0, 0
+        for batch in loader:
+            with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss = adapter.loss(model, batch)
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            running, seen = running + float(loss.detach()), seen + 1
+            if on_progress and step % 10 == 0:
+                progress = Progress(epoch, config.epochs, step, total_steps, running / seen, None, _finite(best_metric),
+                                    time.perf_counter() - started)  # fmt: skip
+                if not on_progress(progress):
+                    raise Cancelled("cancelled by request")
+        metric = adapter.validate(accelerator.unwrap_model(model))
+        if metric > best_metric + 1e-4:
+            best_metric, stale = metric, 0
+            best_state = copy.deepcopy(
+                {k: v.detach().cpu() for k, v in accelerator.unwrap_model(model).state_dict().items()}
+            )
+        else:
+            stale += 1
+        if on_progress:
+            progress = Progress(epoch, config.epochs, step, total_steps, running / max(seen, 1), metric, best_metric,
+                                time.perf_counter() - started)  # fmt: skip
+            if not on_progress(progress):
+                raise Cancelled("cancelled by request")
+        if stale >= config.patience:
+            break
+    unwrapped = accelerator.unwrap_model(model)
+    if best_state is not None:
+        unwrapped.load_state_dict(best_state)
+    return unwrapped, best_metric
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@torch.no_grad()
+def predict_batches(
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    dataset: RowDataset,
+    batch_size: int,
+    device: torch.device,
+    pad_id: int = 0,
+    bf16: bool = False,
+) -> np.ndarray:
+    """Run `forward` over the dataset in length-sorted batches; outputs in the original order."""
+    order = np.argsort(dataset.lengths(), kind="stable")
+    outputs: list[np.ndarray] = []
+    for start in range(0, len(order), batch_size):
+        rows = [dataset[int(i)] for i in order[start : start + batch_size]]
+        batch = {k: v.to(device, non_blocking=True) for k, v in collate(rows, pad_id).items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
+            outputs.append(forward(batch).float().cpu().numpy())
+    result = np.concatenate(outputs) if outputs else np.zeros(0)
+    restored = np.empty_like(result)
+    restored[order] = result
+    return restored

@@ -1,0 +1,175 @@
+"""One training run from queue row to registered model version.
+
+Transactions stay short: read the data, train outside any transaction (minutes to
+hours), then save the folder and register the version in one transaction. A run that
+fails or is cancelled writes no model version and never touches the champion.
+"""
+
+from __future__ import annotations
+
+import shutil
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import jobs, registry
+from core.auth import Actor
+from core.config import get_settings
+from core.modeling.inference import claim_probabilities, message_probabilities
+from core.modeling.models import CLAIM_TASK, load_model, save_model
+from db.models import TrainingRun
+from training import card, data, evaluation
+from training.config import TrainingConfig
+from training.loop import Cancelled, Progress, ProgressCallback
+from training.tasks import TrainedModel, train_task
+
+
+@dataclass
+class RunOutcome:
+    run_id: int
+    status: str
+    model_version_id: int | None = None
+    version: int | None = None
+    promoted: bool = False
+    summary: dict[str, float] | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def execute_run(
+    sessions: sessionmaker[Session], *, run_id: int, actor: Actor, auto_promote_first: bool = True,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunOutcome:  # fmt: skip
+    """Run a claimed (`running`) training run to its end state; never raises for a training error."""
+    try:
+        with sessions() as session, session.begin():
+            run = session.get(TrainingRun, run_id)
+            assert run is not None and run.status == "running", f"run {run_id} is not claimed"
+            config = TrainingConfig.from_dict(run.config)
+            splits = _load_splits(session, config)
+            current = registry.champion(session, config.task)
+            champion_ref = (current.id, current.artifact_path) if current else None
+        trained = train_task(config, splits, _progress_writer(sessions, run_id, on_progress))
+        report = _evaluate(config, splits, trained)
+        summary = evaluation.summary_metrics(config.task, report)
+        comparison = _compare_with_champion(config, splits, champion_ref)
+        folder = _save(config, run_id, trained, report, splits)
+        return _register(sessions, run_id, actor, config, trained, report, summary, comparison, folder, splits,
+                         auto_promote_first)  # fmt: skip
+    except Cancelled:
+        _end(sessions, run_id, "cancelled", "cancelled by request")
+        return RunOutcome(run_id, "cancelled")
+    except Exception as error:  # any failure must end the run as failed, with the reason kept
+        message = f"{type(error).__name__}: {error}"
+        _end(sessions, run_id, "failed", message + "\n" + traceback.format_exc(limit=5))
+        return RunOutcome(run_id, "failed", error=message)
+
+
+def _load_splits(session: Session, config: TrainingConfig) -> data.Splits:
+    frame = (
+        data.labelled_claims(session, config) if config.task == CLAIM_TASK else data.labelled_messages(session, config)
+    )
+    return data.time_split(frame, config)
+
+
+def _progress_writer(
+    sessions: sessionmaker[Session], run_id: int, echo: Callable[[Progress], None] | None
+) -> ProgressCallback:
+    def write(progress: Progress) -> bool:
+        if echo:
+            echo(progress)
+        with sessions() as session, session.begin():
+            return jobs.report_progress(session, run_id=run_id, progress=progress.to_dict())
+
+    return write
+
+
+def _evaluate(config: TrainingConfig, splits: data.Splits, trained: TrainedModel) -> dict[str, Any]:
+    if config.task == CLAIM_TASK:
+        return evaluation.evaluate_claims(splits, trained.test_scores, trained.meta.thresholds)
+    return evaluation.evaluate_sentiment(splits, trained.test_scores)
+
+
+def _compare_with_champion(
+    config: TrainingConfig, splits: data.Splits, champion_ref: tuple[int, str] | None
+) -> dict[str, Any]:
+    """Score the current champion on this run's test rows, for the promotion gate."""
+    if champion_ref is None:
+        return {}
+    champion_id, path = champion_ref
+    loaded = load_model(path)
+    if config.task == CLAIM_TASK:
+        probabilities = claim_probabilities(loaded, splits.test)
+        threshold = loaded.meta.thresholds.get("high", 0.5)
+        metrics = evaluation.claim_metrics(splits.test["label"].to_numpy(), probabilities, threshold)
+    else:
+        predicted = np.argmax(message_probabilities(loaded, splits.test), axis=1)
+        metrics = evaluation.sentiment_metrics(data_targets(splits), predicted)
+    return {"champion_version_id": champion_id, "champion": evaluation.summary_metrics(config.task, {"model": metrics})}
+
+
+def data_targets(splits: data.Splits) -> np.ndarray:
+    from training.tasks import sentiment_targets
+
+    return sentiment_targets(splits.test)
+
+
+def _save(
+    config: TrainingConfig, run_id: int, trained: TrainedModel, report: dict[str, Any], splits: data.Splits
+) -> Path:
+    folder = (get_settings().model_dir / config.task / f"run-{run_id}").resolve()
+    if folder.exists():
+        shutil.rmtree(folder)  # a half-written folder from an earlier attempt of this run
+    save_model(folder, trained.model, trained.tokenizer, trained.meta)
+    dates = "report_date" if config.task == CLAIM_TASK else "sent_at"
+    window = {
+        "first": str(splits.train[dates].min()), "last": str(splits.test[dates].max()),
+        "train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test),
+    }  # fmt: skip
+    (folder / "README.md").write_text(card.render(config, report, window, trained.meta.__dict__))
+    return folder
+
+
+def _register(
+    sessions: sessionmaker[Session], run_id: int, actor: Actor, config: TrainingConfig, trained: TrainedModel,
+    report: dict[str, Any], summary: dict[str, float], comparison: dict[str, Any], folder: Path,
+    splits: data.Splits, auto_promote_first: bool,
+) -> RunOutcome:  # fmt: skip
+    id_column = "claim_id" if config.task == CLAIM_TASK else "message_id"
+    with sessions() as session, session.begin():
+        version = registry.register_candidate(
+            session, actor=actor, task=config.task, artifact_path=str(folder), base_model=trained.meta.base_model,
+            method=config.method,
+            metrics={"summary": summary, "report": _jsonable(report), "comparison": comparison,
+                     "validation_metric": trained.validation_metric, "train_seconds": round(trained.train_seconds, 1)},
+            parameters={"thresholds": trained.meta.thresholds, "calibration": trained.meta.calibration},
+            training_run_id=run_id,
+        )  # fmt: skip
+        promoted = False
+        if auto_promote_first and registry.champion(session, config.task) is None:
+            result = registry.evaluate_gate(version, None, registry.GateSettings())
+            if result.passed:
+                registry.promote(session, actor=actor, version_id=version.id)
+                promoted = True
+        jobs.finish_run(session, run_id=run_id, status="succeeded", manifest=splits.manifest(id_column))
+        return RunOutcome(run_id, "succeeded", version.id, version.version, promoted, summary, report)
+
+
+def _end(sessions: sessionmaker[Session], run_id: int, status: str, error: str) -> None:
+    with sessions() as session, session.begin():
+        jobs.finish_run(session, run_id=run_id, status=status, error=error[:4000])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,77 @@
+"""`claimlens worker`: serve queued training runs until stopped.
+
+SIGTERM/SIGINT mark the run in hand failed before exiting; a worker killed outright
+(SIGKILL, power loss) stops beating, and the next worker reaps its run as failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from types import FrameType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import jobs
+from core.auth import Actor, Role
+from training.run import RunOutcome, execute_run
+
+log = logging.getLogger("claimlens.worker")
+POLL_SECONDS = 2.0
+
+
+class Stopped(BaseException):  # not Exception: a run must not swallow it
+    pass
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_actor(worker_id: str) -> Actor:
+    # Runs are queued by a manager; the worker registers their results on the system's behalf.
+    return Actor(username=f"worker:{worker_id}", role=Role.ADMIN)
+
+
+def serve(
+    sessions: sessionmaker[Session], *, once: bool = False, poll_seconds: float = POLL_SECONDS
+) -> list[RunOutcome]:
+    """Claim and execute runs; with `once`, stop when the queue is empty."""
+    worker_id = worker_identity()
+    outcomes: list[RunOutcome] = []
+    current: dict[str, int | None] = {"run": None}
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            with sessions() as session, session.begin():
+                reaped = jobs.reap_stale_runs(session)
+                run = jobs.claim_next_run(session, worker_id=worker_id)
+                run_id = run.id if run else None
+            for stale in reaped:
+                log.warning("run %s had a dead worker; marked failed", stale)
+            if run_id is None:
+                if once:
+                    return outcomes
+                time.sleep(poll_seconds)
+                continue
+            current["run"] = run_id
+            log.info("run %s started", run_id)
+            outcome = execute_run(sessions, run_id=run_id, actor=worker_actor(worker_id))
+            current["run"] = None
+            log.info("run %s %s", run_id, outcome.status)
+            outcomes.append(outcome)
+    except Stopped as reason:
+        if current["run"] is not None:
+            with sessions() as session, session.begin():
+                jobs.finish_run(session, run_id=current["run"], status="failed", error=f"worker stopped by {reason}")
+        return outcomes
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
