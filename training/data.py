@@ -8,8 +8,6 @@ the past, so the split is by report date: oldest for training, then validation, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
@@ -18,24 +16,13 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from db.models import Claim, ClaimGroundTruth, Message, Review
 from training.config import TrainingConfig
+from training.splits import Splits, time_split
 
 DECISION_LABELS = {"deny": 1, "approve": 0}
 CLAIM_INPUT_COLUMNS = (
     "line_of_business", "policy_start_date", "incident_date", "incident_hour", "report_date", "claimed_amount",
     "insured_value", "prior_claims", "police_report", "witnesses", "region", "channel", "narrative",
 )  # fmt: skip
-MIN_ROWS_PER_SPLIT = 5
-
-
-@dataclass
-class Splits:
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    test: pd.DataFrame
-
-    def manifest(self, id_column: str) -> dict[str, list[int]]:
-        """Which rows each split used, so a run can say exactly what it learned from."""
-        return {name: [int(i) for i in getattr(self, name)[id_column]] for name in ("train", "validation", "test")}
 
 
 def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
@@ -85,19 +72,4 @@ def labelled_messages(session: Session, config: TrainingConfig) -> pd.DataFrame:
     return frame
 
 
-def time_split(frame: pd.DataFrame, config: TrainingConfig) -> Splits:
-    """Rows must already be in time order; the newest rows are the test set."""
-    n = len(frame)
-    n_test = round(n * config.test_share)
-    n_validation = round(n * config.validation_share)
-    n_train = n - n_test - n_validation
-    if min(n_train, n_validation, n_test) < MIN_ROWS_PER_SPLIT:
-        raise InvalidInput(f"only {n} labelled rows: too few to train, validate and test")
-    train = frame.iloc[:n_train]
-    if config.max_train_samples and len(train) > config.max_train_samples:
-        train = train.iloc[-config.max_train_samples :]  # keep the most recent history
-    return Splits(
-        train=train.reset_index(drop=True),
-        validation=frame.iloc[n_train : n_train + n_validation].reset_index(drop=True),
-        test=frame.iloc[n_train + n_validation :].reset_index(drop=True),
-    )
+__all__ = ["Splits", "labelled_claims", "labelled_messages", "time_split"]

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from core.modeling.features import FieldSpec
 from core.modeling.models import CLAIM_TASK
-from training.data import Splits
+from training.splits import Splits
 from training.tasks import sentiment_targets, texts_of
 
 METRICS_DIR = Path(__file__).parent / "metrics"

@@ -162,7 +162,9 @@ def fit(
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         model.train()
-        running, seen = 0.0, 0
+        # Loss stays on the device and is read only when reported: a read per step would
+        # synchronise the GPU every step.
+        running, seen = torch.zeros((), device=accelerator.device), 0
         for batch in loader:
             with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss = adapter.loss(model, batch)
@@ -171,10 +173,13 @@ def fit(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            running, seen = running + float(loss.detach()), seen + 1
+            running, seen = running + loss.detach().float(), seen + 1
             if on_progress and step % 10 == 0:
-                progress = Progress(epoch, config.epochs, step, total_steps, running / seen, None, _finite(best_metric),
-                                    time.perf_counter() - started)  # fmt: skip
+                elapsed = time.perf_counter() - started
+                mean_loss = float(running) / seen
+                progress = Progress(
+                    epoch, config.epochs, step, total_steps, mean_loss, None, _finite(best_metric), elapsed
+                )
                 if not on_progress(progress):
                     raise Cancelled("cancelled by request")
         metric = adapter.validate(accelerator.unwrap_model(model))
@@ -186,8 +191,9 @@ def fit(
         else:
             stale += 1
         if on_progress:
-            progress = Progress(epoch, config.epochs, step, total_steps, running / max(seen, 1), metric, best_metric,
-                                time.perf_counter() - started)  # fmt: skip
+            elapsed = time.perf_counter() - started
+            mean_loss = float(running) / max(seen, 1)
+            progress = Progress(epoch, config.epochs, step, total_steps, mean_loss, metric, best_metric, elapsed)
             if not on_progress(progress):
                 raise Cancelled("cancelled by request")
         if stale >= config.patience:

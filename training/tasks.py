@@ -29,8 +29,8 @@ from core.modeling.models import (
 )
 from training.calibration import fit_platt, fit_temperature, pick_thresholds
 from training.config import TrainingConfig
-from training.data import Splits
 from training.loop import ProgressCallback, RowDataset, fit, predict_batches
+from training.splits import Splits
 
 ENCODE_BATCH = 256
 MAX_POS_WEIGHT = 8.0

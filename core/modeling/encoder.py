@@ -38,7 +38,8 @@ class TextEncoder(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path) -> TextEncoder:
         try:
-            return cls(AutoModel.from_pretrained(str(name_or_path)))
+            # float32 master weights whatever dtype the folder was saved in (autocast does the rest)
+            return cls(AutoModel.from_pretrained(str(name_or_path), dtype=torch.float32))
         except (OSError, ValueError) as error:
             raise InvalidInput(f"cannot load an encoder from {str(name_or_path)!r}: {error}") from None
 
