@@ -1,0 +1,1 @@
+"""Claims data: the synthetic generator, the import format and its validation, loading."""

@@ -1,0 +1,337 @@
+"""The claims import format: reading files, validating every row, loading in bulk.
+
+A file is CSV (UTF-8, header row) or Parquet with one row per claim. Required columns
+are `CLAIM_COLUMNS`; optional ones are `messages` (a JSON list of the claimant's
+messages), `label_fraud` and `oracle_fraud_probability` (ground truth, stored apart from
+model inputs in `claim_ground_truth`). The whole file is validated before anything is
+written; the caller's transaction then holds the entire import, so a file lands whole
+or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.auth import Actor, Permission, require
+from core.errors import InvalidInput
+from db.models import LINES_OF_BUSINESS, POLICE_REPORT_VALUES, Claim, ClaimGroundTruth, Message
+
+MAX_NARRATIVE_CHARS = 20_000
+MAX_MESSAGE_CHARS = 5_000
+MAX_MESSAGES_PER_CLAIM = 200
+MAX_FIELD_BYTES = 2_000_000  # a cell larger than this is a broken file, not a claim
+MAX_REPORTED_ERRORS = 200
+INSERT_CHUNK = 2_000
+
+CLAIM_COLUMNS = (
+    "claim_number", "policy_number", "line_of_business", "policy_start_date", "incident_date",
+    "incident_hour", "report_date", "claimed_amount", "insured_value", "prior_claims",
+    "police_report", "witnesses", "region", "channel", "claimant_name", "claimant_contact", "narrative",
+)  # fmt: skip
+OPTIONAL_COLUMNS = ("messages", "label_fraud", "oracle_fraud_probability")
+EXTRA_CELLS = "__extra_cells"
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+class MessageRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sent_at: datetime
+    channel: str = Field(min_length=1, max_length=16)
+    direction: Literal["inbound", "outbound"] = "inbound"
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    label_sentiment: Literal["negative", "neutral", "positive"] | None = None
+
+    _text_ok = field_validator("text", "channel")(_no_nul)
+
+
+class ClaimRow(BaseModel):
+    """One validated claim; field names are the file's column names."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    claim_number: str = Field(min_length=1, max_length=32)
+    policy_number: str = Field(min_length=1, max_length=32)
+    line_of_business: str
+    policy_start_date: date
+    incident_date: date
+    incident_hour: int = Field(ge=0, le=23)
+    report_date: date
+    claimed_amount: float = Field(ge=0, le=1e10, allow_inf_nan=False)
+    insured_value: float = Field(gt=0, le=1e10, allow_inf_nan=False)
+    prior_claims: int = Field(ge=0, le=1000)
+    police_report: str
+    witnesses: int = Field(ge=0, le=1000)
+    region: str = Field(min_length=1, max_length=32)
+    channel: str = Field(min_length=1, max_length=16)
+    claimant_name: str = Field(min_length=1, max_length=128)
+    claimant_contact: str = Field(max_length=128)
+    narrative: str = Field(max_length=MAX_NARRATIVE_CHARS)
+    messages: list[MessageRow] = Field(default_factory=list, max_length=MAX_MESSAGES_PER_CLAIM)
+    label_fraud: bool | None = None
+    oracle_fraud_probability: float | None = Field(default=None, ge=0, le=1)
+
+    _text_ok = field_validator(
+        "claim_number", "policy_number", "region", "channel", "claimant_name", "claimant_contact", "narrative"
+    )(_no_nul)
+
+    @field_validator("line_of_business", "police_report", "region", "channel", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("line_of_business")
+    @classmethod
+    def _known_line(cls, value: str) -> str:
+        if value not in LINES_OF_BUSINESS:
+            raise ValueError(f"unknown line of business {value!r} (known: {', '.join(LINES_OF_BUSINESS)})")
+        return value
+
+    @field_validator("police_report")
+    @classmethod
+    def _known_police(cls, value: str) -> str:
+        if value not in POLICE_REPORT_VALUES:
+            raise ValueError(f"must be one of {', '.join(POLICE_REPORT_VALUES)}")
+        return value
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _parse_messages(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return []
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not valid JSON ({error.msg})") from None
+        return value
+
+    @field_validator("label_fraud", "oracle_fraud_probability", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ClaimRow:
+        if self.policy_start_date > self.incident_date:
+            raise ValueError("policy_start_date is after incident_date")
+        if self.incident_date > self.report_date:
+            raise ValueError("incident_date is after report_date")
+        if self.report_date > date.today():
+            raise ValueError("report_date is in the future")
+        return self
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1 = the first data row of the file
+    column: str
+    reason: str
+
+
+@dataclass
+class ValidationReport:
+    valid: list[ClaimRow]
+    valid_rows: list[int]
+    errors: list[RowError]
+    rejected_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: int
+    skipped_existing: int
+    rejected: int
+    messages: int
+
+
+class ImportRejected(InvalidInput):
+    """The file has invalid rows and nothing was imported."""
+
+    def __init__(self, errors: list[RowError], total_invalid: int) -> None:
+        super().__init__(f"{total_invalid} invalid row(s); nothing was imported")
+        self.errors = errors
+        self.total_invalid = total_invalid
+
+
+def read_claims_file(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet claims file, or raise `InvalidInput` with a one-line reason."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InvalidInput(f"{path}: the file is empty")
+    frame = _read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else _read_csv(path)
+    frame.columns = [str(column).strip().lower() for column in frame.columns]
+    missing = [column for column in CLAIM_COLUMNS if column not in frame.columns]
+    if missing:
+        raise InvalidInput(f"{path}: missing required column(s): {', '.join(missing)} (is the header row there?)")
+    if frame.empty:
+        raise InvalidInput(f"{path}: the file has a header but no rows")
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536]:
+        raise InvalidInput(f"{path}: looks like a binary file, not CSV text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"{path}: not UTF-8 text (bad byte at offset {error.start}); re-save it as UTF-8") from None
+    csv.field_size_limit(MAX_FIELD_BYTES)
+    try:
+        rows = list(csv.reader(text.splitlines(keepends=True) if text else []))
+    except csv.Error as error:
+        raise InvalidInput(f"{path}: malformed CSV ({error})") from None
+    if not rows:
+        raise InvalidInput(f"{path}: the file is empty")
+    header, body = rows[0], [row for row in rows[1:] if row]
+    width = len(header)
+    # Short rows get None (reported as missing values); rows with extra cells are flagged.
+    frame = pd.DataFrame([[*row[:width], *([None] * (width - len(row)))] for row in body], columns=header, dtype=object)
+    frame[EXTRA_CELLS] = [len(row) > width for row in body]
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path).astype(object)
+    except Exception as error:  # pyarrow raises many types for corrupt files
+        raise InvalidInput(f"{path}: not a readable Parquet file ({type(error).__name__})") from None
+
+
+def validate(frame: pd.DataFrame) -> ValidationReport:
+    columns = [c for c in (*CLAIM_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]
+    report = ValidationReport(valid=[], valid_rows=[], errors=[])
+    first_row_of: dict[str, int] = {}
+    extra_cells = frame[EXTRA_CELLS].tolist() if EXTRA_CELLS in frame.columns else [False] * len(frame)
+    for index, record in enumerate(frame[columns].to_dict("records"), start=1):
+        record = {k: (None if _is_missing(v) else v) for k, v in record.items()}
+        if extra_cells[index - 1]:
+            report.rejected_rows[index] = record
+            report.errors.append(RowError(index, "row", "row has more cells than the header"))
+            continue
+        try:
+            row = ClaimRow.model_validate(record)
+        except ValidationError as error:
+            report.rejected_rows[index] = record
+            report.errors.extend(_row_errors(index, error))
+            continue
+        if row.claim_number in first_row_of:
+            report.rejected_rows[index] = record
+            reason = f"duplicate claim_number in the file (first at row {first_row_of[row.claim_number]})"
+            report.errors.append(RowError(index, "claim_number", reason))
+            continue
+        first_row_of[row.claim_number] = index
+        report.valid.append(row)
+        report.valid_rows.append(index)
+    return report
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
+
+
+def _row_errors(index: int, error: ValidationError) -> list[RowError]:
+    errors = []
+    for item in error.errors(include_url=False, include_input=False):
+        column = ".".join(str(part) for part in item["loc"]) or "row"
+        reason = item["msg"].removeprefix("Value error, ")
+        errors.append(RowError(index, column, reason))
+    return errors
+
+
+def import_claims(
+    session: Session, *, actor: Actor, frame: pd.DataFrame, source: str, skip_invalid: bool = False
+) -> tuple[ImportResult, ValidationReport]:
+    """Validate then load; raise `ImportRejected` (writing nothing) on invalid rows unless skipping."""
+    require(actor, Permission.IMPORT_CLAIMS)
+    report = validate(frame)
+    invalid = len(report.rejected_rows)
+    if invalid and not skip_invalid:
+        raise ImportRejected(report.errors[:MAX_REPORTED_ERRORS], invalid)
+    imported, skipped, messages = load_rows(session, report.valid, source=source)
+    result = ImportResult(imported=imported, skipped_existing=skipped, rejected=invalid, messages=messages)
+    audit.record(
+        session, actor=actor, action="claims.imported", entity_type="import", entity_id=source[-64:],
+        details={"imported": imported, "skipped_existing": skipped, "rejected": invalid, "messages": messages},
+    )  # fmt: skip
+    return result, report
+
+
+def load_rows(session: Session, rows: list[ClaimRow], *, source: str) -> tuple[int, int, int]:
+    """Insert claims that are not stored yet, with their messages and ground truth."""
+    existing = _existing_claim_numbers(session, [row.claim_number for row in rows])
+    new_rows = [row for row in rows if row.claim_number not in existing]
+    message_count = 0
+    for start in range(0, len(new_rows), INSERT_CHUNK):
+        chunk = new_rows[start : start + INSERT_CHUNK]
+        claim_values = [row.model_dump(include=set(CLAIM_COLUMNS)) for row in chunk]
+        ids = session.scalars(
+            insert(Claim).returning(Claim.id, sort_by_parameter_order=True), claim_values
+        ).all()
+        truth = [
+            {"claim_id": claim_id, "is_fraud": row.label_fraud, "oracle_probability": row.oracle_fraud_probability,
+             "source": source[-64:]}
+            for claim_id, row in zip(ids, chunk, strict=True)
+            if row.label_fraud is not None or row.oracle_fraud_probability is not None
+        ]  # fmt: skip
+        if truth:
+            session.execute(insert(ClaimGroundTruth), truth)
+        message_values = [
+            {"claim_id": claim_id, "sent_at": m.sent_at, "channel": m.channel, "direction": m.direction,
+             "text": m.text, "true_sentiment": m.label_sentiment}
+            for claim_id, row in zip(ids, chunk, strict=True)
+            for m in row.messages
+        ]  # fmt: skip
+        if message_values:
+            session.execute(insert(Message), message_values)
+        message_count += len(message_values)
+    return len(new_rows), len(rows) - len(new_rows), message_count
+
+
+def _existing_claim_numbers(session: Session, numbers: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(numbers), 900):  # stay under SQLite's bound-parameter limit
+        batch = numbers[start : start + 900]
+        found.update(session.scalars(select(Claim.claim_number).where(Claim.claim_number.in_(batch))))
+    return found
+
+
+def write_rejected(path: Path, report: ValidationReport) -> None:
+    """Rejected rows with their reasons, so they can be fixed and re-imported."""
+    reasons: dict[int, list[str]] = {}
+    for error in report.errors:
+        reasons.setdefault(error.row, []).append(f"{error.column}: {error.reason}")
+    rows = [{"row": row, "errors": "; ".join(reasons.get(row, [])), **values}
+            for row, values in report.rejected_rows.items()]  # fmt: skip
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def to_import_frame(claims: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
+    """Join generated messages into the claims frame as the `messages` JSON column."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in messages.to_dict("records"):
+        number = record.pop("claim_number")
+        record["sent_at"] = pd.Timestamp(record["sent_at"]).isoformat()
+        grouped.setdefault(number, []).append(record)
+    frame = claims.copy()
+    frame["messages"] = [json.dumps(grouped.get(number, [])) for number in frame["claim_number"]]
+    return frame
+
