@@ -41,9 +41,8 @@ def main() -> None:
     claims, messages = training_frames(args.claims)
     results = {}
     for task in args.tasks.split(","):
-        config = TrainingConfig.for_profile(
-            task, args.profile, args.method, base_model=args.base_model, epochs=args.epochs
-        )
+        overrides = {"batch_size": args.batch_size, "encoder_learning_rate": args.encoder_lr, "epochs": args.epochs}
+        config = TrainingConfig.for_profile(task, args.profile, args.method, base_model=args.base_model, **overrides)
         splits = time_split(claims if task == "claim_risk" else messages, config)
         started = time.perf_counter()
         trained = train_task(config, splits, accelerator=accelerator)
