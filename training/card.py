@@ -53,7 +53,7 @@ def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any],
 | --- | {" | ".join("---" for _ in columns)} |
 {rows}
 
-`baseline_tfidf_lr` is a TF-IDF + logistic-regression baseline{_baseline_note(config.task)};
+`baseline_tfidf_lr` is a TF-IDF + logistic-regression baseline on the text{_baseline_note(config.task)};
 `oracle` is the data generator's true probability, the best any model could reach (synthetic data only).
 
 ## Calibration
@@ -66,7 +66,7 @@ def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any],
 
 
 def _baseline_note(task: str) -> str:
-    return " (with the encoded fields)" if task == "claim_risk" else ""
+    return "; `baseline_tfidf_fields_lr` adds the encoded claim fields" if task == "claim_risk" else ""
 
 
 def _fmt(value: Any) -> str:
