@@ -91,10 +91,11 @@ class TrainingConfig:
 
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "quick": {"method": "head", "epochs": 60, "batch_size": 128, "max_length": 128, "max_train_samples": 6000},
-    "full": {"method": "full", "epochs": 6, "batch_size": 256, "max_length": 192, "patience": 2},
+    # Measured on an H200 (README: model quality): batch 128 beat 256 at the same wall time.
+    "full": {"method": "full", "epochs": 10, "batch_size": 128, "max_length": 192, "patience": 3},
 }
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "head": {"learning_rate": 2e-3, "patience": 8},
     "lora": {"learning_rate": 1e-3, "encoder_learning_rate": 5e-4},
-    "full": {"learning_rate": 1e-3, "encoder_learning_rate": 8e-5},
+    "full": {"learning_rate": 1e-3, "encoder_learning_rate": 1e-4},
 }

@@ -24,6 +24,7 @@ from transformers import get_linear_schedule_with_warmup
 from training.config import TrainingConfig
 
 BUCKET_MULTIPLIER = 50  # sort by length inside windows of this many batches
+PROGRESS_EVERY = 10  # steps between progress reports (and cancel checks)
 
 
 @dataclass
@@ -174,14 +175,13 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             running, seen = running + loss.detach().float(), seen + 1
-            if on_progress and step % 10 == 0:
+            if step % PROGRESS_EVERY == 0 and (on_progress or accelerator.num_processes > 1):
                 elapsed = time.perf_counter() - started
                 mean_loss = float(running) / seen
                 progress = Progress(
                     epoch, config.epochs, step, total_steps, mean_loss, None, _finite(best_metric), elapsed
                 )
-                if not on_progress(progress):
-                    raise Cancelled("cancelled by request")
+                _check_in(accelerator, on_progress, progress)
         metric = adapter.validate(accelerator.unwrap_model(model))
         if metric > best_metric + 1e-4:
             best_metric, stale = metric, 0
@@ -190,18 +190,29 @@ def fit(
             )
         else:
             stale += 1
-        if on_progress:
-            elapsed = time.perf_counter() - started
-            mean_loss = float(running) / max(seen, 1)
-            progress = Progress(epoch, config.epochs, step, total_steps, mean_loss, metric, best_metric, elapsed)
-            if not on_progress(progress):
-                raise Cancelled("cancelled by request")
+        elapsed, mean_loss = time.perf_counter() - started, float(running) / max(seen, 1)
+        progress = Progress(epoch, config.epochs, step, total_steps, mean_loss, metric, best_metric, elapsed)
+        _check_in(accelerator, on_progress, progress)
         if stale >= config.patience:
             break
     unwrapped = accelerator.unwrap_model(model)
     if best_state is not None:
         unwrapped.load_state_dict(best_state)
     return unwrapped, best_metric
+
+
+def _check_in(accelerator: Accelerator, on_progress: ProgressCallback | None, progress: Progress) -> None:
+    """Report progress; stop every process together when a cancel was requested.
+
+    Only the main process gets a callback under `accelerate launch`; the others learn
+    its answer through a reduction, so no rank is left waiting in an all-reduce.
+    """
+    keep_going = on_progress(progress) if on_progress else True
+    if accelerator.num_processes > 1:
+        flag = torch.tensor([1 if keep_going else 0], device=accelerator.device)
+        keep_going = bool(accelerator.reduce(flag, reduction="min").item())
+    if not keep_going:
+        raise Cancelled("cancelled by request")
 
 
 def _finite(value: float) -> float | None:

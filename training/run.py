@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from accelerate import Accelerator
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs, registry
@@ -43,9 +44,14 @@ class RunOutcome:
 
 def execute_run(
     sessions: sessionmaker[Session], *, run_id: int, actor: Actor, auto_promote_first: bool = True,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None, accelerator: Accelerator | None = None,
 ) -> RunOutcome:  # fmt: skip
-    """Run a claimed (`running`) training run to its end state; never raises for a training error."""
+    """Run a claimed (`running`) training run to its end state; never raises for a training error.
+
+    Under `accelerate launch` every process trains its shard; only the main process
+    writes progress, evaluates, saves and registers.
+    """
+    main = accelerator is None or accelerator.is_main_process
     try:
         with sessions() as session, session.begin():
             run = session.get(TrainingRun, run_id)
@@ -54,7 +60,10 @@ def execute_run(
             splits = _load_splits(session, config)
             current = registry.champion(session, config.task)
             champion_ref = (current.id, current.artifact_path) if current else None
-        trained = train_task(config, splits, _progress_writer(sessions, run_id, on_progress))
+        progress = _progress_writer(sessions, run_id, on_progress) if main else None
+        trained = train_task(config, splits, progress, accelerator)
+        if not main:
+            return RunOutcome(run_id, "secondary")
         report = _evaluate(config, splits, trained)
         summary = evaluation.summary_metrics(config.task, report)
         comparison = _compare_with_champion(config, splits, champion_ref)
@@ -62,11 +71,13 @@ def execute_run(
         return _register(sessions, run_id, actor, config, trained, report, summary, comparison, folder, splits,
                          auto_promote_first)  # fmt: skip
     except Cancelled:
-        _end(sessions, run_id, "cancelled", "cancelled by request")
+        if main:
+            _end(sessions, run_id, "cancelled", "cancelled by request")
         return RunOutcome(run_id, "cancelled")
     except Exception as error:  # any failure must end the run as failed, with the reason kept
         message = f"{type(error).__name__}: {error}"
-        _end(sessions, run_id, "failed", message + "\n" + traceback.format_exc(limit=5))
+        if main:
+            _end(sessions, run_id, "failed", message + "\n" + traceback.format_exc(limit=5))
         return RunOutcome(run_id, "failed", error=message)
 
 
@@ -146,7 +157,8 @@ def _register(
             session, actor=actor, task=config.task, artifact_path=str(folder), base_model=trained.meta.base_model,
             method=config.method,
             metrics={"summary": summary, "report": _jsonable(report), "comparison": comparison,
-                     "validation_metric": trained.validation_metric, "train_seconds": round(trained.train_seconds, 1)},
+                     "validation_metric": trained.validation_metric, "train_seconds": round(trained.train_seconds, 1),
+                     "processes": trained.processes},
             parameters={"thresholds": trained.meta.thresholds, "calibration": trained.meta.calibration},
             training_run_id=run_id,
         )  # fmt: skip

@@ -44,6 +44,7 @@ class TrainedModel:
     validation_metric: float
     test_scores: np.ndarray  # calibrated P(fraud), or class probabilities for sentiment
     train_seconds: float
+    processes: int = 1  # data-parallel processes that trained it
 
 
 def texts_of(frame: pd.DataFrame, task: str) -> list[str]:
@@ -218,7 +219,8 @@ def train_task(
     model, metric = task.train(on_progress)
     meta, test_scores = task.finish(model)  # type: ignore[arg-type]
     model.to("cpu").eval()
-    return TrainedModel(model, task.tokenizer, meta, metric, test_scores, time.perf_counter() - started)  # type: ignore[arg-type]
+    seconds = time.perf_counter() - started
+    return TrainedModel(model, task.tokenizer, meta, metric, test_scores, seconds, accelerator.num_processes)  # type: ignore[arg-type]
 
 
 def _force_cpu(config: TrainingConfig) -> bool:

@@ -34,6 +34,11 @@ class TextEncoder(nn.Module):
     def __init__(self, transformer: nn.Module) -> None:
         super().__init__()
         self.transformer = transformer
+        # Mean pooling never uses BERT's [CLS] pooler; frozen, it neither drifts nor
+        # trips data-parallel training's check that every trainable weight gets a gradient.
+        pooler = getattr(transformer, "pooler", None)
+        if isinstance(pooler, nn.Module):
+            pooler.requires_grad_(False)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path) -> TextEncoder:

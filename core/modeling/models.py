@@ -139,12 +139,21 @@ def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
     path = Path(path)
     if not (path / "model.json").is_file():
         raise InvalidInput(f"model folder {path} is missing or incomplete (no model.json)")
-    meta = ModelMeta(**json.loads((path / "model.json").read_text()))
+    try:
+        meta = ModelMeta(**json.loads((path / "model.json").read_text()))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise InvalidInput(f"model folder {path} has an unreadable model.json ({error})") from None
     if meta.format_version != FORMAT_VERSION:
         raise InvalidInput(f"model folder {path} has format {meta.format_version}, expected {FORMAT_VERSION}")
     encoder = TextEncoder.from_pretrained(path / "encoder")
     model = build_model(meta, encoder)
-    missing, unexpected = model.load_state_dict(load_file(str(path / "head.safetensors")), strict=False)
+    head_file = path / "head.safetensors"
+    if not head_file.is_file():
+        raise InvalidInput(f"model folder {path} is incomplete (no head.safetensors)")
+    try:
+        missing, unexpected = model.load_state_dict(load_file(str(head_file)), strict=False)
+    except RuntimeError:  # shape mismatches
+        missing, unexpected = [], ["<shape mismatch>"]
     if unexpected or any(not k.startswith("encoder.") for k in missing):
         raise InvalidInput(f"model folder {path} has weights that do not fit its model.json")
     model.to(device).eval()

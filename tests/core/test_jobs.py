@@ -244,7 +244,9 @@ def test_default_staleness_is_ten_minutes(sessions: sessionmaker[Session]) -> No
 
 
 @pytest.mark.parametrize("role", [Role.ADJUSTER, Role.COMPLIANCE])
-def test_adjusters_and_compliance_can_neither_queue_nor_cancel_runs(sessions: sessionmaker[Session], role: Role) -> None:
+def test_adjusters_and_compliance_can_neither_queue_nor_cancel_runs(
+    sessions: sessionmaker[Session], role: Role
+) -> None:
     outsider = Actor("ann", role)
     with pytest.raises(PermissionDenied), sessions() as session, session.begin():
         jobs.queue_run(session, actor=outsider, config=CONFIG)
