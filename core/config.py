@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         default="auto", description="Torch device; `auto` picks CUDA when present."
     )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    worker_stale_seconds: int = Field(
+        default=600, ge=1, description="A running job whose heartbeat is older than this is marked failed."
+    )
     demo_claims: int = Field(default=5000, ge=1, description="Claims `make run` seeds.")
     demo_scenario: str = Field(default="storm_surge", description="Scenario `make run` seeds.")
 

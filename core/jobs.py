@@ -3,8 +3,9 @@
 Two workers never take the same run: on PostgreSQL the claim is a
 `SELECT ... FOR UPDATE SKIP LOCKED`; on SQLite (one writer at a time) a conditional
 `UPDATE ... WHERE status = 'queued'` that only one transaction can win.
-A worker writes a heartbeat with its progress; a run whose heartbeat is older than
-`STALE_AFTER` belongs to a dead worker (killed, machine lost) and is marked failed.
+A worker writes a heartbeat while it trains; a run whose heartbeat is older than
+`settings.worker_stale_seconds` (default 10 minutes) belongs to a dead worker (killed,
+machine lost) and is marked failed.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Actor, Permission, require
+from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from db.models import TrainingRun
 
-STALE_AFTER = timedelta(minutes=10)
 ACTIVE = ("queued", "running")
 
 
@@ -83,6 +84,10 @@ def report_progress(session: Session, *, run_id: int, progress: dict[str, Any]) 
     return not session.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == run_id))
 
 
+def beat(session: Session, *, run_id: int) -> None:
+    session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(heartbeat_at=now()))
+
+
 def request_cancel(session: Session, *, actor: Actor, run_id: int) -> TrainingRun:
     require(actor, Permission.TRAIN_MODELS)
     run = session.get(TrainingRun, run_id)
@@ -105,9 +110,9 @@ def finish_run(session: Session, *, run_id: int, status: str, error: str | None 
     session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(**values))
 
 
-def reap_stale_runs(session: Session, *, older_than: timedelta = STALE_AFTER) -> list[int]:
+def reap_stale_runs(session: Session, *, older_than: timedelta | None = None) -> list[int]:
     """Mark runs whose worker stopped beating as failed; return their ids."""
-    cutoff = now() - older_than
+    cutoff = now() - (older_than or timedelta(seconds=get_settings().worker_stale_seconds))
     stale = list(
         session.scalars(
             select(TrainingRun.id).where(TrainingRun.status == "running", TrainingRun.heartbeat_at < cutoff)

@@ -82,8 +82,17 @@ def versions(session: Session, task: str | None = None) -> list[ModelVersion]:
 def evaluate_gate(challenger: ModelVersion, current: ModelVersion | None, settings: GateSettings) -> GateResult:
     mine = challenger.metrics.get("summary", {})
     result = GateResult(passed=True, challenger=dict(mine))
-    if challenger.task == CLAIM_TASK and mine.get("ece", 1.0) > settings.max_ece:
-        result.reasons.append(f"ECE {mine.get('ece', float('nan')):.3f} above the bound {settings.max_ece:.3f}")
+    key, margin = (
+        ("roc_auc", settings.auc_margin) if challenger.task == CLAIM_TASK else ("macro_f1", settings.f1_margin)
+    )
+    if _metric(mine, key) is None:
+        result.reasons.append(f"{key} is undefined on the test rows (too few labelled rows of each class)")
+    if challenger.task == CLAIM_TASK:
+        ece = _metric(mine, "ece")
+        if ece is None or ece > settings.max_ece:
+            result.reasons.append(
+                f"ECE {ece if ece is not None else float('nan'):.3f} above the bound {settings.max_ece:.3f}"
+            )
     if current is not None:
         comparison = challenger.metrics.get("comparison", {})
         if comparison.get("champion_version_id") != current.id:
@@ -93,15 +102,18 @@ def evaluate_gate(challenger: ModelVersion, current: ModelVersion | None, settin
         else:
             theirs = comparison["champion"]
             result.champion = dict(theirs)
-            key, margin = (
-                ("roc_auc", settings.auc_margin) if challenger.task == CLAIM_TASK else ("macro_f1", settings.f1_margin)
-            )
-            if mine.get(key, 0.0) < theirs.get(key, 0.0) - margin:
+            mine_value, their_value = _metric(mine, key), _metric(theirs, key)
+            if mine_value is not None and their_value is not None and mine_value < their_value - margin:
                 result.reasons.append(
-                    f"{key} {mine.get(key, 0.0):.3f} is more than {margin:.3f} below the champion's {theirs[key]:.3f}"
+                    f"{key} {mine_value:.3f} is more than {margin:.3f} below the champion's {their_value:.3f}"
                 )
     result.passed = not result.reasons
     return result
+
+
+def _metric(values: dict[str, Any], key: str) -> float | None:
+    value = values.get(key)
+    return None if value is None or value != value else float(value)  # NaN != NaN
 
 
 def promote(

@@ -156,9 +156,9 @@ def _register(
         version = registry.register_candidate(
             session, actor=actor, task=config.task, artifact_path=str(folder), base_model=trained.meta.base_model,
             method=config.method,
-            metrics={"summary": summary, "report": _jsonable(report), "comparison": comparison,
-                     "validation_metric": trained.validation_metric, "train_seconds": round(trained.train_seconds, 1),
-                     "processes": trained.processes},
+            metrics=_jsonable({"summary": summary, "report": report, "comparison": comparison,
+                               "validation_metric": trained.validation_metric,
+                               "train_seconds": round(trained.train_seconds, 1), "processes": trained.processes}),
             parameters={"thresholds": trained.meta.thresholds, "calibration": trained.meta.calibration},
             training_run_id=run_id,
         )  # fmt: skip
@@ -178,6 +178,7 @@ def _end(sessions: sessionmaker[Session], run_id: int, status: str, error: str) 
 
 
 def _jsonable(value: Any) -> Any:
+    """JSON has no NaN (PostgreSQL refuses it): an undefined metric is stored as null."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, float | np.floating):

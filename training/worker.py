@@ -10,7 +10,10 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +24,7 @@ from training.run import RunOutcome, execute_run
 
 log = logging.getLogger("claimlens.worker")
 POLL_SECONDS = 2.0
+HEARTBEAT_SECONDS = 30.0
 
 
 class Stopped(BaseException):  # not Exception: a run must not swallow it
@@ -34,6 +38,25 @@ def worker_identity() -> str:
 def worker_actor(worker_id: str) -> Actor:
     # Runs are queued by a manager; the worker registers their results on the system's behalf.
     return Actor(username=f"worker:{worker_id}", role=Role.ADMIN)
+
+
+@contextmanager
+def _heartbeat(sessions: sessionmaker[Session], run_id: int) -> Iterator[None]:
+    """Beat from a thread, so long phases without progress (encoding, evaluation) still show life."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with sessions() as session, session.begin():
+                jobs.beat(session, run_id=run_id)
+
+    thread = threading.Thread(target=loop, name=f"heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def serve(
@@ -63,7 +86,8 @@ def serve(
                 continue
             current["run"] = run_id
             log.info("run %s started", run_id)
-            outcome = execute_run(sessions, run_id=run_id, actor=worker_actor(worker_id))
+            with _heartbeat(sessions, run_id):
+                outcome = execute_run(sessions, run_id=run_id, actor=worker_actor(worker_id))
             current["run"] = None
             log.info("run %s %s", run_id, outcome.status)
             outcomes.append(outcome)
