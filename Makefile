@@ -24,15 +24,20 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+export HF_HUB_OFFLINE := 1
+
 run: install
 	$(BIN)/claimlens db upgrade
 	$(BIN)/claimlens seed --claims $(DEMO_CLAIMS) --scenario $(DEMO_SCENARIO)
-	HF_HUB_OFFLINE=1 $(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	$(BIN)/claimlens train claim --profile quick --unless-champion
+	$(BIN)/claimlens train sentiment --profile quick --unless-champion
+	@echo "Starting the training worker and the app on http://localhost:$(PORT) (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; $(BIN)/claimlens worker & $(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	HF_HUB_OFFLINE=1 $(BIN)/pytest
+	$(BIN)/pytest
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -167,11 +167,12 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size per process.")] = None,
     max_train_samples: Annotated[int | None, typer.Option(help="Cap on training rows (newest kept).")] = None,
+    unless_champion: Annotated[bool, typer.Option(help="Do nothing if the task already has a champion.")] = False,
 ) -> None:
     """Train a model in the foreground; the first model of a task becomes champion if it passes the gate."""
     from tqdm import tqdm
 
-    from core import jobs
+    from core import jobs, registry
     from core.auth import cli_actor
     from db.session import get_sessionmaker, session_scope
     from training.config import TrainingConfig
@@ -183,6 +184,10 @@ def train(
     )  # fmt: skip
     actor = cli_actor()
     with session_scope() as session:
+        current = registry.champion(session, config.task)
+        if unless_champion and current is not None:
+            typer.echo(f"{config.task} already has a champion (v{current.version}); not training")
+            return
         run = jobs.queue_run(session, actor=actor, config=config.to_dict())
         jobs.claim_run(session, run_id=run.id, worker_id="cli")
         run_id = run.id
