@@ -32,12 +32,22 @@ class Permission(StrEnum):
     VIEW_PII = "claims.view_pii"
     TRAIN_MODELS = "models.train"
     PROMOTE_MODELS = "models.promote"
+    RUN_SCORING = "scoring.run"
+    EXPLAIN = "claims.explain"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADJUSTER: frozenset({Permission.VIEW_PII}),
-    Role.COMPLIANCE: frozenset({Permission.VIEW_PII}),
-    Role.MANAGER: frozenset({Permission.IMPORT_CLAIMS, Permission.TRAIN_MODELS, Permission.PROMOTE_MODELS}),
+    Role.ADJUSTER: frozenset({Permission.VIEW_PII, Permission.EXPLAIN}),
+    Role.COMPLIANCE: frozenset({Permission.VIEW_PII, Permission.EXPLAIN}),
+    Role.MANAGER: frozenset(
+        {
+            Permission.IMPORT_CLAIMS,
+            Permission.TRAIN_MODELS,
+            Permission.PROMOTE_MODELS,
+            Permission.RUN_SCORING,
+            Permission.EXPLAIN,
+        }
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -209,6 +209,30 @@ def train(
 
 
 @app.command()
+def score(
+    all_open: Annotated[
+        bool, typer.Option("--all", help="Rescore open claims (refresh bands and priorities).")
+    ] = False,
+    explain_limit: Annotated[int | None, typer.Option(help="Explain at most this many flagged claims now.")] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Claims per chunk (and transaction).")] = 512,
+) -> None:
+    """Score every claim and message the champions have not scored; explain high/medium claims."""
+    from core import scoring
+    from core.auth import cli_actor
+    from db.session import get_sessionmaker
+
+    def show(kind: str, count: int) -> None:
+        typer.echo(f"  {kind}: {count}")
+
+    result = scoring.score(get_sessionmaker(), actor=cli_actor(), rescore_open=all_open, explain_limit=explain_limit,
+                           chunk_size=chunk_size, on_chunk=show)  # fmt: skip
+    typer.echo(
+        f"scoring run {result.run_id}: {result.claims} claims, {result.messages} messages, "
+        f"{result.explanations} explanations in {result.seconds:.1f}s"
+    )
+
+
+@app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Exit when the queue is empty.")] = False,
 ) -> None:

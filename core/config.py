@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     worker_stale_seconds: int = Field(
         default=600, ge=1, description="A running job whose heartbeat is older than this is marked failed."
     )
+    triage_risk_weight: float = Field(default=0.6, ge=0, description="Triage priority weight of the fraud probability.")
+    triage_amount_weight: float = Field(default=0.25, ge=0, description="Triage priority weight of the claimed amount.")
+    triage_wait_weight: float = Field(default=0.15, ge=0, description="Triage priority weight of time waiting.")
+    triage_sla_days: int = Field(default=5, ge=1, description="Days a claim may wait for review before it is overdue.")
     demo_claims: int = Field(default=5000, ge=1, description="Claims `make run` seeds.")
     demo_scenario: str = Field(default="storm_surge", description="Scenario `make run` seeds.")
 

@@ -34,7 +34,7 @@ SENTIMENTS = ("negative", "neutral", "positive")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class TimestampMixin:
@@ -206,6 +206,41 @@ class Prediction(Base):
     priority: Mapped[float] = mapped_column(Float)
     input_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Explanation(Base):
+    """SHAP attributions of a claim prediction, stored as computed (never recomputed for display)."""
+
+    __tablename__ = "explanations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"), unique=True)
+    method: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    base_value: Mapped[float] = mapped_column(Float)
+    output_value: Mapped[float] = mapped_column(Float)
+    # {"fields": {name: value}, "words": [[word, value], ...]} in narrative order
+    attributions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ScoringRun(Base):
+    __tablename__ = "scoring_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(128))
+    claim_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    sentiment_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    rescore_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    claims_scored: Mapped[int] = mapped_column(Integer, default=0)
+    messages_scored: Mapped[int] = mapped_column(Integer, default=0)
+    explanations: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_s: Mapped[float | None] = mapped_column(Float)
 
 
 class MessagePrediction(Base):

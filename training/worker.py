@@ -19,12 +19,15 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs
+from core.errors import ClaimLensError
+from core.scoring import explain_pending
 from core.auth import Actor, Role
 from training.run import RunOutcome, execute_run
 
 log = logging.getLogger("claimlens.worker")
 POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 30.0
+EXPLAIN_WHEN_IDLE = 8  # explanations between two looks at the training queue
 
 
 class Stopped(BaseException):  # not Exception: a run must not swallow it
@@ -59,6 +62,15 @@ def _heartbeat(sessions: sessionmaker[Session], run_id: int) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+def _explain_some(sessions: sessionmaker[Session], worker_id: str) -> int:
+    """Idle time explains flagged claims that scoring left unexplained, highest priority first."""
+    try:
+        return explain_pending(sessions, actor=worker_actor(worker_id), limit=EXPLAIN_WHEN_IDLE)
+    except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
+        log.warning("cannot explain pending claims: %s", error)
+        return 0
+
+
 def serve(
     sessions: sessionmaker[Session], *, once: bool = False, poll_seconds: float = POLL_SECONDS
 ) -> list[RunOutcome]:
@@ -82,7 +94,8 @@ def serve(
             if run_id is None:
                 if once:
                     return outcomes
-                time.sleep(poll_seconds)
+                if not _explain_some(sessions, worker_id):
+                    time.sleep(poll_seconds)
                 continue
             current["run"] = run_id
             log.info("run %s started", run_id)

@@ -1,0 +1,380 @@
+"""Scoring into SQL: every claim and message gets a prediction from the current champion.
+
+Claims are streamed in chunks by id (never the whole table in memory), scored in
+length-sorted batches and written with bulk inserts; a claim is scored at most once per
+model version (unique constraint, and `ON CONFLICT DO NOTHING` as the last word). Several
+scorers can run at once: on PostgreSQL each chunk is claimed with `FOR UPDATE SKIP
+LOCKED`, so scorers take disjoint chunks; on SQLite writes are serialised anyway.
+
+Risk band: `high` at or above the model version's `high` threshold, `medium` at or above
+its `medium` threshold, else `low` (thresholds are fitted at training and stored with
+the version).
+
+Triage priority (0-100, higher first):
+
+    priority = 100 * (w_risk * p
+                      + w_amount * min(log10(1 + amount) / log10(1 + AMOUNT_CAP), 1)
+                      + w_wait * min(days_waiting / (2 * sla_days), 1)) / (w_risk + w_amount + w_wait)
+
+with weights and SLA from settings (`CLAIMLENS_TRIAGE_*`); days waiting are counted
+from the report date to the scoring time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import audit, registry
+from core.auth import Actor, Permission, require
+from core.config import Settings, get_settings
+from core.errors import InvalidInput
+from core.explain import Explainer, Explanation
+from core.modeling.inference import claim_probabilities, message_probabilities
+from core.modeling.models import LoadedModel, load_model
+from db.models import Claim, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun
+from db.models import Explanation as ExplanationRow
+
+CHUNK_SIZE = 512
+EXPLAIN_BATCH = 16  # explanations per transaction
+AMOUNT_CAP = 1_000_000.0
+FLAGGED_BANDS = ("high", "medium")
+MODEL_INPUTS = (
+    "line_of_business", "policy_start_date", "incident_date", "incident_hour", "report_date", "claimed_amount",
+    "insured_value", "prior_claims", "police_report", "witnesses", "region", "channel", "narrative",
+)  # fmt: skip
+
+
+@dataclass
+class ScoringResult:
+    run_id: int
+    claims: int = 0
+    messages: int = 0
+    explanations: int = 0
+    seconds: float = 0.0
+
+
+def band_for(probability: float, thresholds: dict[str, float]) -> str:
+    if probability >= thresholds.get("high", 1.0):
+        return "high"
+    if probability >= thresholds.get("medium", 1.0):
+        return "medium"
+    return "low"
+
+
+def triage_priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
+    weights = settings.triage_risk_weight + settings.triage_amount_weight + settings.triage_wait_weight
+    amount_part = min(math.log10(1 + max(amount, 0.0)) / math.log10(1 + AMOUNT_CAP), 1.0)
+    wait_part = min(max(days_waiting, 0.0) / (2 * settings.triage_sla_days), 1.0)
+    score = (
+        settings.triage_risk_weight * probability
+        + settings.triage_amount_weight * amount_part
+        + settings.triage_wait_weight * wait_part
+    )
+    return round(100.0 * score / weights, 3) if weights else 0.0
+
+
+def input_hash(claim: dict[str, Any]) -> str:
+    """Fingerprint of exactly what the model read, to tell later whether a claim changed."""
+    payload = json.dumps({k: str(claim[k]) for k in MODEL_INPUTS}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _load(version: ModelVersion, device: str) -> LoadedModel:
+    try:
+        return load_model(version.artifact_path, device)
+    except InvalidInput as error:
+        raise InvalidInput(f"{version.task} v{version.version} cannot be loaded: {error}") from None
+
+
+def score(
+    sessions: sessionmaker[Session], *, actor: Actor, rescore_open: bool = False, explain_limit: int | None = None,
+    chunk_size: int = CHUNK_SIZE, device: str | None = None, worker_id: str = "scorer",
+    on_chunk: Callable[[str, int], None] | None = None,
+) -> ScoringResult:  # fmt: skip
+    """Score what the champions have not scored; explain flagged claims (up to `explain_limit`)."""
+    require(actor, Permission.RUN_SCORING)
+    settings = get_settings()
+    device = device or settings.resolved_device()
+    with sessions() as session, session.begin():
+        claim_version = registry.champion(session, registry.CLAIM_TASK)
+        sentiment_version = registry.champion(session, registry.SENTIMENT_TASK)
+        if claim_version is None and sentiment_version is None:
+            raise InvalidInput("no champion model yet: train one first (claimlens train claim)")
+        # Load before writing anything: a missing model folder must leave no trace but the error.
+        claim_model = _load(claim_version, device) if claim_version else None
+        sentiment_model = _load(sentiment_version, device) if sentiment_version else None
+        run = ScoringRun(worker_id=worker_id, rescore_all=rescore_open, status="running",
+                         claim_model_version_id=claim_version.id if claim_version else None,
+                         sentiment_model_version_id=sentiment_version.id if sentiment_version else None)  # fmt: skip
+        session.add(run)
+        session.flush()
+        result = ScoringResult(run_id=run.id)
+    started = time.perf_counter()
+    try:
+        if claim_model and claim_version:
+            if rescore_open:
+                _forget_open_predictions(sessions, claim_version.id)
+            result.claims = _score_claims(sessions, claim_model, claim_version, settings, chunk_size, on_chunk)
+            result.explanations = explain_pending(
+                sessions, actor=actor, loaded=claim_model, limit=explain_limit, on_chunk=on_chunk
+            )
+        if sentiment_model and sentiment_version:
+            result.messages = _score_messages(sessions, sentiment_model, sentiment_version, chunk_size, on_chunk)
+    except BaseException as error:
+        _finish(sessions, run.id, result, time.perf_counter() - started, f"{type(error).__name__}: {error}")
+        raise
+    result.seconds = time.perf_counter() - started
+    _finish(sessions, run.id, result, result.seconds, None)
+    with sessions() as session, session.begin():
+        audit.record(session, actor=actor, action="scoring.run", entity_type="scoring_run", entity_id=run.id,
+                     details={"claims": result.claims, "messages": result.messages,
+                              "explanations": result.explanations})  # fmt: skip
+    return result
+
+
+def _finish(
+    sessions: sessionmaker[Session], run_id: int, result: ScoringResult, seconds: float, error: str | None
+) -> None:
+    with sessions() as session, session.begin():
+        session.execute(
+            update(ScoringRun).where(ScoringRun.id == run_id).values(
+                status="failed" if error else "succeeded", error=error, claims_scored=result.claims,
+                messages_scored=result.messages, explanations=result.explanations,
+                finished_at=datetime.now(UTC), duration_s=round(seconds, 3),
+            )
+        )  # fmt: skip
+
+
+def _lock(query, session: Session):  # type: ignore[no-untyped-def]
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=Claim)
+    return query
+
+
+def _score_claims(
+    sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, settings: Settings, chunk_size: int,
+    on_chunk: Callable[[str, int], None] | None,
+) -> int:  # fmt: skip
+    thresholds = version.parameters.get("thresholds", {})
+    columns = [getattr(Claim, c) for c in MODEL_INPUTS]
+    scored, after = 0, 0
+    while True:
+        with sessions() as session, session.begin():
+            unscored = ~exists().where(Prediction.claim_id == Claim.id, Prediction.model_version_id == version.id)
+            query = select(Claim.id, *columns).where(unscored, Claim.id > after).order_by(Claim.id).limit(chunk_size)
+            rows = session.execute(_lock(query, session)).mappings().all()
+            if not rows:
+                return scored
+            frame = pd.DataFrame(rows)
+            after = int(frame["id"].max())
+            probabilities = claim_probabilities(loaded, frame)
+            now = datetime.now(UTC)
+            values = [
+                {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
+                 "band": band_for(float(p), thresholds), "input_hash": input_hash(row),
+                 "priority": triage_priority(float(p), float(row["claimed_amount"]),
+                                             (now.date() - row["report_date"]).days, settings)}
+                for row, p in zip(rows, probabilities, strict=True)
+            ]  # fmt: skip
+            statement = (
+                _insert(session)(Prediction)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["claim_id", "model_version_id"])
+            )
+            session.execute(statement)
+            scored += len(values)
+        if on_chunk:
+            on_chunk("claims", scored)
+
+
+def _forget_open_predictions(sessions: sessionmaker[Session], version_id: int) -> None:
+    """`--all`: drop this version's predictions of claims nobody has reviewed, so they are scored afresh.
+
+    Claims with a review keep the prediction (and explanation) they were decided on.
+    """
+    with sessions() as session, session.begin():
+        reviewed = select(Review.claim_id)
+        stale = select(Prediction.id).where(Prediction.model_version_id == version_id,
+                                            Prediction.claim_id.not_in(reviewed))  # fmt: skip
+        ids = list(session.scalars(stale))
+        for start in range(0, len(ids), 900):
+            batch = ids[start : start + 900]
+            session.query(ExplanationRow).filter(ExplanationRow.prediction_id.in_(batch)).delete()
+            session.query(Prediction).filter(Prediction.id.in_(batch)).delete()
+
+
+def _score_messages(
+    sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, chunk_size: int,
+    on_chunk: Callable[[str, int], None] | None,
+) -> int:  # fmt: skip
+    labels = loaded.meta.labels
+    scored, after = 0, 0
+    while True:
+        with sessions() as session, session.begin():
+            unscored = ~exists().where(
+                MessagePrediction.message_id == Message.id, MessagePrediction.model_version_id == version.id
+            )
+            query = select(Message.id, Message.text).where(unscored, Message.id > after).order_by(Message.id)
+            query = query.limit(chunk_size)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=Message)
+            rows = session.execute(query).mappings().all()
+            if not rows:
+                return scored
+            frame = pd.DataFrame(rows)
+            after = int(frame["id"].max())
+            probabilities = message_probabilities(loaded, frame)
+            values = [
+                {"message_id": int(row["id"]), "model_version_id": version.id, "label": labels[int(np.argmax(p))],
+                 "probabilities": {label: round(float(q), 6) for label, q in zip(labels, p, strict=True)}}
+                for row, p in zip(rows, probabilities, strict=True)
+            ]  # fmt: skip
+            session.execute(
+                _insert(session)(MessagePrediction)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["message_id", "model_version_id"])
+            )
+            scored += len(values)
+        if on_chunk:
+            on_chunk("messages", scored)
+
+
+def explain_pending(
+    sessions: sessionmaker[Session], *, actor: Actor, loaded: LoadedModel | None = None, limit: int | None = None,
+    on_chunk: Callable[[str, int], None] | None = None, device: str | None = None,
+) -> int:  # fmt: skip
+    """Explain flagged (high/medium) predictions of the champion that have none, highest priority first."""
+    require(actor, Permission.RUN_SCORING)
+    done = 0
+    while limit is None or done < limit:
+        with sessions() as session, session.begin():
+            version = registry.champion(session, registry.CLAIM_TASK)
+            if version is None:
+                return done
+            loaded = loaded or _load(version, device or get_settings().resolved_device())
+            missing = ~exists().where(ExplanationRow.prediction_id == Prediction.id)
+            query = (
+                select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
+                .join(Claim, Claim.id == Prediction.claim_id)
+                .where(Prediction.model_version_id == version.id, Prediction.band.in_(FLAGGED_BANDS), missing)
+                .order_by(Prediction.priority.desc(), Prediction.id)
+                .limit(EXPLAIN_BATCH if limit is None else min(EXPLAIN_BATCH, limit - done))
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=Prediction)
+            rows = session.execute(query).mappings().all()
+            if not rows:
+                return done
+            explainer = Explainer(loaded)
+            for row in rows:
+                store_explanation(session, prediction_id=int(row["id"]), explanation=explainer.explain(dict(row)))
+                done += 1
+        if on_chunk:
+            on_chunk("explanations", done)
+    return done
+
+
+def store_explanation(session: Session, *, prediction_id: int, explanation: Explanation) -> ExplanationRow:
+    values = {
+        "prediction_id": prediction_id, "method": explanation.method, "parameters": explanation.parameters,
+        "base_value": explanation.base_value, "output_value": explanation.output_value,
+        "attributions": explanation.attributions(), "reasons": explanation.reasons,
+    }  # fmt: skip
+    session.execute(
+        _insert(session)(ExplanationRow).values(values).on_conflict_do_nothing(index_elements=["prediction_id"])
+    )
+    row = session.scalar(select(ExplanationRow).where(ExplanationRow.prediction_id == prediction_id))
+    assert row is not None
+    return row
+
+
+def explain_claim(session: Session, *, actor: Actor, claim_id: int, device: str | None = None) -> ExplanationRow:
+    """On demand: the stored explanation of the claim's champion prediction, computing it if missing."""
+    require(actor, Permission.EXPLAIN)
+    version = registry.champion(session, registry.CLAIM_TASK)
+    if version is None:
+        raise InvalidInput("no champion claim model")
+    prediction = session.scalar(
+        select(Prediction).where(Prediction.claim_id == claim_id, Prediction.model_version_id == version.id)
+    )
+    if prediction is None:
+        raise InvalidInput(f"claim {claim_id} has no prediction from the champion yet; run claimlens score")
+    existing = session.scalar(select(ExplanationRow).where(ExplanationRow.prediction_id == prediction.id))
+    if existing is not None:
+        return existing
+    claim = session.get(Claim, claim_id)
+    assert claim is not None
+    loaded = _load(version, device or get_settings().resolved_device())
+    explanation = Explainer(loaded).explain({c: getattr(claim, c) for c in MODEL_INPUTS})
+    row = store_explanation(session, prediction_id=prediction.id, explanation=explanation)
+    audit.record(session, actor=actor, action="explanation.computed", entity_type="claim", entity_id=claim_id)
+    return row
+
+
+def explain_message(session: Session, *, actor: Actor, message_id: int, device: str | None = None) -> Explanation:
+    """On demand: word-level SHAP values of the sentiment champion's predicted label for one message."""
+    require(actor, Permission.EXPLAIN)
+    version = registry.champion(session, registry.SENTIMENT_TASK)
+    message = session.get(Message, message_id)
+    if version is None or message is None:
+        raise InvalidInput("no sentiment champion or no such message")
+    loaded = _load(version, device or get_settings().resolved_device())
+    probabilities = message_probabilities(loaded, pd.DataFrame([{"text": message.text}]))[0]
+    return Explainer(loaded).explain({"text": message.text}, target_class=int(np.argmax(probabilities)))
+
+
+@dataclass
+class GlobalImportance:
+    claims: int
+    fields: dict[str, float]  # mean |SHAP| per field
+    words: list[tuple[str, float, int]]  # (word, mean SHAP, occurrences), strongest first
+
+
+def global_importance(
+    session: Session, *, since: Any = None, until: Any = None, line_of_business: str | None = None, top_words: int = 25
+) -> GlobalImportance:
+    """Mean |SHAP| per field and the words that push scores most, over stored explanations."""
+    query = (
+        select(ExplanationRow.attributions)
+        .join(Prediction, Prediction.id == ExplanationRow.prediction_id)
+        .join(Claim, Claim.id == Prediction.claim_id)
+    )
+    if since is not None:
+        query = query.where(Claim.report_date >= since)
+    if until is not None:
+        query = query.where(Claim.report_date <= until)
+    if line_of_business:
+        query = query.where(Claim.line_of_business == line_of_business)
+    field_sums: dict[str, float] = {}
+    word_stats: dict[str, list[float]] = {}
+    count = 0
+    for (attributions,) in session.execute(query):
+        count += 1
+        for name, value in attributions["fields"].items():
+            field_sums[name] = field_sums.get(name, 0.0) + abs(value)
+        for word, value in attributions["words"]:
+            key = word.lower().strip(".,;:!?\"'()")
+            if key:
+                word_stats.setdefault(key, []).append(value)
+    fields = {name: total / count for name, total in sorted(field_sums.items(), key=lambda x: -x[1])} if count else {}
+    ranked = sorted(((w, float(np.mean(v)), len(v)) for w, v in word_stats.items() if len(v) >= 3),
+                    key=lambda item: -abs(item[1]))  # fmt: skip
+    return GlobalImportance(claims=count, fields=fields, words=ranked[:top_words])
