@@ -163,7 +163,8 @@ class Explainer:
         else:
             values, base = self._shap(value, players, len(fields))
         explanation = Explanation(
-            base_value=base, output_value=base + float(values.sum()), parameters=self.parameters, method=self.method,
+            base_value=base, output_value=base + float(values.sum()), parameters=self.parameters,
+            method=f"{self.method}_shap",
             fields={name: float(values[i]) for i, name in enumerate(fields)},
             words=[(w, float(values[len(fields) + i])) for i, w in enumerate(words.words)],
         )  # fmt: skip

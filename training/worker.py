@@ -19,9 +19,9 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs
+from core.auth import Actor, Role
 from core.errors import ClaimLensError
 from core.scoring import explain_pending
-from core.auth import Actor, Role
 from training.run import RunOutcome, execute_run
 
 log = logging.getLogger("claimlens.worker")

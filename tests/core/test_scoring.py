@@ -1,0 +1,233 @@
+"""Scoring into SQL and stored SHAP explanations, on a seeded database with tiny models."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import jobs, scoring
+from core.auth import Actor, Role, cli_actor
+from core.data import importing
+from core.data.generator import GeneratorConfig
+from core.data.seeding import generate_import_frame, seed
+from core.errors import InvalidInput, PermissionDenied
+from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun, User
+from db.session import engine_for
+from training.config import TrainingConfig
+from training.run import execute_run
+
+ADMIN = cli_actor()
+
+
+@pytest.fixture
+def world(database_url: str, model_dir: Path, tiny_base_model: str) -> sessionmaker[Session]:
+    """300 claims with messages, and tiny claim and sentiment champions."""
+    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        seed(session, actor=ADMIN, config=GeneratorConfig(claims=300, seed=12))
+    for task in ("claim_risk", "sentiment"):
+        config = TrainingConfig.for_profile(task, "quick", base_model=tiny_base_model, epochs=2, max_length=64)
+        with sessions() as session, session.begin():
+            run = jobs.queue_run(session, actor=ADMIN, config=config.to_dict())
+            jobs.claim_run(session, run_id=run.id, worker_id="test")
+        outcome = execute_run(sessions, run_id=run.id, actor=ADMIN)
+        assert outcome.promoted, outcome
+    return sessions
+
+
+def count(sessions: sessionmaker[Session], model: type, *where) -> int:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def test_every_claim_and_message_gets_one_prediction_with_band_priority_and_hash(world: sessionmaker[Session]) -> None:
+    result = scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=64, device="cpu")
+    assert (result.claims, result.messages) == (300, count(world, Message))
+    with world() as session:
+        predictions = session.scalars(select(Prediction)).all()
+        version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
+        thresholds = version.parameters["thresholds"]
+        for p in predictions:
+            assert p.band == scoring.band_for(p.probability, thresholds)
+            assert 0 <= p.priority <= 100 and len(p.input_hash) == 64
+        assert {p.claim_id for p in predictions} == set(session.scalars(select(Claim.id)))
+        message = session.scalars(select(MessagePrediction)).first()
+        assert message is not None and message.label in ("negative", "neutral", "positive")
+        assert sum(message.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        run = session.get(ScoringRun, result.run_id)
+        assert run is not None and run.status == "succeeded" and run.claims_scored == 300
+
+
+def test_scoring_again_scores_nothing_new_but_new_imports_are_scored(world: sessionmaker[Session]) -> None:
+    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
+    again = scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
+    assert (again.claims, again.messages) == (0, 0)
+    fresh = generate_import_frame(GeneratorConfig(claims=25, seed=99))
+    with world() as session, session.begin():
+        importing.import_claims(session, actor=ADMIN, frame=fresh, source="new.csv")
+    assert scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu").claims == 25
+    assert count(world, Prediction) == 325
+
+
+def test_flagged_claims_get_explanations_that_add_up_to_the_stored_probability(world: sessionmaker[Session]) -> None:
+    result = scoring.score(world, actor=ADMIN, explain_limit=6, device="cpu")
+    assert result.explanations == 6
+    with world() as session:
+        rows = session.execute(
+            select(Explanation, Prediction).join(Prediction, Prediction.id == Explanation.prediction_id)
+        ).all()
+        assert len(rows) == 6
+        for explanation, prediction in rows:
+            assert prediction.band in ("high", "medium")
+            total = explanation.base_value + sum(explanation.attributions["fields"].values())
+            total += sum(value for _, value in explanation.attributions["words"])
+            assert total == pytest.approx(prediction.probability, abs=1e-3)
+            assert len(explanation.attributions["fields"]) == 12
+            assert explanation.method == "partition_shap" and explanation.parameters["max_evals"] > 0
+            assert len(explanation.reasons) == 5
+            assert all(reason.rsplit(": ", 1)[1][0] in "+-" for reason in explanation.reasons)
+
+
+def test_words_are_whole_words_from_the_narrative(world: sessionmaker[Session]) -> None:
+    scoring.score(world, actor=ADMIN, explain_limit=1, device="cpu")
+    with world() as session:
+        explanation, claim = session.execute(
+            select(Explanation, Claim)
+            .join(Prediction, Prediction.id == Explanation.prediction_id)
+            .join(Claim, Claim.id == Prediction.claim_id)
+        ).one()
+        words = [w for w, _ in explanation.attributions["words"]]
+        assert words == claim.narrative.split()[: len(words)]
+        assert not any(w.startswith("##") for w in words)
+
+
+def test_the_same_claim_explained_twice_gives_the_same_values(world: sessionmaker[Session]) -> None:
+    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
+    with world() as session:
+        claim_id = session.scalar(select(Prediction.claim_id).order_by(Prediction.priority.desc()))
+        first = scoring.explain_claim(session, actor=ADMIN, claim_id=claim_id, device="cpu")
+        stored = (first.base_value, first.attributions)
+        session.rollback()
+    with world() as session:
+        claim = session.get(Claim, claim_id)
+        version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
+        loaded = scoring.load_model(version.artifact_path)
+        again = scoring.Explainer(loaded).explain({c: getattr(claim, c) for c in scoring.MODEL_INPUTS})
+    assert again.base_value == pytest.approx(stored[0], abs=1e-9)
+    assert again.fields == pytest.approx(stored[1]["fields"], abs=1e-9)
+    assert [v for _, v in again.words] == pytest.approx([v for _, v in stored[1]["words"]], abs=1e-9)
+
+
+@pytest.mark.parametrize("narrative", ["", "Short.", "word " * 3000])
+def test_empty_and_very_long_narratives_are_scored_and_explained(world: sessionmaker[Session], narrative: str) -> None:
+    frame = generate_import_frame(GeneratorConfig(claims=1, seed=77))
+    frame["narrative"] = narrative
+    with world() as session, session.begin():
+        importing.import_claims(session, actor=ADMIN, frame=frame, source="edge.csv")
+    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
+    with world() as session, session.begin():
+        claim_id = session.scalar(select(Claim.id).where(Claim.claim_number == frame["claim_number"].iat[0]))
+        explanation = scoring.explain_claim(session, actor=ADMIN, claim_id=claim_id, device="cpu")
+        prediction = session.scalar(select(Prediction).where(Prediction.claim_id == claim_id))
+        total = explanation.base_value + sum(explanation.attributions["fields"].values())
+        total += sum(v for _, v in explanation.attributions["words"])
+        assert total == pytest.approx(prediction.probability, abs=1e-3)
+        assert len(explanation.attributions["words"]) <= 64  # only words the model read
+
+
+def test_a_champion_whose_folder_is_gone_is_a_clear_error_and_writes_nothing(
+    world: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with world() as session, session.begin():
+        version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
+        version.artifact_path = str(tmp_path / "deleted-model")
+    with pytest.raises(InvalidInput, match="cannot be loaded"):
+        scoring.score(world, actor=ADMIN, device="cpu")
+    assert count(world, Prediction) == 0 and count(world, MessagePrediction) == 0
+    assert count(world, ScoringRun) == 0
+
+
+def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Session]) -> None:
+    results: list[scoring.ScoringResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=32, device="cpu"))
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert count(world, Prediction) == 300
+    with world() as session:
+        duplicates = session.execute(
+            select(Prediction.claim_id).group_by(Prediction.claim_id, Prediction.model_version_id)
+            .having(func.count() > 1)
+        ).all()  # fmt: skip
+    assert duplicates == []
+
+
+def test_rescoring_all_keeps_the_prediction_a_claim_was_decided_on(world: sessionmaker[Session]) -> None:
+    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
+    with world() as session, session.begin():
+        user = User(username="ann", role="adjuster", password_hash="x")
+        session.add(user)
+        session.flush()
+        decided = session.scalars(select(Prediction).order_by(Prediction.id)).first()
+        assert decided is not None
+        decided_id = decided.id
+        session.add(Review(claim_id=decided.claim_id, user_id=user.id, decision="deny", reason_code="r",
+                           prediction_id=decided.id, claim_version=1))  # fmt: skip
+    result = scoring.score(world, actor=ADMIN, rescore_open=True, explain_limit=0, device="cpu")
+    assert result.claims == 299
+    with world() as session:
+        assert session.get(Prediction, decided_id) is not None
+    assert count(world, Prediction) == 300
+
+
+def test_only_managers_and_admins_run_scoring_and_adjusters_may_explain(world: sessionmaker[Session]) -> None:
+    with pytest.raises(PermissionDenied):
+        scoring.score(world, actor=Actor("ann", Role.ADJUSTER), device="cpu")
+    scoring.score(world, actor=Actor("meg", Role.MANAGER), explain_limit=0, device="cpu")
+    with world() as session, session.begin():
+        claim_id = session.scalar(select(Prediction.claim_id).where(Prediction.band == "low"))
+        if claim_id is None:
+            claim_id = session.scalar(select(Prediction.claim_id))
+        row = scoring.explain_claim(session, actor=Actor("ann", Role.ADJUSTER), claim_id=claim_id, device="cpu")
+        assert row.reasons
+
+
+def test_global_importance_and_message_explanations(world: sessionmaker[Session]) -> None:
+    scoring.score(world, actor=ADMIN, explain_limit=4, device="cpu")
+    with world() as session:
+        overall = scoring.global_importance(session)
+        assert overall.claims == 4 and len(overall.fields) == 12
+        assert list(overall.fields.values()) == sorted(overall.fields.values(), reverse=True)
+        auto = scoring.global_importance(session, line_of_business="auto")
+        assert auto.claims <= 4
+        message_id = session.scalar(select(Message.id))
+        explanation = scoring.explain_message(session, actor=ADMIN, message_id=message_id, device="cpu")
+        message = session.get(Message, message_id)
+        assert [w for w, _ in explanation.words] == message.text.split()[: len(explanation.words)]
+        assert explanation.fields == {}
+
+
+def test_triage_priority_rises_with_risk_amount_and_waiting() -> None:
+    from core.config import Settings
+
+    settings = Settings()
+    base = scoring.triage_priority(0.2, 1000, 1, settings)
+    assert scoring.triage_priority(0.8, 1000, 1, settings) > base
+    assert scoring.triage_priority(0.2, 500_000, 1, settings) > base
+    assert scoring.triage_priority(0.2, 1000, 9, settings) > base
+    assert 0 <= scoring.triage_priority(1.0, 10**9, 1000, settings) <= 100
+    assert scoring.band_for(0.5, {}) == "low"  # no thresholds stored: nothing is flagged
