@@ -1,0 +1,97 @@
+"""Scoring speed: ClaimLens batch inference vs `pipeline("text-classification")` with defaults.
+
+Same model (the sentiment model: MiniLM encoder + mean pooling + linear head, wrapped as
+a `PreTrainedModel` so the pipeline can run it), same texts, same device, one run; the
+predictions are checked to agree. Texts: claimant messages and, as longer inputs, claim
+narratives.
+
+    .venv/bin/python -m benchmarks.bench_scoring [--device cpu|cuda] [--texts N] [--base-model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import PretrainedConfig, PreTrainedModel, pipeline
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import logging as transformers_logging
+
+from benchmarks.common import training_frames
+from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
+from core.modeling.inference import message_probabilities
+from core.modeling.models import SENTIMENT_LABELS, LoadedModel, ModelMeta, SentimentModel
+
+
+class PipelineModel(PreTrainedModel):
+    """The same SentimentModel behind the interface `pipeline` expects."""
+
+    config_class = PretrainedConfig
+
+    def __init__(self, config: PretrainedConfig, model: SentimentModel) -> None:
+        super().__init__(config)
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: object) -> SequenceClassifierOutput:
+        logits = self.model.calibrated(self.model(input_ids=input_ids, attention_mask=attention_mask))
+        return SequenceClassifierOutput(logits=logits)
+
+
+def build(base: str, device: str) -> tuple[LoadedModel, PipelineModel]:
+    torch.manual_seed(0)
+    tokenizer = load_tokenizer(base)
+    model = SentimentModel(TextEncoder.from_pretrained(base)).to(device).eval()
+    meta = ModelMeta(task="sentiment", base_model=base, method="full", max_length=128, labels=list(SENTIMENT_LABELS))
+    labels = dict(enumerate(SENTIMENT_LABELS))
+    config = PretrainedConfig(id2label=labels, label2id={label: i for i, label in labels.items()})
+    return LoadedModel(model, tokenizer, meta, path=None), PipelineModel(config, model).eval()  # type: ignore[arg-type]
+
+
+def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineModel, device: str, n_pipe: int) -> None:
+    classifier = pipeline("text-classification", model=wrapped, tokenizer=loaded.tokenizer, device=device,
+                          truncation=True, max_length=128)  # fmt: skip
+    sample = texts[:n_pipe]
+    started = time.perf_counter()
+    theirs = classifier(sample)
+    pipe_rate = len(sample) / (time.perf_counter() - started)
+    frame = pd.DataFrame({"text": texts})
+    message_probabilities(loaded, frame.head(64))  # warm-up
+    if device == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    ours = message_probabilities(loaded, frame, batch_size=512 if device == "cuda" else 128)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    our_rate = len(texts) / (time.perf_counter() - started)
+    agree = np.mean(
+        [SENTIMENT_LABELS[int(np.argmax(p))] == t["label"] for p, t in zip(ours[:n_pipe], theirs, strict=True)]
+    )
+    words = np.mean([len(t.split()) for t in texts])
+    print(f"{name} ({len(texts)} texts, {words:.0f} words on average):")
+    print(f"  pipeline defaults: {pipe_rate:,.1f}/s   ClaimLens: {our_rate:,.1f}/s   ratio {our_rate / pipe_rate:.1f}x")
+    print(f"  same predicted label on {agree:.1%} of the {len(sample)} texts both scored")
+
+
+def main() -> None:
+    transformers_logging.set_verbosity_error()  # the wrapper is "not a supported model": we know
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--texts", type=int, default=None)
+    parser.add_argument("--base-model", default=None)
+    args = parser.parse_args()
+    on_gpu = args.device == "cuda"
+    n = args.texts or (200_000 if on_gpu else 3000)
+    n_pipe = 2000 if on_gpu else 400
+    if not on_gpu:
+        torch.set_num_threads(torch.get_num_threads())
+    claims, messages = training_frames(max(1000, int(n / 1.3)))
+    loaded, wrapped = build(args.base_model or default_base_model(), args.device)
+    compare("messages", messages["text"].tolist()[:n], loaded, wrapped, args.device, n_pipe)
+    compare("claim narratives", claims["narrative"].tolist()[:n], loaded, wrapped, args.device, n_pipe)
+
+
+if __name__ == "__main__":
+    main()
