@@ -31,6 +31,7 @@ run: install
 	$(BIN)/claimlens seed --claims $(DEMO_CLAIMS) --scenario $(DEMO_SCENARIO)
 	$(BIN)/claimlens train claim --profile quick --unless-champion
 	$(BIN)/claimlens train sentiment --profile quick --unless-champion
+	$(BIN)/claimlens score --explain-limit 100
 	@echo "Starting the training worker and the app on http://localhost:$(PORT) (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; $(BIN)/claimlens worker & $(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
@@ -48,6 +49,8 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_generate_load.py
+	$(BIN)/python -m benchmarks.bench_training --device cpu
+	$(BIN)/python -m benchmarks.bench_scoring --device cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
