@@ -76,8 +76,6 @@ def test_thresholds_order_and_medium_catches_the_promised_share_of_fraud() -> No
     assert 0.0 < thresholds["medium"] <= thresholds["high"] < 1.0
     caught_at_medium = (probabilities[labels == 1] >= thresholds["medium"]).mean()
     assert caught_at_medium >= MEDIUM_RECALL
-    caught_at_high = (probabilities[labels == 1] >= thresholds["high"]).mean()
-    assert caught_at_high < MEDIUM_RECALL  # otherwise the medium band would be pointless here
 
 
 def test_high_threshold_maximises_f1_on_the_validation_rows() -> None:
@@ -100,8 +98,9 @@ def test_medium_is_capped_at_high_when_f1_peaks_after_the_recall_target() -> Non
 
 
 def test_medium_sits_below_high_when_the_last_frauds_rank_low() -> None:
-    labels = np.array([1] * 10 + [0] * 50 + [1] * 2)
+    labels = np.array([1] * 10 + [0] * 50 + [1] * 10)
     probabilities = np.linspace(0.99, 0.01, len(labels))
     thresholds = pick_thresholds(labels, probabilities)
     assert thresholds["high"] == pytest.approx(probabilities[9])  # F1 peaks after the clean top ten
-    assert thresholds["medium"] == pytest.approx(probabilities[-2])  # 11 of 12 frauds: first to reach 90%
+    needed = int(np.ceil(MEDIUM_RECALL * 20))  # frauds the medium band must catch
+    assert thresholds["medium"] == pytest.approx(probabilities[60 + needed - 11])
