@@ -333,3 +333,14 @@ def test_sentiment_f1_margin_comes_from_gate_settings(session: Session) -> None:
         result = registry.promote(session, actor=BOSS, version_id=worse.id, settings=GateSettings(f1_margin=0.1))
     assert result.passed
     assert registry.champion(session, SENTIMENT_TASK).id == worse.id  # type: ignore[union-attr]
+
+
+def test_a_model_whose_test_metric_is_undefined_is_never_promoted_by_the_gate(session: Session) -> None:
+    # A test window with one class leaves ROC-AUC undefined (stored as null): no evidence, no promotion.
+    with session.begin():
+        blind = candidate(session, {"summary": {"roc_auc": None, "ece": 0.01}})
+    session.rollback()
+    with pytest.raises(GateFailed, match="roc_auc is undefined"), session.begin():
+        registry.promote(session, actor=BOSS, version_id=blind.id)
+    session.rollback()
+    assert registry.champion(session, CLAIM_TASK) is None
