@@ -27,7 +27,7 @@ from db.models import TrainingRun
 from training import card, data, evaluation
 from training.config import TrainingConfig
 from training.loop import Cancelled, Progress, ProgressCallback
-from training.tasks import TrainedModel, train_task
+from training.tasks import TrainedModel, sentiment_targets, train_task
 
 
 @dataclass
@@ -120,14 +120,8 @@ def _compare_with_champion(
         metrics = evaluation.claim_metrics(splits.test["label"].to_numpy(), probabilities, threshold)
     else:
         predicted = np.argmax(message_probabilities(loaded, splits.test), axis=1)
-        metrics = evaluation.sentiment_metrics(data_targets(splits), predicted)
+        metrics = evaluation.sentiment_metrics(sentiment_targets(splits.test), predicted)
     return {"champion_version_id": champion_id, "champion": evaluation.summary_metrics(config.task, {"model": metrics})}
-
-
-def data_targets(splits: data.Splits) -> np.ndarray:
-    from training.tasks import sentiment_targets
-
-    return sentiment_targets(splits.test)
 
 
 def _save(
