@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
@@ -32,11 +32,7 @@ def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
         .outerjoin(ClaimGroundTruth, ClaimGroundTruth.claim_id == Claim.id)
         .order_by(Claim.report_date, Claim.id)
     )
-    if config.since:
-        query = query.where(Claim.report_date >= config.since)
-    if config.until:
-        query = query.where(Claim.report_date <= config.until)
-    frame = pd.DataFrame(session.execute(query).mappings().all())
+    frame = pd.DataFrame(session.execute(_in_window(query, config)).mappings().all())
     if frame.empty:
         raise InvalidInput("no claims in the chosen data window")
     decisions = _decision_labels(session)
@@ -46,6 +42,15 @@ def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
     frame = frame[frame["label"].notna()].reset_index(drop=True)
     frame["label"] = frame["label"].astype(int)
     return frame
+
+
+def _in_window(query: Select, config: TrainingConfig) -> Select:
+    """The run's data window, by the claim's report date (messages follow their claim)."""
+    if config.since:
+        query = query.where(Claim.report_date >= config.since)
+    if config.until:
+        query = query.where(Claim.report_date <= config.until)
+    return query
 
 
 def _decision_labels(session: Session) -> dict[int, int]:
@@ -62,11 +67,7 @@ def labelled_messages(session: Session, config: TrainingConfig) -> pd.DataFrame:
         .where(Message.true_sentiment.is_not(None), Message.direction == "inbound")
         .order_by(Message.sent_at, Message.id)
     )
-    if config.since:
-        query = query.where(Claim.report_date >= config.since)
-    if config.until:
-        query = query.where(Claim.report_date <= config.until)
-    frame = pd.DataFrame(session.execute(query).mappings().all())
+    frame = pd.DataFrame(session.execute(_in_window(query, config)).mappings().all())
     if frame.empty:
         raise InvalidInput("no labelled messages in the chosen data window")
     return frame

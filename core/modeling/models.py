@@ -48,6 +48,18 @@ class ModelMeta:
     format_version: int = FORMAT_VERSION
 
 
+def _embedding(
+    encoder: TextEncoder, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+    text_embedding: torch.Tensor | None,
+) -> torch.Tensor:  # fmt: skip
+    """The given (cached) text embedding, or the encoder's for the given tokens."""
+    if text_embedding is not None:
+        return text_embedding
+    if input_ids is None or attention_mask is None:
+        raise ValueError("pass either text_embedding or input_ids with attention_mask")
+    return encoder(input_ids, attention_mask)
+
+
 class ClaimRiskModel(nn.Module):
     def __init__(self, encoder: TextEncoder, field_width: int, hidden: int = 64, dropout: float = 0.1) -> None:
         super().__init__()
@@ -66,9 +78,7 @@ class ClaimRiskModel(nn.Module):
         text_embedding: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Uncalibrated logits, shape (batch,). Pass `text_embedding` to skip the encoder."""
-        if text_embedding is None:
-            assert input_ids is not None and attention_mask is not None
-            text_embedding = self.encoder(input_ids, attention_mask)
+        text_embedding = _embedding(self.encoder, input_ids, attention_mask, text_embedding)
         joined = torch.cat([text_embedding.to(fields.dtype), self.fields(fields)], dim=-1)
         return self.head(joined).squeeze(-1)
 
@@ -89,10 +99,7 @@ class SentimentModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         text_embedding: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if text_embedding is None:
-            assert input_ids is not None and attention_mask is not None
-            text_embedding = self.encoder(input_ids, attention_mask)
-        return self.head(text_embedding)
+        return self.head(_embedding(self.encoder, input_ids, attention_mask, text_embedding))
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         return logits * self.calibration[0]

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from core.data.difficulty import Difficulty, measure, structured_features
 from core.data.generator import GeneratedData, GeneratorConfig, generate
 
 
@@ -20,59 +21,28 @@ def baseline_20k() -> GeneratedData:
     return generate(GeneratorConfig(claims=20_000, seed=11, scenario="baseline"))
 
 
-def structured_features(claims: pd.DataFrame) -> np.ndarray:
-    days = lambda a, b: (pd.to_datetime(claims[a]) - pd.to_datetime(claims[b])).dt.days  # noqa: E731
-    numeric = pd.DataFrame(
-        {
-            "amount_ratio": claims["claimed_amount"] / claims["insured_value"],
-            "policy_age": days("incident_date", "policy_start_date"),
-            "report_delay": days("report_date", "incident_date"),
-            "hour": claims["incident_hour"],
-            "prior_claims": claims["prior_claims"],
-            "witnesses": claims["witnesses"],
-        }
-    )
-    categorical = pd.get_dummies(claims[["police_report", "line_of_business", "channel", "region"]], dtype=float)
-    return StandardScaler().fit_transform(pd.concat([numeric, categorical], axis=1))
-
-
-def time_split(n: int) -> tuple[np.ndarray, np.ndarray]:
-    train = np.arange(n) < int(n * 0.7)  # claims are in report-date order
-    return train, ~train
-
-
 def test_labelled_fraud_rate_matches_the_configured_base_rate(baseline_20k: GeneratedData) -> None:
     assert baseline_20k.claims["label_fraud"].mean() == pytest.approx(0.08, abs=0.01)
     rate = generate(GeneratorConfig(claims=20_000, seed=3, fraud_rate=0.15)).claims["label_fraud"].mean()
     assert rate == pytest.approx(0.15, abs=0.015)
 
 
-def test_oracle_is_strong_but_not_perfect(baseline_20k: GeneratedData) -> None:
+@pytest.fixture(scope="module")
+def difficulty(baseline_20k: GeneratedData) -> Difficulty:
+    return measure(baseline_20k)
+
+
+def test_oracle_is_strong_but_not_perfect(baseline_20k: GeneratedData, difficulty: Difficulty) -> None:
     claims = baseline_20k.claims
-    auc = roc_auc_score(claims["label_fraud"], claims["oracle_fraud_probability"])
-    assert 0.85 <= auc <= 0.95
+    assert 0.85 <= difficulty.oracle_auc <= 0.95
     # Calibrated: the oracle's mean matches the label rate.
     assert claims["oracle_fraud_probability"].mean() == pytest.approx(claims["label_fraud"].mean(), abs=0.01)
 
 
-def test_structured_fields_alone_carry_partial_signal(baseline_20k: GeneratedData) -> None:
-    claims = baseline_20k.claims
-    features, labels = structured_features(claims), claims["label_fraud"].to_numpy()
-    train, test = time_split(len(claims))
-    model = LogisticRegression(max_iter=2000).fit(features[train], labels[train])
-    auc = roc_auc_score(labels[test], model.predict_proba(features[test])[:, 1])
-    assert 0.60 <= auc <= 0.85
-
-
-def test_narrative_alone_carries_partial_signal(baseline_20k: GeneratedData) -> None:
-    claims = baseline_20k.claims
-    train, test = time_split(len(claims))
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2)
-    text = vectorizer.fit_transform(claims["narrative"])
-    labels = claims["label_fraud"].to_numpy()
-    model = LogisticRegression(max_iter=2000).fit(text[train], labels[train])
-    auc = roc_auc_score(labels[test], model.predict_proba(text[test])[:, 1])
-    assert 0.60 <= auc <= 0.85
+def test_structured_fields_and_narrative_each_carry_only_partial_signal(difficulty: Difficulty) -> None:
+    assert 0.60 <= difficulty.structured_auc <= 0.85
+    assert 0.60 <= difficulty.narrative_auc <= 0.85
+    assert difficulty.oracle_auc > max(difficulty.structured_auc, difficulty.narrative_auc) + 0.05
 
 
 def test_no_single_field_or_keyword_gives_the_label_away(baseline_20k: GeneratedData) -> None:
@@ -88,16 +58,11 @@ def test_no_single_field_or_keyword_gives_the_label_away(baseline_20k: Generated
         assert max(auc, 1 - auc) < 0.7, counts.get_feature_names_out()[index]
 
 
-def test_sentiment_is_not_solved_by_a_bag_of_words(baseline_20k: GeneratedData) -> None:
+def test_sentiment_is_not_solved_by_a_bag_of_words(baseline_20k: GeneratedData, difficulty: Difficulty) -> None:
     messages = baseline_20k.messages
     assert set(messages["label_sentiment"]) == {"negative", "neutral", "positive"}
     assert messages["label_sentiment"].value_counts(normalize=True).min() > 0.15
-    train, test = time_split(len(messages))
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2)
-    text = vectorizer.fit_transform(messages["text"])
-    model = LogisticRegression(max_iter=2000, C=10).fit(text[train], messages["label_sentiment"][train])
-    macro_f1 = f1_score(messages["label_sentiment"][test], model.predict(text[test]), average="macro")
-    assert 0.6 < macro_f1 < 0.90
+    assert 0.6 < difficulty.sentiment_macro_f1 < 0.90
 
 
 def test_same_seed_same_data_and_other_seed_other_data() -> None:
