@@ -163,10 +163,34 @@ def _finish(
         )  # fmt: skip
 
 
-def _lock(query, session: Session):  # type: ignore[no-untyped-def]
-    if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True, of=Claim)
-    return query
+def _score_unscored(
+    sessions: sessionmaker[Session], *, entity: type, predictions: type, key: str, version_id: int, columns: list[Any],
+    to_values: Callable[[list[Any]], list[dict[str, Any]]], chunk_size: int, kind: str,
+    on_chunk: Callable[[str, int], None] | None,
+) -> int:  # fmt: skip
+    """Stream the rows of `entity` without a prediction from `version_id`, one chunk per transaction."""
+    scored, after = 0, 0
+    while True:
+        with sessions() as session, session.begin():
+            unscored = ~exists().where(
+                getattr(predictions, key) == entity.id, predictions.model_version_id == version_id
+            )
+            query = select(entity.id, *columns).where(unscored, entity.id > after).order_by(entity.id).limit(chunk_size)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=entity)
+            rows = session.execute(query).mappings().all()
+            if not rows:
+                return scored
+            after = int(rows[-1]["id"])
+            values = to_values(list(rows))
+            session.execute(
+                _insert(session)(predictions)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=[key, "model_version_id"])
+            )
+            scored += len(values)
+        if on_chunk:
+            on_chunk(kind, scored)
 
 
 def _score_claims(
@@ -174,35 +198,23 @@ def _score_claims(
     on_chunk: Callable[[str, int], None] | None,
 ) -> int:  # fmt: skip
     thresholds = version.parameters.get("thresholds", {})
-    columns = [getattr(Claim, c) for c in MODEL_INPUTS]
-    scored, after = 0, 0
-    while True:
-        with sessions() as session, session.begin():
-            unscored = ~exists().where(Prediction.claim_id == Claim.id, Prediction.model_version_id == version.id)
-            query = select(Claim.id, *columns).where(unscored, Claim.id > after).order_by(Claim.id).limit(chunk_size)
-            rows = session.execute(_lock(query, session)).mappings().all()
-            if not rows:
-                return scored
-            frame = pd.DataFrame(rows)
-            after = int(frame["id"].max())
-            probabilities = claim_probabilities(loaded, frame)
-            now = datetime.now(UTC)
-            values = [
-                {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
-                 "band": band_for(float(p), thresholds), "input_hash": input_hash(row),
-                 "priority": triage_priority(float(p), float(row["claimed_amount"]),
-                                             (now.date() - row["report_date"]).days, settings)}
-                for row, p in zip(rows, probabilities, strict=True)
-            ]  # fmt: skip
-            statement = (
-                _insert(session)(Prediction)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["claim_id", "model_version_id"])
-            )
-            session.execute(statement)
-            scored += len(values)
-        if on_chunk:
-            on_chunk("claims", scored)
+
+    def to_values(rows: list[Any]) -> list[dict[str, Any]]:
+        probabilities = claim_probabilities(loaded, pd.DataFrame(rows))
+        today = datetime.now(UTC).date()
+        return [
+            {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
+             "band": band_for(float(p), thresholds), "input_hash": input_hash(row),
+             "priority": triage_priority(float(p), float(row["claimed_amount"]), (today - row["report_date"]).days,
+                                         settings)}
+            for row, p in zip(rows, probabilities, strict=True)
+        ]  # fmt: skip
+
+    return _score_unscored(
+        sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
+        columns=[getattr(Claim, c) for c in MODEL_INPUTS], to_values=to_values, chunk_size=chunk_size,
+        kind="claims", on_chunk=on_chunk,
+    )  # fmt: skip
 
 
 def _forget_open_predictions(sessions: sessionmaker[Session], version_id: int) -> None:
@@ -226,35 +238,19 @@ def _score_messages(
     on_chunk: Callable[[str, int], None] | None,
 ) -> int:  # fmt: skip
     labels = loaded.meta.labels
-    scored, after = 0, 0
-    while True:
-        with sessions() as session, session.begin():
-            unscored = ~exists().where(
-                MessagePrediction.message_id == Message.id, MessagePrediction.model_version_id == version.id
-            )
-            query = select(Message.id, Message.text).where(unscored, Message.id > after).order_by(Message.id)
-            query = query.limit(chunk_size)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=Message)
-            rows = session.execute(query).mappings().all()
-            if not rows:
-                return scored
-            frame = pd.DataFrame(rows)
-            after = int(frame["id"].max())
-            probabilities = message_probabilities(loaded, frame)
-            values = [
-                {"message_id": int(row["id"]), "model_version_id": version.id, "label": labels[int(np.argmax(p))],
-                 "probabilities": {label: round(float(q), 6) for label, q in zip(labels, p, strict=True)}}
-                for row, p in zip(rows, probabilities, strict=True)
-            ]  # fmt: skip
-            session.execute(
-                _insert(session)(MessagePrediction)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["message_id", "model_version_id"])
-            )
-            scored += len(values)
-        if on_chunk:
-            on_chunk("messages", scored)
+
+    def to_values(rows: list[Any]) -> list[dict[str, Any]]:
+        probabilities = message_probabilities(loaded, pd.DataFrame(rows))
+        return [
+            {"message_id": int(row["id"]), "model_version_id": version.id, "label": labels[int(np.argmax(p))],
+             "probabilities": {label: round(float(q), 6) for label, q in zip(labels, p, strict=True)}}
+            for row, p in zip(rows, probabilities, strict=True)
+        ]  # fmt: skip
+
+    return _score_unscored(
+        sessions, entity=Message, predictions=MessagePrediction, key="message_id", version_id=version.id,
+        columns=[Message.text], to_values=to_values, chunk_size=chunk_size, kind="messages", on_chunk=on_chunk,
+    )  # fmt: skip
 
 
 def explain_pending(

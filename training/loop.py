@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from transformers import get_linear_schedule_with_warmup
 
+from core.modeling.batching import in_length_order, pad
 from training.config import TrainingConfig
 
 BUCKET_MULTIPLIER = 50  # sort by length inside windows of this many batches
@@ -109,13 +110,7 @@ class BucketBatchSampler(Sampler[list[int]]):
 def collate(rows: Sequence[dict[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
     batch: dict[str, torch.Tensor] = {}
     if "input_ids" in rows[0]:
-        width = max(len(row["input_ids"]) for row in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row["input_ids"])] = torch.as_tensor(row["input_ids"])
-            mask[i, : len(row["input_ids"])] = 1
-        batch["input_ids"], batch["attention_mask"] = ids, mask
+        batch["input_ids"], batch["attention_mask"] = pad([row["input_ids"] for row in rows], pad_id)
     for name in rows[0]:
         if name != "input_ids":
             batch[name] = torch.as_tensor(np.stack([row[name] for row in rows]))
@@ -229,14 +224,11 @@ def predict_batches(
     bf16: bool = False,
 ) -> np.ndarray:
     """Run `forward` over the dataset in length-sorted batches; outputs in the original order."""
-    order = np.argsort(dataset.lengths(), kind="stable")
-    outputs: list[np.ndarray] = []
-    for start in range(0, len(order), batch_size):
-        rows = [dataset[int(i)] for i in order[start : start + batch_size]]
+
+    def run(indexes: np.ndarray) -> np.ndarray:
+        rows = [dataset[int(i)] for i in indexes]
         batch = {k: v.to(device, non_blocking=True) for k, v in collate(rows, pad_id).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
-            outputs.append(forward(batch).float().cpu().numpy())
-    result = np.concatenate(outputs) if outputs else np.zeros(0)
-    restored = np.empty_like(result)
-    restored[order] = result
-    return restored
+            return forward(batch).float().cpu().numpy()
+
+    return in_length_order(dataset.lengths(), batch_size, run)

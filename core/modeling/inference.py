@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from core.modeling.batching import in_length_order, pad
 from core.modeling.models import LoadedModel
 
 BATCH_SIZE = 128
@@ -38,23 +39,12 @@ def message_probabilities(loaded: LoadedModel, messages: pd.DataFrame, batch_siz
 
 
 def _run(loaded: LoadedModel, texts: list[str], batch_size: int, forward) -> np.ndarray:  # type: ignore[no-untyped-def]
-    if not texts:
-        return np.zeros(0)
-    encoded = loaded.tokenizer(texts, truncation=True, max_length=loaded.meta.max_length)["input_ids"]
-    order = np.argsort([len(ids) for ids in encoded], kind="stable")
-    pad = int(loaded.tokenizer.pad_token_id or 0)
+    encoded = loaded.tokenizer(texts, truncation=True, max_length=loaded.meta.max_length)["input_ids"] if texts else []
+    pad_id = int(loaded.tokenizer.pad_token_id or 0)
     device = _device(loaded)
-    outputs: list[np.ndarray] = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        width = max(len(encoded[i]) for i in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for j, i in enumerate(rows):
-            ids[j, : len(encoded[i])] = torch.tensor(encoded[i])
-            mask[j, : len(encoded[i])] = 1
-        outputs.append(forward(ids.to(device), mask.to(device), torch.from_numpy(rows)).float().cpu().numpy())
-    result = np.concatenate(outputs)
-    restored = np.empty_like(result)
-    restored[order] = result
-    return restored
+
+    def run(rows: np.ndarray) -> np.ndarray:
+        ids, mask = pad([encoded[i] for i in rows], pad_id)
+        return forward(ids.to(device), mask.to(device), torch.from_numpy(rows)).float().cpu().numpy()
+
+    return in_length_order([len(ids) for ids in encoded], batch_size, run)

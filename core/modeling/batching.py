@@ -1,0 +1,32 @@
+"""Dynamic padding and length-sorted batching, shared by training, scoring and evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+
+def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids padded to the longest sequence, and the matching attention mask."""
+    width = max(len(ids) for ids in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for i, row in enumerate(sequences):
+        ids[i, : len(row)] = torch.as_tensor(row)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+def in_length_order(lengths: Sequence[int], batch_size: int, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Call `run` on batches of row indexes sorted by length (little padding) and return
+    the concatenated outputs in the original row order."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    outputs = [run(order[start : start + batch_size]) for start in range(0, len(order), batch_size)]
+    if not outputs:
+        return np.zeros(0)
+    result = np.concatenate(outputs)
+    restored = np.empty_like(result)
+    restored[order] = result
+    return restored
