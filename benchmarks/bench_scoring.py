@@ -11,6 +11,7 @@ narratives.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -21,9 +22,13 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import logging as transformers_logging
 
 from benchmarks.common import training_frames
+from core.config import get_settings
 from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
 from core.modeling.inference import message_probabilities
 from core.modeling.models import SENTIMENT_LABELS, LoadedModel, ModelMeta, SentimentModel
+from core.modeling.precision import uses_bf16
+
+PRECISION_ENV = "CLAIMLENS_INFERENCE_PRECISION"
 
 
 class PipelineModel(PreTrainedModel):
@@ -62,10 +67,11 @@ def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineM
     if device == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    ours = message_probabilities(loaded, frame, batch_size=512 if device == "cuda" else 128)
+    ours = message_probabilities(loaded, frame)  # the batch size scoring uses on this device
     if device == "cuda":
         torch.cuda.synchronize()
     our_rate = len(texts) / (time.perf_counter() - started)
+    reference = _at_fp32(lambda: message_probabilities(loaded, frame))
     agree = np.mean(
         [SENTIMENT_LABELS[int(np.argmax(p))] == t["label"] for p, t in zip(ours[:n_pipe], theirs, strict=True)]
     )
@@ -73,6 +79,25 @@ def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineM
     print(f"{name} ({len(texts)} texts, {words:.0f} words on average):")
     print(f"  pipeline defaults: {pipe_rate:,.1f}/s   ClaimLens: {our_rate:,.1f}/s   ratio {our_rate / pipe_rate:.1f}x")
     print(f"  same predicted label on {agree:.1%} of the {len(sample)} texts both scored")
+    print(
+        f"  precision {_precision(loaded)}: largest probability change against float32 "
+        f"{np.abs(ours - reference).max():.5f}, same label on {np.mean(ours.argmax(1) == reference.argmax(1)):.1%}"
+    )
+
+
+def _precision(loaded: LoadedModel) -> str:
+    return "bf16" if uses_bf16(next(loaded.model.parameters()).device) else "fp32"
+
+
+def _at_fp32(compute):  # type: ignore[no-untyped-def]
+    previous = os.environ.get(PRECISION_ENV)
+    os.environ[PRECISION_ENV] = "fp32"
+    get_settings.cache_clear()
+    try:
+        return compute()
+    finally:
+        os.environ.pop(PRECISION_ENV) if previous is None else os.environ.__setitem__(PRECISION_ENV, previous)
+        get_settings.cache_clear()
 
 
 def main() -> None:

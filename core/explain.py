@@ -28,6 +28,7 @@ from shap.maskers import Masker
 
 from core.modeling.features import FIELD_LABELS, raw_numeric
 from core.modeling.models import CLAIM_TASK, LoadedModel
+from core.modeling.precision import inference_precision, uses_bf16
 
 METHOD = "partition_shap"
 # Evaluations per explanation. Against a 2,000-evaluation permutation reference (top-5 factors
@@ -144,7 +145,8 @@ class Explainer:
     @property
     def parameters(self) -> dict[str, Any]:
         return {"explainer": self.method, "max_evals": self.max_evals, "seed": self.seed, "word_mask": "mask_token",
-                "field_mask": "training_mean", "scale": "probability"}  # fmt: skip
+                "field_mask": "training_mean", "scale": "probability",
+                "precision": "bf16" if uses_bf16(self.device) else "fp32"}  # fmt: skip
 
     def explain(self, row: pd.Series | dict[str, Any], target_class: int | None = None) -> Explanation:
         """Explain one claim (claim model) or message (sentiment model, `target_class` index)."""
@@ -156,7 +158,8 @@ class Explainer:
         players = len(fields) + len(words.words)
 
         def value(masks: np.ndarray) -> np.ndarray:
-            return self._values(np.asarray(masks, dtype=bool), words, fields, encoded, target_class)
+            with inference_precision(self.device):  # the precision scoring used, so values add up to its output
+                return self._values(np.asarray(masks, dtype=bool), words, fields, encoded, target_class)
 
         if players <= 1:  # one player takes the whole difference; shap needs a tree
             ends = value(np.array([[False] * players, [True] * players]))

@@ -19,11 +19,24 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
     return ids, mask
 
 
-def in_length_order(lengths: Sequence[int], batch_size: int, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def in_length_order(
+    lengths: Sequence[int], batch_size: int, run: Callable[[np.ndarray], np.ndarray], exact: bool = False
+) -> np.ndarray:
     """Call `run` on batches of row indexes sorted by length (little padding) and return
-    the concatenated outputs in the original row order."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    outputs = [run(order[start : start + batch_size]) for start in range(0, len(order), batch_size)]
+    the concatenated outputs in the original row order. `exact` batches only rows of
+    equal length together (no padding at all)."""
+    sorted_lengths = np.asarray(lengths)
+    order = np.argsort(sorted_lengths, kind="stable")
+    sorted_lengths = sorted_lengths[order]
+    if exact:
+        edges = np.flatnonzero(np.diff(sorted_lengths)) + 1
+        groups = np.split(np.arange(len(order)), edges) if len(order) else []
+        starts = [
+            (g[0] + i, min(g[0] + i + batch_size, g[-1] + 1)) for g in groups for i in range(0, len(g), batch_size)
+        ]
+    else:
+        starts = [(s, min(s + batch_size, len(order))) for s in range(0, len(order), batch_size)]
+    outputs = [run(order[start:end]) for start, end in starts]
     if not outputs:
         return np.zeros(0)
     result = np.concatenate(outputs)

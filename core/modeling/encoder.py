@@ -53,6 +53,7 @@ class TextEncoder(nn.Module):
         return int(self.transformer.config.hidden_size)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        # Pool in float32: summing up to 128 bf16 vectors in bf16 would lose digits.
+        hidden = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.float()
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)

@@ -48,6 +48,12 @@ class ModelMeta:
     format_version: int = FORMAT_VERSION
 
 
+def _float32(like: torch.Tensor) -> torch.autocast:
+    """The small heads always run in float32, even inside a bf16 autocast block: they cost
+    nothing, and the probabilities keep full resolution (bf16 has ~3 significant digits)."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
 def _embedding(
     encoder: TextEncoder, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
     text_embedding: torch.Tensor | None,
@@ -79,8 +85,9 @@ class ClaimRiskModel(nn.Module):
     ) -> torch.Tensor:
         """Uncalibrated logits, shape (batch,). Pass `text_embedding` to skip the encoder."""
         text_embedding = _embedding(self.encoder, input_ids, attention_mask, text_embedding)
-        joined = torch.cat([text_embedding.to(fields.dtype), self.fields(fields)], dim=-1)
-        return self.head(joined).squeeze(-1)
+        with _float32(fields):
+            joined = torch.cat([text_embedding.float(), self.fields(fields.float())], dim=-1)
+            return self.head(joined).squeeze(-1)
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         return logits * self.calibration[0] + self.calibration[1]
@@ -99,7 +106,9 @@ class SentimentModel(nn.Module):
         attention_mask: torch.Tensor | None = None,
         text_embedding: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.head(_embedding(self.encoder, input_ids, attention_mask, text_embedding))
+        embedding = _embedding(self.encoder, input_ids, attention_mask, text_embedding)
+        with _float32(embedding):
+            return self.head(embedding.float())
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         return logits * self.calibration[0]

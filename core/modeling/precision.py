@@ -1,0 +1,48 @@
+"""The numeric precision models run at for scoring and explanations.
+
+bf16 roughly doubles encoder speed on GPUs and on CPUs with AMX or AVX512-BF16 (measured
+on this project's 2-core CPU: 176 -> 262 narratives/s). Its rounding depends on the
+shapes a matrix product sees, so scoring runs texts in batches of exactly equal length
+(no padding): then a claim's probability is the same whatever it is batched with, and the
+explainer (whose masked copies of a claim keep its length) reproduces it exactly, which
+keeps SHAP values adding up to the stored probability.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from core.config import get_settings
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_has_fast_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:  # not Linux: stay with float32
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def uses_bf16(device: torch.device) -> bool:
+    choice = get_settings().inference_precision
+    if choice != "auto":
+        return choice == "bf16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_fast_bf16()
+
+
+@contextlib.contextmanager
+def inference_precision(device: torch.device) -> Iterator[str]:
+    """Run the block at the configured precision; yields its name for the record."""
+    bf16 = uses_bf16(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        yield "bf16" if bf16 else "fp32"
