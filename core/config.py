@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Torch device; `auto` picks CUDA when present."
     )
+    inference_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="Scoring/explanation precision; `auto` is bf16 on GPUs and on CPUs with AMX/AVX512-BF16.",
+    )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
     worker_stale_seconds: int = Field(
         default=600, ge=1, description="A running job whose heartbeat is older than this is marked failed."
@@ -37,6 +41,9 @@ class Settings(BaseSettings):
     triage_amount_weight: float = Field(default=0.25, ge=0, description="Triage priority weight of the claimed amount.")
     triage_wait_weight: float = Field(default=0.15, ge=0, description="Triage priority weight of time waiting.")
     triage_sla_days: int = Field(default=5, ge=1, description="Days a claim may wait for review before it is overdue.")
+    login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row that lock an account.")
+    login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked.")
+    session_hours: float = Field(default=8.0, gt=0, description="A signed-in session expires after this long.")
     demo_claims: int = Field(default=5000, ge=1, description="Claims `make run` seeds.")
     demo_scenario: str = Field(default="storm_surge", description="Scenario `make run` seeds.")
 
