@@ -1,7 +1,8 @@
-"""Roles, permissions, the acting user, and local accounts with hashed passwords.
+"""Roles, permissions, the acting user, and password hashing.
 
 The table of which role may do what lives here and only here; every core function that
 writes (or reads PII) calls `require(actor, permission)` before touching the database.
+Accounts (login, lockout, user administration) live in `core.accounts`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from core import audit
 from core.errors import InvalidInput, PermissionDenied
-from db.models import User
 
 
 class Role(StrEnum):
@@ -27,25 +24,38 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
+    VIEW_CLAIMS = "claims.view"  # claim fields, predictions, explanations, decisions
+    VIEW_PII = "claims.view_pii"  # claimant name and contact unmasked
+    REVIEW_CLAIMS = "claims.review"  # work the triage queue: take, assign, decide
+    EXPLAIN = "claims.explain"  # compute an explanation on demand
     IMPORT_CLAIMS = "claims.import"
-    MANAGE_USERS = "users.manage"
-    VIEW_PII = "claims.view_pii"
+    VIEW_AUDIT = "audit.view"
+    VIEW_MODELS = "models.view"  # registry, model cards, global explanations
+    VIEW_MONITORING = "monitoring.view"
     TRAIN_MODELS = "models.train"
     PROMOTE_MODELS = "models.promote"
     RUN_SCORING = "scoring.run"
-    EXPLAIN = "claims.explain"
+    MANAGE_USERS = "users.manage"
 
 
+# The one table of who may do what (README "Roles and permissions" mirrors it).
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADJUSTER: frozenset({Permission.VIEW_PII, Permission.EXPLAIN}),
-    Role.COMPLIANCE: frozenset({Permission.VIEW_PII, Permission.EXPLAIN}),
+    Role.ADJUSTER: frozenset(
+        {Permission.VIEW_CLAIMS, Permission.VIEW_PII, Permission.REVIEW_CLAIMS, Permission.EXPLAIN}
+    ),
+    Role.COMPLIANCE: frozenset(
+        {Permission.VIEW_CLAIMS, Permission.VIEW_PII, Permission.EXPLAIN, Permission.VIEW_AUDIT, Permission.VIEW_MODELS}
+    ),
     Role.MANAGER: frozenset(
         {
+            Permission.VIEW_CLAIMS,
+            Permission.EXPLAIN,
             Permission.IMPORT_CLAIMS,
+            Permission.VIEW_MODELS,
+            Permission.VIEW_MONITORING,
             Permission.TRAIN_MODELS,
             Permission.PROMOTE_MODELS,
             Permission.RUN_SCORING,
-            Permission.EXPLAIN,
         }
     ),
     Role.ADMIN: frozenset(Permission),
@@ -93,26 +103,3 @@ def parse_role(value: str) -> Role:
         return Role(value)
     except ValueError:
         raise InvalidInput(f"unknown role {value!r}; choose one of {', '.join(Role)}") from None
-
-
-def create_user(session: Session, *, actor: Actor, username: str, role: Role, password: str) -> User:
-    require(actor, Permission.MANAGE_USERS)
-    username = username.strip()
-    if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise InvalidInput("username must be 1-64 letters, digits, '.', '_' or '-'")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise InvalidInput(f"user {username!r} already exists")
-    user = User(username=username, role=role.value, password_hash=hash_password(password), is_active=True)
-    session.add(user)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="user.created",
-        entity_type="user",
-        entity_id=user.id,
-        details={"username": username, "role": role.value},
-    )
-    return user

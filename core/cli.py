@@ -146,13 +146,15 @@ def users_add(
     role: Annotated[str, typer.Option(help="adjuster | compliance | manager | admin")],
 ) -> None:
     """Create a local user; the password comes from a prompt or $CLAIMLENS_PASSWORD."""
-    from core import auth
+    from core import accounts, auth
     from db.session import session_scope
 
     parsed_role = auth.parse_role(role)
     password = os.environ.get(PASSWORD_ENV) or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
-        user = auth.create_user(session, actor=auth.cli_actor(), username=username, role=parsed_role, password=password)
+        user = accounts.create_user(
+            session, actor=auth.cli_actor(), username=username, role=parsed_role, password=password
+        )
     typer.echo(f"created {parsed_role} {user.username}")
 
 

@@ -125,3 +125,16 @@ def reap_stale_runs(session: Session, *, older_than: timedelta | None = None) ->
             .values(status="failed", finished_at=now(), error="worker stopped responding (killed or lost)")
         )
     return stale
+
+
+def recent_runs(session: Session, *, actor: Actor, limit: int = 20) -> list[TrainingRun]:
+    """The newest training runs, active ones first, for the managers' page."""
+    require(actor, Permission.VIEW_MODELS)
+    active_first = (TrainingRun.status.in_(ACTIVE)).desc()
+    return list(
+        session.scalars(
+            select(TrainingRun)
+            .order_by(active_first, TrainingRun.requested_at.desc(), TrainingRun.id.desc())
+            .limit(limit)
+        )
+    )

@@ -16,6 +16,7 @@ and rollback is audited with who and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -174,3 +175,27 @@ def rollback(session: Session, *, actor: Actor, task: str, reason: str) -> Model
         details={"task": task, "from_version": current.version, "to_version": previous.version, "reason": reason},
     )  # fmt: skip
     return previous
+
+
+MODEL_CARD_FILE = "README.md"
+
+
+def model_card(session: Session, *, actor: Actor, version_id: int) -> str:
+    """The model card written into the version's folder when it was trained."""
+    require(actor, Permission.VIEW_MODELS)
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise NotFound(f"model version {version_id} does not exist")
+    card = Path(version.artifact_path) / MODEL_CARD_FILE
+    if not card.is_file():
+        raise NotFound(f"the model card of {version.task} v{version.version} is missing ({card})")
+    return card.read_text(encoding="utf-8")
+
+
+def compare_with_champion(session: Session, *, actor: Actor, version_id: int) -> GateResult:
+    """What the gate would say if this version were promoted now (nothing is changed)."""
+    require(actor, Permission.VIEW_MODELS)
+    challenger = session.get(ModelVersion, version_id)
+    if challenger is None:
+        raise NotFound(f"model version {version_id} does not exist")
+    return evaluate_gate(challenger, champion(session, challenger.task), GateSettings())

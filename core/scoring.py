@@ -345,9 +345,16 @@ class GlobalImportance:
 
 
 def global_importance(
-    session: Session, *, since: Any = None, until: Any = None, line_of_business: str | None = None, top_words: int = 25
+    session: Session,
+    *,
+    actor: Actor,
+    since: Any = None,
+    until: Any = None,
+    line_of_business: str | None = None,
+    top_words: int = 25,
 ) -> GlobalImportance:
     """Mean |SHAP| per field and the words that push scores most, over stored explanations."""
+    require(actor, Permission.VIEW_MODELS)
     query = (
         select(ExplanationRow.attributions)
         .join(Prediction, Prediction.id == ExplanationRow.prediction_id)

@@ -1,7 +1,55 @@
-"""Entry point: routes to the pages. (Role-based navigation arrives with the dashboard issue.)"""
+"""Entry point: routes each signed-in user to the pages of their role (sign-in page otherwise).
+
+Hiding a page here only tidies the menu; every core function a page calls checks the
+role again, so a page reached some other way still cannot do what the role may not.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="ClaimLens", layout="wide")
-navigation = st.navigation([st.Page("pages/overview.py", title="Overview", default=True)])
+from core.auth import Role
+from dashboard.ui import current_actor, sign_out
+
+st.set_page_config(page_title="ClaimLens", page_icon=":material/policy:", layout="wide")
+
+QUEUE = st.Page("pages/adjuster/queue.py", title="Triage queue", icon=":material/inbox:", url_path="queue")
+REVIEW = st.Page("pages/adjuster/review.py", title="Claim review", icon=":material/fact_check:", url_path="review")
+EXPLANATIONS = st.Page(
+    "pages/compliance/explanations.py", title="Explanations", icon=":material/psychology:", url_path="explanations"
+)
+AUDIT = st.Page("pages/compliance/audit_log.py", title="Audit log", icon=":material/history:", url_path="audit")
+MONITORING = st.Page(
+    "pages/manager/monitoring.py", title="Monitoring", icon=":material/monitoring:", url_path="monitoring"
+)
+MODELS = st.Page(
+    "pages/manager/models.py", title="Models and retraining", icon=":material/model_training:", url_path="models"
+)
+USERS = st.Page("pages/admin/users.py", title="Users", icon=":material/group:", url_path="users")
+
+PAGES_BY_ROLE: dict[Role, dict[str, list[st.Page]]] = {
+    Role.ADJUSTER: {"Claims": [QUEUE, REVIEW]},
+    Role.COMPLIANCE: {"Compliance": [EXPLANATIONS, AUDIT], "Claims": [REVIEW]},
+    Role.MANAGER: {"Management": [MONITORING, MODELS], "Claims": [QUEUE, REVIEW]},
+    Role.ADMIN: {
+        "Claims": [QUEUE, REVIEW],
+        "Compliance": [EXPLANATIONS, AUDIT],
+        "Management": [MONITORING, MODELS],
+        "Administration": [USERS],
+    },
+}
+
+
+def _sign_out() -> None:
+    sign_out()
+    st.rerun()
+
+
+actor = current_actor()
+if actor is None:
+    navigation = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
+else:
+    pages = dict(PAGES_BY_ROLE[actor.role])
+    pages["Account"] = [
+        st.Page(_sign_out, title=f"Sign out {actor.username}", icon=":material/logout:", url_path="signout")
+    ]
+    navigation = st.navigation(pages)
 navigation.run()

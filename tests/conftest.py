@@ -132,3 +132,102 @@ def model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAIMLENS_MODEL_DIR", str(folder))
     reset_caches()
     return folder
+
+
+DEMO_PASSWORD = "demo-password-1"
+DEMO_USERS = {"adjuster": "ada", "adjuster2": "abe", "compliance": "cora", "manager": "max", "admin": "root"}
+
+
+def _build_scored_world(url: str, model_dir: Path, base_model: str) -> None:
+    """Seed 300 claims, train tiny claim and sentiment champions, score, explain the
+    flagged claims, and create one user per role (plus a second adjuster)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from core import accounts, jobs, scoring
+    from core.auth import Role, cli_actor
+    from core.data.generator import GeneratorConfig
+    from core.data.seeding import seed
+    from training.config import TrainingConfig
+    from training.run import execute_run
+
+    admin = cli_actor()
+    sessions = sessionmaker(bind=engine_for(url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        seed(session, actor=admin, config=GeneratorConfig(claims=300, seed=12))
+        for key, username in DEMO_USERS.items():
+            role = Role(key.rstrip("2"))
+            accounts.create_user(session, actor=admin, username=username, role=role, password=DEMO_PASSWORD)
+    for task in ("claim_risk", "sentiment"):
+        config = TrainingConfig.for_profile(task, "quick", base_model=base_model, epochs=2, max_length=64)
+        with sessions() as session, session.begin():
+            run = jobs.queue_run(session, actor=admin, config=config.to_dict())
+            jobs.claim_run(session, run_id=run.id, worker_id="fixture")
+        assert execute_run(sessions, run_id=run.id, actor=admin).promoted
+    scoring.score(sessions, actor=admin, explain_limit=40, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def scored_templates(
+    database_templates: dict[str, str], tiny_base_model: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[str, Path]]]:
+    """Per backend, built on first use: a scored database to copy and its model folder."""
+    built: dict[str, tuple[str, Path]] = {}
+
+    def build(backend: str) -> tuple[str, Path]:
+        if backend not in built:
+            folder = tmp_path_factory.mktemp(f"scored-{backend}")
+            model_dir = folder / "models"
+            previous = os.environ.get("CLAIMLENS_MODEL_DIR")
+            os.environ["CLAIMLENS_MODEL_DIR"] = str(model_dir)
+            reset_caches()
+            try:
+                if backend == "sqlite":
+                    path = folder / "scored.db"
+                    shutil.copy(database_templates["sqlite"], path)
+                    _build_scored_world(f"sqlite:///{path}", model_dir, tiny_base_model)
+                    built[backend] = (str(path), model_dir)
+                else:
+                    name = f"claimlens_scored_{uuid.uuid4().hex[:10]}"
+                    with _admin_engine().connect() as connection:
+                        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{database_templates[backend]}"'))
+                    _build_scored_world(_pg_url_for(name), model_dir, tiny_base_model)
+                    built[backend] = (name, model_dir)
+            finally:
+                os.environ.pop("CLAIMLENS_MODEL_DIR") if previous is None else os.environ.update(
+                    CLAIMLENS_MODEL_DIR=previous
+                )
+                reset_caches()  # PostgreSQL cannot copy a template that has open connections
+        return built[backend]
+
+    yield build  # type: ignore[misc]
+    if "postgresql" in built:
+        with _admin_engine().connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{built["postgresql"][0]}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def scored_database(
+    backend: str,
+    scored_templates,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> Iterator[str]:
+    """A fresh copy of the scored world, with the app's settings pointed at it."""
+    source, model_dir = scored_templates(backend)
+    monkeypatch.setenv("CLAIMLENS_MODEL_DIR", str(model_dir))
+    if backend == "sqlite":
+        path = tmp_path / "claimlens.db"
+        shutil.copy(source, path)
+        url = f"sqlite:///{path}"
+    else:
+        name = f"claimlens_t_{uuid.uuid4().hex[:12]}"
+        with _admin_engine().connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        url = _pg_url_for(name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_caches()
+    yield url
+    reset_caches()
+    if backend != "sqlite":
+        with _admin_engine().connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import auth
+from core import accounts, auth
 from core.auth import Actor, Permission, Role
 from core.errors import InvalidInput, PermissionDenied
 from db.models import AuditLog, User
@@ -16,7 +16,7 @@ ADMIN = Actor(username="root-admin", role=Role.ADMIN)
 
 def test_created_user_has_a_hashed_password_and_an_audit_entry(session: Session) -> None:
     with session.begin():
-        auth.create_user(session, actor=ADMIN, username="maria", role=Role.ADJUSTER, password="correct horse")
+        accounts.create_user(session, actor=ADMIN, username="maria", role=Role.ADJUSTER, password="correct horse")
     user = session.scalars(select(User)).one()
     assert user.password_hash and "correct horse" not in user.password_hash
     assert auth.verify_password(user.password_hash, "correct horse")
@@ -29,7 +29,7 @@ def test_created_user_has_a_hashed_password_and_an_audit_entry(session: Session)
 @pytest.mark.parametrize("role", [Role.ADJUSTER, Role.COMPLIANCE, Role.MANAGER])
 def test_only_admins_create_users(session: Session, role: Role) -> None:
     with pytest.raises(PermissionDenied), session.begin():
-        auth.create_user(session, actor=Actor("x", role), username="eve", role=Role.ADMIN, password="0123456789")
+        accounts.create_user(session, actor=Actor("x", role), username="eve", role=Role.ADMIN, password="0123456789")
     assert session.scalars(select(User)).all() == []
 
 
@@ -41,14 +41,14 @@ def test_bad_usernames_and_short_passwords_are_refused(
     session: Session, username: str, password: str, message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message), session.begin():
-        auth.create_user(session, actor=ADMIN, username=username, role=Role.ADJUSTER, password=password)
+        accounts.create_user(session, actor=ADMIN, username=username, role=Role.ADJUSTER, password=password)
 
 
 def test_duplicate_username_is_refused(session: Session) -> None:
     with session.begin():
-        auth.create_user(session, actor=ADMIN, username="sam", role=Role.MANAGER, password="0123456789")
+        accounts.create_user(session, actor=ADMIN, username="sam", role=Role.MANAGER, password="0123456789")
     with pytest.raises(InvalidInput, match="already exists"), session.begin():
-        auth.create_user(session, actor=ADMIN, username="sam", role=Role.ADMIN, password="0123456789")
+        accounts.create_user(session, actor=ADMIN, username="sam", role=Role.ADMIN, password="0123456789")
 
 
 def test_permission_table_covers_every_role() -> None:

@@ -209,10 +209,10 @@ def test_only_managers_and_admins_run_scoring_and_adjusters_may_explain(world: s
 def test_global_importance_and_message_explanations(world: sessionmaker[Session]) -> None:
     scoring.score(world, actor=ADMIN, explain_limit=4, device="cpu")
     with world() as session:
-        overall = scoring.global_importance(session)
+        overall = scoring.global_importance(session, actor=ADMIN)
         assert overall.claims == 4 and len(overall.fields) == 12
         assert list(overall.fields.values()) == sorted(overall.fields.values(), reverse=True)
-        auto = scoring.global_importance(session, line_of_business="auto")
+        auto = scoring.global_importance(session, actor=ADMIN, line_of_business="auto")
         assert auto.claims <= 4
         message_id = session.scalar(select(Message.id))
         explanation = scoring.explain_message(session, actor=ADMIN, message_id=message_id, device="cpu")

@@ -1,0 +1,212 @@
+"""The adjusters' triage queue: flagged claims waiting for review, ordered by the triage
+priority stored with the champion's prediction, filtered and paged in SQL, and "take
+next", which assigns the highest-priority unassigned claim to the adjuster who asks.
+
+The queue reads the current claim-risk champion's predictions: a claim the champion has
+not scored yet is not in the queue until `claimlens score` runs. Pages are fetched with
+LIMIT/OFFSET over the `(model_version_id, priority)` index and one row more than asked,
+to know whether there is a next page without counting a million rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from core import audit, registry
+from core.auth import Actor, Permission, require
+from core.config import get_settings
+from core.errors import InvalidInput
+from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS, Claim, Explanation, Prediction, User
+
+BANDS = ("high", "medium", "low")
+FLAGGED_BANDS = ("high", "medium")
+OPEN_STATUSES = ("new", "in_review")
+MAX_PAGE_SIZE = 200
+MAX_SEARCH_LENGTH = 200
+# How many candidates "take next" tries when other adjusters take the same claims first.
+TAKE_NEXT_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    lines: tuple[str, ...] = ()
+    bands: tuple[str, ...] = FLAGGED_BANDS
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    assigned_to_me: bool = False
+    reported_from: date | None = None
+    reported_to: date | None = None
+    search: str = ""
+
+    def __post_init__(self) -> None:
+        for name, values, allowed in (
+            ("line of business", self.lines, LINES_OF_BUSINESS),
+            ("band", self.bands, BANDS),
+            ("status", self.statuses, CLAIM_STATUSES),
+        ):
+            unknown = sorted(set(values) - set(allowed))
+            if unknown:
+                raise InvalidInput(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(allowed)}")
+        if self.reported_from and self.reported_to and self.reported_from > self.reported_to:
+            raise InvalidInput("the date range ends before it starts")
+        if len(self.search) > MAX_SEARCH_LENGTH:
+            raise InvalidInput(f"search text is limited to {MAX_SEARCH_LENGTH} characters")
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    claim_id: int
+    claim_number: str
+    priority: float
+    band: str
+    probability: float
+    top_reason: str | None
+    claimed_amount: float
+    line_of_business: str
+    region: str
+    report_date: date
+    age_days: int
+    sla: str  # "due" | "overdue"
+    status: str
+    assigned_to: str | None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    page: int
+    page_size: int
+    has_next: bool
+    champion_version: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def sla_state(report_date: date, today: date, sla_days: int) -> str:
+    return "overdue" if (today - report_date).days > sla_days else "due"
+
+
+def _escape_like(text: str) -> str:
+    # The search text is bound as a parameter; escaping only stops `%` and `_` acting as wildcards.
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _queue_query(champion_id: int, filters: QueueFilters, actor: Actor) -> Select:  # type: ignore[type-arg]
+    query = (
+        select(Prediction, Claim, User.username, Explanation.reasons)
+        .join(Claim, Claim.id == Prediction.claim_id)
+        .outerjoin(User, User.id == Claim.assigned_to_id)
+        .outerjoin(Explanation, Explanation.prediction_id == Prediction.id)
+        .where(Prediction.model_version_id == champion_id)
+    )
+    if filters.bands:
+        query = query.where(Prediction.band.in_(filters.bands))
+    if filters.statuses:
+        query = query.where(Claim.status.in_(filters.statuses))
+    if filters.lines:
+        query = query.where(Claim.line_of_business.in_(filters.lines))
+    if filters.assigned_to_me:
+        query = query.where(Claim.assigned_to_id == actor.user_id)
+    if filters.reported_from:
+        query = query.where(Claim.report_date >= filters.reported_from)
+    if filters.reported_to:
+        query = query.where(Claim.report_date <= filters.reported_to)
+    if filters.search.strip():
+        pattern = f"%{_escape_like(filters.search.strip())}%"
+        query = query.where(Claim.narrative.ilike(pattern, escape="\\"))
+    return query.order_by(Prediction.priority.desc(), Prediction.id)
+
+
+def queue(
+    session: Session, *, actor: Actor, filters: QueueFilters | None = None, page: int = 0, page_size: int = 25
+) -> QueuePage:
+    """One page of the triage queue, highest priority first."""
+    require(actor, Permission.VIEW_CLAIMS)
+    if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page must be >= 0 and page size between 1 and {MAX_PAGE_SIZE}")
+    filters = filters or QueueFilters()
+    champion = registry.champion(session, registry.CLAIM_TASK)
+    if champion is None:
+        return QueuePage([], page, page_size, False, None, ["No claim-risk champion yet: train and promote a model."])
+    settings = get_settings()
+    today = datetime.now(UTC).date()
+    query = _queue_query(champion.id, filters, actor).limit(page_size + 1).offset(page * page_size)
+    rows = [
+        QueueRow(
+            claim_id=claim.id,
+            claim_number=claim.claim_number,
+            priority=prediction.priority,
+            band=prediction.band,
+            probability=prediction.probability,
+            top_reason=reasons[0] if reasons else None,
+            claimed_amount=claim.claimed_amount,
+            line_of_business=claim.line_of_business,
+            region=claim.region,
+            report_date=claim.report_date,
+            age_days=(today - claim.report_date).days,
+            sla=sla_state(claim.report_date, today, settings.triage_sla_days),
+            status=claim.status,
+            assigned_to=username,
+        )
+        for prediction, claim, username, reasons in session.execute(query)
+    ]
+    return QueuePage(rows[:page_size], page, page_size, len(rows) > page_size, champion.version)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    claim_id: int
+    claim_number: str
+    version: int
+
+
+def take_next(session: Session, *, actor: Actor) -> Assignment | None:
+    """Assign the highest-priority unassigned flagged claim to the actor; None when the
+    queue is empty. Two adjusters asking at once never get the same claim: the
+    assignment is a conditional UPDATE on the claim's version (and, on PostgreSQL,
+    candidates another transaction has locked are skipped)."""
+    require(actor, Permission.REVIEW_CLAIMS)
+    if actor.user_id is None:
+        raise InvalidInput("only a signed-in user can take claims")
+    champion = registry.champion(session, registry.CLAIM_TASK)
+    if champion is None:
+        return None
+    candidates = (
+        select(Claim.id, Claim.version)
+        .join(Prediction, Prediction.claim_id == Claim.id)
+        .where(
+            Prediction.model_version_id == champion.id,
+            Prediction.band.in_(FLAGGED_BANDS),
+            Claim.status == "new",
+            Claim.assigned_to_id.is_(None),
+        )
+        .order_by(Prediction.priority.desc(), Prediction.id)
+    )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for offset in range(TAKE_NEXT_ATTEMPTS):
+        if postgres:
+            row = session.execute(candidates.limit(1).with_for_update(of=Claim, skip_locked=True)).first()
+        else:
+            row = session.execute(candidates.limit(1).offset(offset)).first()
+        if row is None:
+            return None
+        claim_id, version = row
+        taken = session.execute(
+            update(Claim)
+            .where(Claim.id == claim_id, Claim.version == version, Claim.assigned_to_id.is_(None))
+            .values(assigned_to_id=actor.user_id, status="in_review", version=version + 1)
+        )
+        if taken.rowcount == 1:
+            claim_number = session.scalar(select(Claim.claim_number).where(Claim.id == claim_id)) or ""
+            audit.record(
+                session,
+                actor=actor,
+                action="claim.assigned",
+                entity_type="claim",
+                entity_id=claim_id,
+                details={"claim_number": claim_number, "assigned_to": actor.username, "how": "take_next"},
+            )
+            return Assignment(claim_id, claim_number, version + 1)
+    return None

@@ -1,0 +1,117 @@
+"""Plotly figures built from core result objects (no queries here)."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from core.modeling.features import FIELD_LABELS
+
+POSITIVE, NEGATIVE = "#c0392b", "#2e86c1"
+BAND_COLORS = {"high": "#c0392b", "medium": "#e67e22", "low": "#7f8c8d"}
+
+
+def field_contributions(fields: dict[str, float], top: int = 12) -> go.Figure:
+    """Horizontal bars of the SHAP value of each structured field (largest first)."""
+    ranked = sorted(fields.items(), key=lambda item: abs(item[1]), reverse=True)[:top][::-1]
+    labels = [FIELD_LABELS.get(name, name) for name, _ in ranked]
+    values = [value for _, value in ranked]
+    figure = go.Figure(
+        go.Bar(x=values, y=labels, orientation="h", marker_color=[POSITIVE if v > 0 else NEGATIVE for v in values])
+    )
+    figure.update_layout(
+        height=40 + 28 * len(ranked), margin=dict(l=0, r=0, t=10, b=0), xaxis_title="contribution to fraud probability"
+    )
+    return figure
+
+
+def highlighted_words(words: list[tuple[str, float]]) -> str:
+    """The narrative as HTML, each word shaded by its contribution (red raises the risk,
+    blue lowers it). Every word is escaped: narratives are shown as text, never markup."""
+    scale = max((abs(v) for _, v in words), default=0.0) or 1.0
+    spans = []
+    for word, value in words:
+        alpha = min(abs(value) / scale, 1.0) * 0.6
+        rgb = "192,57,43" if value > 0 else "46,134,193"
+        spans.append(
+            f'<span title="{value:+.4f}" style="background: rgba({rgb},{alpha:.2f}); '
+            f'border-radius: 3px; padding: 0 2px">{html.escape(word)}</span>'
+        )
+    return "<div style='line-height: 1.9'>" + " ".join(spans) + "</div>"
+
+
+def importance_bars(values: dict[str, float], title: str, labels: dict[str, str] | None = None) -> go.Figure:
+    frame = pd.DataFrame({"name": [(labels or {}).get(k, k) for k in values], "value": list(values.values())})
+    figure = px.bar(frame.iloc[::-1], x="value", y="name", orientation="h", title=title)
+    figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_title=None)
+    return figure
+
+
+def field_importance(fields: dict[str, float]) -> go.Figure:
+    return importance_bars(fields, "Mean |SHAP| per field", FIELD_LABELS)
+
+
+def word_importance(words: list[tuple[str, float, int]]) -> go.Figure:
+    frame = pd.DataFrame(words, columns=["word", "mean SHAP", "claims"])
+    figure = px.bar(
+        frame.iloc[::-1],
+        x="mean SHAP",
+        y="word",
+        orientation="h",
+        hover_data=["claims"],
+        title="Words that move the score most",
+        color="mean SHAP",
+        color_continuous_scale="RdBu_r",
+    )
+    figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_title=None, coloraxis_showscale=False)
+    return figure
+
+
+def volume(frame: pd.DataFrame) -> go.Figure:
+    return px.bar(frame, x="week", y="claims", color="line_of_business", title="Claims reported per week")
+
+
+def score_distribution(frame: pd.DataFrame) -> go.Figure:
+    figure = px.density_heatmap(
+        frame,
+        x="week",
+        y="bin_start",
+        z="predictions",
+        histfunc="sum",
+        nbinsy=20,
+        title="Fraud probability per week (champion)",
+        color_continuous_scale="Blues",
+    )
+    figure.update_yaxes(title="probability")
+    return figure
+
+
+def band_mix(frame: pd.DataFrame) -> go.Figure:
+    return px.area(
+        frame,
+        x="week",
+        y="predictions",
+        color="band",
+        groupnorm="percent",
+        title="Risk band mix",
+        color_discrete_map=BAND_COLORS,
+    )
+
+
+def outcomes(frame: pd.DataFrame) -> go.Figure:
+    pivot = frame.pivot_table(index="band", columns="decision", values="claims", aggfunc="sum", fill_value=0)
+    return px.imshow(pivot, text_auto=True, title="Decisions by predicted band", color_continuous_scale="Blues")
+
+
+def sentiment_share(frame: pd.DataFrame) -> go.Figure:
+    return px.area(
+        frame,
+        x="week",
+        y="share",
+        color="sentiment",
+        title="Sentiment of claimant messages",
+        color_discrete_map={"negative": POSITIVE, "neutral": "#95a5a6", "positive": "#27ae60"},
+    )

@@ -1,0 +1,102 @@
+"""Triage queue: flagged claims waiting for review, highest priority first."""
+
+import pandas as pd
+import streamlit as st
+
+from core import triage
+from core.auth import Permission
+from core.errors import ClaimLensError
+from dashboard.ui import actor_or_stop, attempt, transaction
+from db.models import LINES_OF_BUSINESS
+
+actor = actor_or_stop()
+st.title("Triage queue")
+
+if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="primary", key="take_next"):
+    assignment = attempt(lambda s: triage.take_next(s, actor=actor))
+    if assignment is not None:
+        st.session_state["claim_id"] = assignment.claim_id
+        st.session_state.setdefault("seen_versions", {})[assignment.claim_id] = assignment.version
+        st.switch_page("pages/adjuster/review.py")
+    elif assignment is None:
+        st.info("Nothing left to take: every flagged claim is assigned or decided.")
+
+with st.expander("Filters", expanded=False):
+    left, middle, right = st.columns(3)
+    lines = left.multiselect("Line of business", LINES_OF_BUSINESS, key="queue_lines")
+    bands = middle.multiselect("Risk band", triage.BANDS, default=list(triage.FLAGGED_BANDS), key="queue_bands")
+    statuses = right.multiselect(
+        "Status", ("new", "in_review", "decided"), default=list(triage.OPEN_STATUSES), key="queue_statuses"
+    )
+    left, middle, right = st.columns(3)
+    mine = left.checkbox("Assigned to me", key="queue_mine")
+    dates = middle.date_input("Reported between", value=(), key="queue_dates")
+    search = right.text_input("Narrative contains", key="queue_search", max_chars=triage.MAX_SEARCH_LENGTH)
+page_size = 25
+page = st.session_state.setdefault("queue_page", 0)
+
+try:
+    filters = triage.QueueFilters(
+        lines=tuple(lines),
+        bands=tuple(bands),
+        statuses=tuple(statuses),
+        assigned_to_me=mine,
+        reported_from=dates[0] if len(dates) > 0 else None,
+        reported_to=dates[1] if len(dates) > 1 else None,
+        search=search,
+    )
+    if st.session_state.get("queue_filters") != filters:  # new filters start at the first page
+        st.session_state["queue_filters"], st.session_state["queue_page"], page = filters, 0, 0
+    with transaction() as session:
+        result = triage.queue(session, actor=actor, filters=filters, page=page, page_size=page_size)
+except ClaimLensError as error:
+    st.error(str(error))
+    st.stop()
+
+for note in result.notes:
+    st.info(note)
+if not result.rows:
+    st.info("No claims match these filters.")
+else:
+    table = pd.DataFrame(
+        [
+            {
+                "Claim": r.claim_number,
+                "Priority": r.priority,
+                "Band": r.band,
+                "Probability": r.probability,
+                "Top reason": r.top_reason or "explanation pending",
+                "Amount": r.claimed_amount,
+                "Line": r.line_of_business,
+                "Age (days)": r.age_days,
+                "SLA": r.sla,
+                "Status": r.status,
+                "Assigned to": r.assigned_to or "",
+                "id": r.claim_id,
+            }
+            for r in result.rows
+        ]
+    )
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        key="queue_table",
+        on_select="rerun",
+        selection_mode="single-row",
+        column_order=[c for c in table.columns if c != "id"],
+        column_config={
+            "Probability": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1),
+            "Amount": st.column_config.NumberColumn(format="$%.0f"),
+        },
+    )
+    if picked.selection.rows:
+        st.session_state["claim_id"] = int(table.iloc[picked.selection.rows[0]]["id"])
+        st.switch_page("pages/adjuster/review.py")
+st.caption(f"Page {page + 1} · champion claim model v{result.champion_version or '—'} · select a row to open it")
+previous, following = st.columns(2)
+if previous.button("Previous page", disabled=page == 0, key="queue_previous"):
+    st.session_state["queue_page"] = page - 1
+    st.rerun()
+if following.button("Next page", disabled=not result.has_next, key="queue_next"):
+    st.session_state["queue_page"] = page + 1
+    st.rerun()

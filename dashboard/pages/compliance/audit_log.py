@@ -1,0 +1,49 @@
+"""Compliance: the audit log, filtered, and exported as CSV."""
+
+import pandas as pd
+import streamlit as st
+
+from core import audit
+from dashboard.ui import actor_or_stop, attempt
+
+actor = actor_or_stop()
+st.title("Audit log")
+columns = st.columns(4)
+who = columns[0].text_input("Actor", key="audit_actor")
+known_actions = attempt(lambda s: audit.actions(s)) or []
+action = columns[1].selectbox("Action", ["", *known_actions], key="audit_action")
+entity_type = columns[2].selectbox("Entity", ["", "claim", "user", "model_version", "training_run"], key="audit_entity")
+entity_id = columns[3].text_input("Entity id", key="audit_entity_id")
+period = st.date_input("Between", value=(), key="audit_dates")
+filters = audit.AuditFilters(
+    actor=who,
+    action=action or "",
+    entity_type=entity_type or "",
+    entity_id=entity_id,
+    since=period[0] if len(period) > 0 else None,
+    until=period[1] if len(period) > 1 else None,
+)
+rows = attempt(lambda s: audit.search(s, actor=actor, filters=filters, limit=audit.MAX_AUDIT_ROWS))
+if rows is not None:
+    st.caption(f"{len(rows):,} entries (newest first; at most {audit.MAX_AUDIT_ROWS:,})")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "at": r.at,
+                    "actor": r.actor,
+                    "role": r.actor_role,
+                    "action": r.action,
+                    "entity": r.entity_type,
+                    "id": r.entity_id,
+                    "details": str(r.details),
+                }
+                for r in rows
+            ]
+        ),
+        hide_index=True,
+        key="audit_table",
+    )
+    st.download_button(
+        "Export CSV", audit.to_csv(rows), file_name="claimlens-audit.csv", mime="text/csv", key="audit_export"
+    )

@@ -1,0 +1,113 @@
+"""Compliance: a decision with the prediction and explanation exactly as stored when it
+was made, the model version and its card; global explanations per line and period."""
+
+import pandas as pd
+import streamlit as st
+
+from core import registry, review, scoring
+from core.errors import ClaimLensError
+from dashboard import charts
+from dashboard.ui import actor_or_stop, attempt, transaction
+from db.models import LINES_OF_BUSINESS
+
+actor = actor_or_stop()
+st.title("Explanations")
+decisions_tab, global_tab = st.tabs(["Decisions", "Global explanations"])
+
+with decisions_tab:
+    number = st.text_input("Claim number", key="explanations_claim_number")
+    decided = attempt(lambda s: review.decided_claims(s, actor=actor, limit=200)) or []
+    claim_id = None
+    if number:
+        claim_id = attempt(lambda s: review.find_claim(s, actor=actor, claim_number=number))
+    elif decided:
+        table = pd.DataFrame(
+            [
+                {
+                    "Claim": d.claim_number,
+                    "Decision": d.decision,
+                    "Reason": d.reason_code,
+                    "By": d.decided_by,
+                    "At": d.decided_at,
+                    "Probability": d.probability,
+                    "Band": d.band,
+                    "id": d.claim_id,
+                }
+                for d in decided
+            ]
+        )
+        st.caption("Recent decisions; select one to see what the adjuster saw.")
+        picked = st.dataframe(
+            table,
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            column_order=[c for c in table.columns if c != "id"],
+            key="explanations_decisions",
+        )
+        if picked.selection.rows:
+            claim_id = int(table.iloc[picked.selection.rows[0]]["id"])
+    else:
+        st.info("No decisions yet.")
+    if claim_id is not None:
+        try:
+            with transaction() as session:
+                detail = review.claim_detail(session, actor=actor, claim_id=claim_id)
+        except ClaimLensError as error:
+            st.error(str(error))
+            st.stop()
+        st.subheader(detail.fields["claim_number"])
+        if not detail.decisions:
+            st.info("This claim has no decision yet.")
+        for decision in detail.decisions:
+            st.markdown(f"#### {decision.decision.replace('_', ' ')} · {decision.reason_code}")
+            st.markdown(
+                f"By **{decision.decided_by}** at {decision.decided_at:%Y-%m-%d %H:%M:%S} "
+                f"(claim version {decision.claim_version})" + (f" — “{decision.note}”" if decision.note else "")
+            )
+            stored = decision.prediction
+            if stored is None:
+                st.warning("No model prediction was on record when this decision was made.")
+                continue
+            st.markdown(
+                f"Model **{stored.model_task} v{stored.model_version}**: probability "
+                f"{stored.probability:.1%}, band {stored.band}, scored {stored.created_at:%Y-%m-%d %H:%M}"
+            )
+            if stored.explanation is None:
+                st.caption("No explanation was stored for this prediction.")
+            else:
+                for reason in stored.explanation.reasons:
+                    st.markdown(f"- {reason}")
+                st.html(charts.highlighted_words(stored.explanation.words))
+                st.plotly_chart(
+                    charts.field_contributions(stored.explanation.fields), key=f"explanations_fields_{decision.id}"
+                )
+                st.caption(
+                    f"{stored.explanation.method}, parameters {stored.explanation.parameters}, computed "
+                    f"{stored.explanation.created_at:%Y-%m-%d %H:%M}"
+                )
+            with st.expander(f"Model card: {stored.model_task} v{stored.model_version}"):
+                card = attempt(lambda s, v=stored.model_version_id: registry.model_card(s, actor=actor, version_id=v))
+                if card:
+                    st.markdown(card)
+
+with global_tab:
+    left, right = st.columns(2)
+    line = left.selectbox("Line of business", ["all", *LINES_OF_BUSINESS], key="global_line")
+    period = right.date_input("Reported between", value=(), key="global_dates")
+    importance = attempt(
+        lambda s: scoring.global_importance(
+            s,
+            actor=actor,
+            line_of_business=None if line == "all" else line,
+            since=period[0] if len(period) > 0 else None,
+            until=period[1] if len(period) > 1 else None,
+        )
+    )
+    if importance is None or not importance.claims:
+        st.info("No stored explanations in this selection.")
+    else:
+        st.caption(f"Over {importance.claims:,} stored explanations")
+        left, right = st.columns(2)
+        left.plotly_chart(charts.field_importance(importance.fields), key="global_fields")
+        right.plotly_chart(charts.word_importance(importance.words), key="global_words")

@@ -1,0 +1,36 @@
+"""Sign in with a local account, or through the identity provider when one is configured."""
+
+import streamlit as st
+
+from core import accounts
+from dashboard.ui import sign_in, sso_configured, transaction
+
+st.title("ClaimLens")
+st.caption("Claims review and model monitoring")
+if reason := st.session_state.pop("signed_out_reason", None):
+    st.info(reason)
+
+with st.form("login", border=True):
+    username = st.text_input("Username", key="login_username")
+    password = st.text_input("Password", type="password", key="login_password")
+    submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
+if submitted:
+    with transaction() as session:  # failures are counted and audited, so this commits either way
+        result = accounts.authenticate(session, username=username, password=password)
+    if result.actor is not None:
+        sign_in(result.actor)
+        st.rerun()
+    st.error(result.message)
+
+if sso_configured():
+    st.divider()
+    if not st.user.is_logged_in:
+        st.button("Sign in with single sign-on", on_click=st.login, key="login_sso")
+    else:
+        with transaction() as session:
+            result = accounts.authenticate_email(session, email=str(st.user.email))
+        if result.actor is not None:
+            sign_in(result.actor)
+            st.rerun()
+        st.error(result.message)
+        st.button("Sign out of single sign-on", on_click=st.logout, key="logout_sso")
