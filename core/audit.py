@@ -119,7 +119,7 @@ def to_csv(rows: list[AuditRow]) -> str:
             r.action,
             r.entity_type,
             r.entity_id or "",
-            json.dumps(r.details, sort_keys=True, default=str),
+            json.dumps(r.details, sort_keys=True, default=str, ensure_ascii=False),
         ]
         writer.writerow([_safe_cell(c) for c in cells])
     return buffer.getvalue()

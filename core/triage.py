@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from core import audit, registry
@@ -93,7 +93,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _queue_query(champion_id: int, filters: QueueFilters, actor: Actor) -> Select:  # type: ignore[type-arg]
+def _queue_query(champion_id: int, filters: QueueFilters, actor: Actor, dialect: str) -> Select:  # type: ignore[type-arg]
     query = (
         select(Prediction, Claim, User.username, Explanation.reasons)
         .join(Claim, Claim.id == Prediction.claim_id)
@@ -109,14 +109,21 @@ def _queue_query(champion_id: int, filters: QueueFilters, actor: Actor) -> Selec
         query = query.where(Claim.line_of_business.in_(filters.lines))
     if filters.assigned_to_me:
         query = query.where(Claim.assigned_to_id == actor.user_id)
-    if filters.reported_from:
-        query = query.where(Claim.report_date >= filters.reported_from)
-    if filters.reported_to:
-        query = query.where(Claim.report_date <= filters.reported_to)
+    for bound in (
+        Claim.report_date >= filters.reported_from if filters.reported_from else None,
+        Claim.report_date <= filters.reported_to if filters.reported_to else None,
+    ):
+        if bound is not None:
+            # SQLite keeps no value histogram and guesses any date range is small, so it
+            # sorts the whole range instead of walking the priority index (150 ms -> 2 ms).
+            query = query.where(func.likelihood(bound, literal_column("0.9")) if dialect == "sqlite" else bound)
     if filters.search.strip():
         pattern = f"%{_escape_like(filters.search.strip())}%"
         query = query.where(Claim.narrative.ilike(pattern, escape="\\"))
-    return query.order_by(Prediction.priority.desc(), Prediction.id)
+    # For "assigned to me" the adjuster's few claims are best found through the claims
+    # index; `+ 0` stops PostgreSQL from walking the priority index instead (7 ms vs 0.5 s).
+    priority = Prediction.priority + 0 if filters.assigned_to_me else Prediction.priority
+    return query.order_by(priority.desc(), Prediction.id.desc())
 
 
 def queue(
@@ -132,7 +139,8 @@ def queue(
         return QueuePage([], page, page_size, False, None, ["No claim-risk champion yet: train and promote a model."])
     settings = get_settings()
     today = datetime.now(UTC).date()
-    query = _queue_query(champion.id, filters, actor).limit(page_size + 1).offset(page * page_size)
+    dialect = session.get_bind().dialect.name
+    query = _queue_query(champion.id, filters, actor, dialect).limit(page_size + 1).offset(page * page_size)
     rows = [
         QueueRow(
             claim_id=claim.id,
@@ -182,7 +190,7 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
             Claim.status == "new",
             Claim.assigned_to_id.is_(None),
         )
-        .order_by(Prediction.priority.desc(), Prediction.id)
+        .order_by(Prediction.priority.desc(), Prediction.id.desc())
     )
     postgres = session.get_bind().dialect.name == "postgresql"
     for offset in range(TAKE_NEXT_ATTEMPTS):

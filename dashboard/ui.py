@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import streamlit as st
-from streamlit.errors import StreamlitSecretNotFoundError
 from sqlalchemy.orm import Session
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from core import accounts
 from core.auth import Actor

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from db.models import AuditLog, Claim, Review, TrainingRun, User
+from db.models import AuditLog, User
 from db.session import session_scope
 from tests.conftest import DEMO_PASSWORD, DEMO_USERS
 

@@ -1,0 +1,144 @@
+"""The triage queue and "take next" on a scored database (tiny models), SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select, update
+
+from core import registry, triage
+from core.auth import Actor, Role
+from core.errors import InvalidInput, PermissionDenied
+from db.models import AuditLog, Claim, Prediction, User
+from db.session import session_scope
+from tests.conftest import DEMO_USERS
+
+
+def actor(key: str) -> Actor:
+    with session_scope() as session:
+        user = session.scalars(select(User).where(User.username == DEMO_USERS[key])).one()
+        return Actor(user.username, Role(user.role), user.id)
+
+
+def full_queue(who: Actor, filters: triage.QueueFilters | None = None) -> list[triage.QueueRow]:
+    rows, page = [], 0
+    while True:
+        with session_scope() as session:
+            result = triage.queue(session, actor=who, filters=filters, page=page, page_size=50)
+        rows += result.rows
+        if not result.has_next:
+            return rows
+        page += 1
+
+
+def test_queue_lists_every_open_flagged_claim_once_highest_priority_first(scored_database: str) -> None:
+    rows = full_queue(actor("adjuster"))
+    with session_scope() as session:
+        champion = registry.champion(session, registry.CLAIM_TASK)
+        expected = session.scalar(
+            select(func.count())
+            .select_from(Prediction)
+            .join(Claim, Claim.id == Prediction.claim_id)
+            .where(
+                Prediction.model_version_id == champion.id,
+                Prediction.band.in_(["high", "medium"]),
+                Claim.status.in_(["new", "in_review"]),
+            )
+        )
+    assert expected and len(rows) == expected
+    assert len({r.claim_id for r in rows}) == len(rows)
+    priorities = [r.priority for r in rows]
+    assert priorities == sorted(priorities, reverse=True)
+    assert {r.band for r in rows} <= {"high", "medium"}
+    assert any(r.top_reason for r in rows), "flagged claims explained at scoring show their top reason"
+    assert {r.sla for r in rows} <= {"due", "overdue"}
+
+
+def test_filters_by_line_band_dates_and_narrative_text(scored_database: str) -> None:
+    who = actor("adjuster")
+    everything = full_queue(who, triage.QueueFilters(bands=triage.BANDS))
+    auto_high = full_queue(who, triage.QueueFilters(lines=("auto",), bands=("high",)))
+    assert auto_high and all(r.line_of_business == "auto" and r.band == "high" for r in auto_high)
+    assert len(auto_high) == sum(r.line_of_business == "auto" and r.band == "high" for r in everything)
+    start, end = date(2026, 3, 1), date(2026, 3, 31)
+    march = full_queue(who, triage.QueueFilters(bands=triage.BANDS, reported_from=start, reported_to=end))
+    assert march and all(start <= r.report_date <= end for r in march)
+    with session_scope() as session:
+        word = session.scalar(select(Claim.narrative).limit(1)).split()[1].strip(".,").lower()
+        matching = {c for (c,) in session.execute(select(Claim.id).where(func.lower(Claim.narrative).contains(word)))}
+    found = full_queue(who, triage.QueueFilters(bands=triage.BANDS, search=word.upper()))
+    assert found and {r.claim_id for r in found} == matching & {r.claim_id for r in everything}
+
+
+@pytest.mark.parametrize("hostile", ["%", "_", "' OR 1=1 --", '"; DROP TABLE claims; --', "ü€😀", "x" * 200])
+def test_search_text_is_data_not_sql_or_wildcards(scored_database: str, hostile: str) -> None:
+    rows = full_queue(actor("adjuster"), triage.QueueFilters(bands=triage.BANDS, search=hostile))
+    assert rows == []  # no narrative contains these literally
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Claim)) == 300
+
+
+def test_bad_filters_are_clear_errors() -> None:
+    with pytest.raises(InvalidInput, match="unknown band"):
+        triage.QueueFilters(bands=("extreme",))
+    with pytest.raises(InvalidInput, match="ends before it starts"):
+        triage.QueueFilters(reported_from=date(2026, 2, 1), reported_to=date(2026, 1, 1))
+    with pytest.raises(InvalidInput, match="limited"):
+        triage.QueueFilters(search="x" * 201)
+
+
+def test_take_next_assigns_the_top_unassigned_claim_and_audits_it(scored_database: str) -> None:
+    who = actor("adjuster")
+    top = next(r for r in full_queue(who) if r.assigned_to is None and r.status == "new")
+    with session_scope() as session:
+        assignment = triage.take_next(session, actor=who)
+    assert assignment is not None and assignment.claim_id == top.claim_id
+    mine = full_queue(who, triage.QueueFilters(assigned_to_me=True))
+    assert [r.claim_id for r in mine] == [top.claim_id] and mine[0].status == "in_review"
+    with session_scope() as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditLog)
+                .where(AuditLog.action == "claim.assigned", AuditLog.entity_id == str(top.claim_id))
+            )
+            == 1
+        )
+
+
+def test_twenty_adjusters_taking_at_once_never_share_a_claim(scored_database: str) -> None:
+    who = actor("adjuster")
+    results: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with session_scope() as session:
+                assignment = triage.take_next(session, actor=who)
+            results.append(assignment.claim_id if assignment else None)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=take) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    taken = [r for r in results if r is not None]
+    assert not errors, errors
+    assert len(taken) == len(set(taken)) == 20
+
+
+def test_take_next_on_an_empty_queue_returns_nothing(scored_database: str) -> None:
+    with session_scope() as session:
+        session.execute(update(Claim).values(status="decided"))
+    with session_scope() as session:
+        assert triage.take_next(session, actor=actor("adjuster")) is None
+
+
+def test_only_reviewers_take_claims(scored_database: str) -> None:
+    for key in ("compliance", "manager"):
+        with session_scope() as session, pytest.raises(PermissionDenied):
+            triage.take_next(session, actor=actor(key))
