@@ -32,6 +32,7 @@ run: install
 	$(BIN)/claimlens train claim --profile quick --unless-champion
 	$(BIN)/claimlens train sentiment --profile quick --unless-champion
 	$(BIN)/claimlens score --explain-limit 100
+	$(BIN)/claimlens users demo
 	@echo "Starting the training worker and the app on http://localhost:$(PORT) (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; $(BIN)/claimlens worker & $(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 

@@ -7,6 +7,7 @@ the same message, and both count against the account when it exists.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -280,3 +281,23 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, password: st
     # The password itself never reaches the log.
     audit.record(session, actor=actor, action="user.password_reset", entity_type="user", entity_id=user.id)
     return user
+
+
+DEMO_USERNAMES = {
+    Role.ADJUSTER: "adjuster",
+    Role.COMPLIANCE: "compliance",
+    Role.MANAGER: "manager",
+    Role.ADMIN: "admin",
+}
+
+
+def create_demo_users(session: Session, *, actor: Actor) -> dict[str, str]:
+    """One user per role for the demo, each with a fresh random password (returned once,
+    never stored in clear); users that already exist are left alone."""
+    created = {}
+    for role, username in DEMO_USERNAMES.items():
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            password = secrets.token_urlsafe(12)
+            create_user(session, actor=actor, username=username, role=role, password=password)
+            created[username] = password
+    return created

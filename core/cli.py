@@ -158,6 +158,30 @@ def users_add(
     typer.echo(f"created {parsed_role} {user.username}")
 
 
+@users_app.command("demo")
+def users_demo(
+    credentials: Annotated[Path, typer.Option(help="Where the demo passwords are kept (owner-only file).")] = Path(
+        "data/demo-credentials.txt"
+    ),
+) -> None:
+    """Create one demo user per role with random passwords, and print the credentials."""
+    from core import accounts, auth
+    from db.session import session_scope
+
+    with session_scope() as session:
+        created = accounts.create_demo_users(session, actor=auth.cli_actor())
+    if created:
+        credentials.parent.mkdir(parents=True, exist_ok=True)
+        with credentials.open("a", encoding="utf-8") as out:
+            out.writelines(f"{username} {password}\n" for username, password in created.items())
+        credentials.chmod(0o600)
+    if credentials.is_file():
+        typer.echo(f"Demo sign-ins (username password), kept in {credentials}:")
+        typer.echo(credentials.read_text(encoding="utf-8").rstrip())
+    else:
+        typer.echo("The demo users already exist; their passwords were printed when they were created.")
+
+
 @app.command()
 def train(
     task: Annotated[str, typer.Argument(help="claim | sentiment")],

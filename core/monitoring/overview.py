@@ -36,7 +36,7 @@ class MonitoringOverview:
 
 def _week(days: pd.Series) -> pd.Series:
     stamps = pd.to_datetime(days)
-    return (stamps - pd.to_timedelta(stamps.dt.weekday, unit="D")).dt.date
+    return (stamps - pd.to_timedelta(stamps.dt.day_of_week, unit="D")).dt.date
 
 
 def _weekly(rows: list[tuple], columns: list[str], keys: list[str], value: str) -> pd.DataFrame:  # type: ignore[type-arg]

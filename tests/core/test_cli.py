@@ -106,3 +106,24 @@ def test_users_add_hashes_the_password_and_rejects_bad_roles(configured_database
 def test_generate_rejects_an_unknown_scenario(tmp_path: Path) -> None:
     result = claimlens("generate", "--scenario", "apocalypse", "--out", str(tmp_path / "x.csv"))
     assert result.exit_code == 1 and "unknown scenario" in result.output
+
+
+def test_users_demo_creates_one_user_per_role_once_with_working_random_passwords(
+    configured_database: str, tmp_path: Path
+) -> None:
+    from core import accounts
+
+    credentials = tmp_path / "demo-credentials.txt"
+    first = claimlens("users", "demo", "--credentials", str(credentials))
+    assert first.exit_code == 0, first.output
+    pairs = dict(line.split() for line in credentials.read_text().splitlines())
+    assert set(pairs) == {"adjuster", "compliance", "manager", "admin"}
+    assert len(set(pairs.values())) == 4 and all(len(p) >= 12 for p in pairs.values())
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    again = claimlens("users", "demo", "--credentials", str(credentials))
+    assert again.exit_code == 0 and stored(User) == 4
+    assert credentials.read_text().count("\n") == 4
+    with session_scope() as session:
+        for username, password in pairs.items():
+            result = accounts.authenticate(session, username=username, password=password)
+            assert result.ok and result.actor.role.value == username  # type: ignore[union-attr]

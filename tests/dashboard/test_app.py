@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from db.models import AuditLog, User
+from db.models import AuditLog, Claim, Review, TrainingRun, User
 from db.session import session_scope
 from tests.conftest import DEMO_PASSWORD, DEMO_USERS
 
@@ -46,10 +46,14 @@ def open_page(app: AppTest, page: str) -> AppTest:
 
 def _page_file(page: str) -> str:
     return {
-        "queue": "adjuster/queue.py", "review": "adjuster/review.py", "explanations": "compliance/explanations.py",
-        "audit": "compliance/audit_log.py", "monitoring": "manager/monitoring.py", "models": "manager/models.py",
+        "queue": "adjuster/queue.py",
+        "review": "adjuster/review.py",
+        "explanations": "compliance/explanations.py",
+        "audit": "compliance/audit_log.py",
+        "monitoring": "manager/monitoring.py",
+        "models": "manager/models.py",
         "users": "admin/users.py",
-    }[page]  # fmt: skip
+    }[page]
 
 
 def count(model: type, *where) -> int:  # type: ignore[no-untyped-def]
@@ -90,3 +94,81 @@ def test_each_role_sees_its_pages_render_and_not_the_others(scored_database: str
     for page in ALL_PAGES - PAGES[role]:
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             app.switch_page(f"pages/{_page_file(page)}")
+
+
+def test_an_adjuster_takes_the_next_claim_reads_its_reasons_and_denies_it(scored_database: str) -> None:
+    app = app_as("ada").run()
+    app.button(key="take_next").click().run()
+    app.switch_page("pages/adjuster/review.py").run()  # AppTest does not follow st.switch_page
+    assert not app.exception
+    claim_id = app.session_state["claim_id"]
+    assert any(m.value.startswith("- ") for m in app.markdown), "top reasons are listed"
+    app.radio(key="review_decision").set_value("deny").run()
+    app.selectbox(key="review_reason").set_value("staged_incident").run()
+    app.text_area(key="review_note").input("<script>alert(1)</script> photos predate the policy").run()
+    app.button(key="review_submit").click().run()
+    assert not app.exception and "Recorded: deny (staged_incident)." in [s.value for s in app.success]
+    with session_scope() as session:
+        decision = session.scalars(select(Review).where(Review.claim_id == claim_id)).one()
+        assert decision.decision == "deny" and decision.note.startswith("<script>")  # stored as text
+        assert session.get(Claim, claim_id).status == "decided"
+
+
+def test_a_decision_on_a_claim_someone_else_decided_is_refused(scored_database: str) -> None:
+    from core import review
+    from tests.core.test_triage import actor
+
+    first = app_as("ada").run()
+    first.button(key="take_next").click().run()
+    claim_id = first.session_state["claim_id"]
+    first.switch_page("pages/adjuster/review.py").run()
+    with session_scope() as session:  # another adjuster decides in the meantime
+        version = session.get(Claim, claim_id).version
+        review.decide(
+            session,
+            actor=actor("adjuster2"),
+            claim_id=claim_id,
+            expected_version=version,
+            decision="approve",
+            reason_code="covered_loss",
+        )
+    first.selectbox(key="review_reason").set_value("covered_loss")
+    first.button(key="review_submit").click().run()
+    assert count(Review, Review.claim_id == claim_id) == 1  # nothing overwritten
+    assert first.success and first.success[0].value == "Decided."  # the page shows the claim as decided
+
+
+def test_a_manager_queues_a_retraining_run_for_the_worker(scored_database: str) -> None:
+    app = app_as("max").run()
+    open_page(app, "models")
+    app.selectbox(key="retrain_task").set_value("Sentiment")
+    app.button(key="retrain_submit").click().run()
+    assert not app.exception
+    assert any(s.value.startswith("Queued training run") for s in app.success)
+    assert count(TrainingRun, TrainingRun.status == "queued", TrainingRun.task == "sentiment") == 1
+    assert count(AuditLog, AuditLog.action == "training.queued", AuditLog.actor == "max") == 1
+
+
+def test_an_administrator_adds_a_user_who_can_then_sign_in(scored_database: str) -> None:
+    app = app_as("root").run()
+    open_page(app, "users")
+    app.text_input(key="add_username").input("nina")
+    app.selectbox(key="add_role").set_value("compliance")
+    app.text_input(key="add_password").input("a long new password")
+    app.button(key="add_submit").click().run()
+    assert not app.exception and "Added nina." in [s.value for s in app.success]
+    with session_scope() as session:
+        assert session.scalars(select(User).where(User.username == "nina")).one().role == "compliance"
+    short = app_as("root").run()
+    open_page(short, "users")
+    short.text_input(key="add_username").input("oscar")
+    short.text_input(key="add_password").input("short")
+    short.button(key="add_submit").click().run()
+    assert not short.exception and any("at least" in e.value for e in short.error)
+
+
+def test_compliance_exports_the_audit_log_as_csv(scored_database: str) -> None:
+    app = app_as("cora").run()
+    open_page(app, "audit")
+    assert not app.exception
+    assert app.get("download_button")[0].proto.label == "Export CSV"

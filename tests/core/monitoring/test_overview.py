@@ -1,0 +1,64 @@
+"""The managers' overview: weekly aggregates that add up to what is stored."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from core import registry, review, triage
+from core.errors import PermissionDenied
+from core.monitoring.overview import overview
+from db.models import Claim, MessagePrediction, Prediction
+from db.session import session_scope
+from tests.core.test_triage import actor
+
+
+def test_overview_counts_match_the_stored_claims_predictions_and_messages(scored_database: str) -> None:
+    adjuster = actor("adjuster")
+    with session_scope() as session:
+        assignment = triage.take_next(session, actor=adjuster)
+    with session_scope() as session:
+        review.decide(
+            session,
+            actor=adjuster,
+            claim_id=assignment.claim_id,
+            expected_version=assignment.version,
+            decision="deny",
+            reason_code="staged_incident",
+        )
+    with session_scope() as session:
+        result = overview(session, actor=actor("manager"))
+        champion = registry.champion(session, registry.CLAIM_TASK)
+        claims = session.scalar(select(func.count()).select_from(Claim))
+        predictions = session.scalar(
+            select(func.count()).select_from(Prediction).where(Prediction.model_version_id == champion.id)
+        )
+        messages = session.scalar(select(func.count()).select_from(MessagePrediction))
+    assert result.total_claims == claims == 300
+    assert result.scores["predictions"].sum() == result.bands["predictions"].sum() == predictions
+    assert set(result.bands["band"]) <= {"high", "medium", "low"}
+    assert result.scores["bin_start"].between(0, 0.95).all()
+    assert result.outcomes.to_dict("records") == [
+        {"band": result.outcomes["band"].iat[0], "decision": "deny", "claims": 1}
+    ]
+    assert result.sentiment["messages"].sum() == messages
+    assert result.sentiment.groupby("week")["share"].sum().round(6).eq(1).all()
+    assert all(week.weekday() == 0 for week in result.volume["week"])
+
+
+def test_overview_respects_the_date_window(scored_database: str) -> None:
+    with session_scope() as session:
+        march = overview(session, actor=actor("manager"), since=date(2026, 3, 1), until=date(2026, 3, 31))
+        expected = session.scalar(
+            select(func.count())
+            .select_from(Claim)
+            .where(Claim.report_date.between(date(2026, 3, 1), date(2026, 3, 31)))
+        )
+    assert march.total_claims == expected > 0
+
+
+def test_adjusters_do_not_see_monitoring(scored_database: str) -> None:
+    with session_scope() as session, pytest.raises(PermissionDenied):
+        overview(session, actor=actor("adjuster"))
