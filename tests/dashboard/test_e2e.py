@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,8 +123,17 @@ class Shots:
             self.extra.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, name: str) -> None:
+        settled(self.page)
+        # Streamlit scrolls inside its main block, not the document: grow the viewport to the
+        # content's height so that the full-page screenshot holds the whole page.
+        page, size = self.page, self.page.viewport_size
+        assert size is not None
+        height = page.get_by_test_id("stMain").evaluate("main => main.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         path = self.folder / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size(size)
         if self.extra:
             shutil.copy(path, self.extra / path.name)
 
@@ -136,6 +146,11 @@ def sign_in(page: Page, username: str) -> None:
     expect(page.get_by_role("link", name=f"Sign out {username}")).to_be_visible()
 
 
+def settled(page: Page) -> None:
+    """Wait until the script run has finished (call it once the step's own content is visible)."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
 def heading(page: Page, text: str):  # type: ignore[no-untyped-def]
     return page.get_by_role("heading", name=text, exact=True)
 
@@ -144,8 +159,27 @@ def queue_caption(page: Page):  # type: ignore[no-untyped-def]
     return page.get_by_text(re.compile(r"^Page 1 · champion claim model v\d+"))
 
 
+def claim_column(page: Page) -> list[str]:
+    """The queue's claim numbers. The grid draws on a canvas; the cells it renders as the
+    canvas's fallback table are in the DOM (not visible, not in the accessibility tree)."""
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    cells = page.get_by_test_id("stDataFrame").locator('td[role="gridcell"][aria-colindex="1"]')
+    expect(cells.first).to_have_text(re.compile(r"^CLM-[\d-]+$"))
+    return cells.all_text_contents()
+
+
+@contextmanager
+def database(url: str) -> Iterator[Session]:
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def open_claim_numbers(url: str) -> set[str]:
-    with Session(create_engine(url)) as session:
+    with database(url) as session:
         return set(session.scalars(select(Claim.claim_number).where(Claim.status.in_(("new", "in_review")))))
 
 
@@ -158,16 +192,17 @@ def test_adjuster_denies_a_claim_and_manager_queues_retraining(page: Page, tmp_p
     sign_in(page, "ada")
     expect(heading(page, "Triage queue")).to_be_visible()
     expect(queue_caption(page)).to_be_visible()
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    claims_before = claim_column(page)
     shot("queue")
 
     # Take the next claim: the review page opens on it, with its reasons.
     page.get_by_role("button", name="Take next claim").click()
     expect(heading(page, "Claim review")).to_be_visible()
-    subheader = page.get_by_role("heading", name=re.compile(r"^CLM-\d+ · .+ · in review$"))
+    subheader = page.get_by_role("heading", name=re.compile(r"^CLM-[\d-]+ · \w+ · in review"))
     expect(subheader).to_be_visible()
     claim_number = subheader.inner_text().split(" · ")[0].strip()
     assert claim_number in open_claim_numbers(url)
+    assert claim_number == claims_before[0], "take next claim should take the top of the queue"
     expect(page.get_by_text("Top reasons", exact=True)).to_be_visible()
     reasons = page.get_by_test_id("stMarkdownContainer").locator("li")
     expect(reasons.first).to_be_visible()
@@ -186,14 +221,16 @@ def test_adjuster_denies_a_claim_and_manager_queues_retraining(page: Page, tmp_p
     page.get_by_role("link", name="Triage queue").click()
     expect(heading(page, "Triage queue")).to_be_visible()
     expect(queue_caption(page)).to_be_visible()
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     assert claim_number not in open_claim_numbers(url)
-    expect(page.get_by_role("gridcell", name=claim_number, exact=True)).to_have_count(0)
+    claims_after = claim_column(page)
+    assert claim_number not in claims_after
+    assert claims_after[0] == claims_before[1], "the next claim should move to the top"
 
     # The manager queues a training run.
     page.get_by_role("link", name="Sign out ada").click()
     sign_in(page, "max")
     expect(heading(page, "Monitoring")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Decisions")).to_have_text(re.compile(r"Decisions\s*1$"))
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     shot("monitoring")
     page.get_by_role("link", name="Models and retraining").click()
@@ -202,9 +239,11 @@ def test_adjuster_denies_a_claim_and_manager_queues_retraining(page: Page, tmp_p
     queued = page.get_by_text(re.compile(r"^Queued training run \d+"))
     expect(queued).to_be_visible()
     run_id = int(re.search(r"\d+", queued.inner_text()).group())  # type: ignore[union-attr]
+    runs_table = page.get_by_test_id("stDataFrame").last  # drawn by a fragment that refreshes every 3 s
+    expect(runs_table.locator('td[role="gridcell"][aria-colindex="1"]').first).to_have_text(str(run_id))
     shot("models")
 
-    with Session(create_engine(url)) as session:
+    with database(url) as session:
         claim = session.scalars(select(Claim).where(Claim.claim_number == claim_number)).one()
         reviews = session.scalars(select(Review).where(Review.claim_id == claim.id)).all()
         assert [(r.decision, r.reason_code) for r in reviews] == [("deny", "staged_incident")]

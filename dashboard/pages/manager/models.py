@@ -52,7 +52,7 @@ table = pd.DataFrame(
             "stage": v.stage,
             "method": v.method,
             "created": v.created_at,
-            **{k: val for k, val in (v.metrics or {}).items() if isinstance(val, int | float)},
+            **{k: val for k, val in (v.metrics or {}).get("summary", {}).items() if isinstance(val, int | float)},
         }
         for v in versions
     ]
