@@ -2,8 +2,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_CLAIMS ?= 5000
+DEMO_CLAIMS ?= 8000
 DEMO_SCENARIO ?= storm_surge
+# The demo champions learn from the months before the storm, so monitoring has a shift to show.
+DEMO_TRAIN_UNTIL ?= 2026-04-30
 PORT ?= 8501
 
 .PHONY: run test install install-dev lint format bench clean
@@ -29,8 +31,8 @@ export HF_HUB_OFFLINE := 1
 run: install
 	$(BIN)/claimlens db upgrade
 	$(BIN)/claimlens seed --claims $(DEMO_CLAIMS) --scenario $(DEMO_SCENARIO)
-	$(BIN)/claimlens train claim --profile quick --unless-champion
-	$(BIN)/claimlens train sentiment --profile quick --unless-champion
+	$(BIN)/claimlens train claim --profile quick --unless-champion --until $(DEMO_TRAIN_UNTIL)
+	$(BIN)/claimlens train sentiment --profile quick --unless-champion --until $(DEMO_TRAIN_UNTIL)
 	$(BIN)/claimlens score --explain-limit 100
 	$(BIN)/claimlens users demo
 	@echo "Starting the training worker and the app on http://localhost:$(PORT) (Ctrl-C stops both)"

@@ -205,9 +205,16 @@ def train(
     from training.run import execute_run
 
     config = TrainingConfig.for_profile(
-        _task(task), profile, method, base_model=base_model, epochs=epochs, batch_size=batch_size,
-        max_train_samples=max_train_samples, since=_date(since), until=_date(until),
-    )  # fmt: skip
+        _task(task),
+        profile,
+        method,
+        base_model=base_model,
+        epochs=epochs,
+        batch_size=batch_size,
+        max_train_samples=max_train_samples,
+        since=_date(since),
+        until=_date(until),
+    )
     actor = cli_actor()
     with session_scope() as session:
         current = registry.champion(session, config.task)
@@ -241,6 +248,7 @@ def score(
     ] = False,
     explain_limit: Annotated[int | None, typer.Option(help="Explain at most this many flagged claims now.")] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Claims per chunk (and transaction).")] = 512,
+    drift_after: Annotated[bool, typer.Option("--drift/--no-drift", help="Run the drift report afterwards.")] = True,
 ) -> None:
     """Score every claim and message the champions have not scored; explain high/medium claims."""
     from core import scoring
@@ -250,12 +258,51 @@ def score(
     def show(kind: str, count: int) -> None:
         typer.echo(f"  {kind}: {count}")
 
-    result = scoring.score(get_sessionmaker(), actor=cli_actor(), rescore_open=all_open, explain_limit=explain_limit,
-                           chunk_size=chunk_size, on_chunk=show)  # fmt: skip
+    result = scoring.score(
+        get_sessionmaker(),
+        actor=cli_actor(),
+        rescore_open=all_open,
+        explain_limit=explain_limit,
+        chunk_size=chunk_size,
+        on_chunk=show,
+    )
     typer.echo(
         f"scoring run {result.run_id}: {result.claims} claims, {result.messages} messages, "
         f"{result.explanations} explanations in {result.seconds:.1f}s"
     )
+    if drift_after:
+        try:
+            _drift("week", None)
+        except ClaimLensError as error:  # scoring succeeded; say why monitoring could not run
+            typer.secho(f"drift report skipped: {error}", fg=typer.colors.YELLOW, err=True)
+
+
+def _drift(window: str, max_windows: int | None) -> None:
+    from core.auth import cli_actor
+    from core.monitoring.report import run_drift
+    from db.session import session_scope
+
+    started = time.perf_counter()
+    with session_scope() as session:
+        result = run_drift(session, actor=cli_actor(), window=window, max_windows=max_windows)
+    typer.echo(
+        f"drift: reference {result.reference_start} .. {result.reference_end}, {len(result.reports)} new "
+        f"{window} report(s), {result.alerts} alert(s) in {time.perf_counter() - started:.1f}s"
+    )
+    for report in result.reports:
+        for alert in report.alerts:
+            typer.secho(f"  ALERT {report.window_start} .. {report.window_end}: {alert}", fg=typer.colors.YELLOW)
+    if result.webhook_error:
+        typer.secho(f"  {result.webhook_error}", fg=typer.colors.RED, err=True)
+
+
+@app.command()
+def drift(
+    window: Annotated[str, typer.Option(help="day | week")] = "week",
+    max_windows: Annotated[int | None, typer.Option(help="Report at most this many new windows.")] = None,
+) -> None:
+    """Compare each new window of claims with the champion's training window; store reports and alerts."""
+    _drift(window, max_windows)
 
 
 @app.command()
@@ -282,8 +329,10 @@ def models_list(task: Annotated[str | None, typer.Option(help="claim | sentiment
     with session_scope() as session:
         for version in registry.versions(session, _task(task) if task else None):
             summary = version.metrics.get("summary", {})
-            typer.echo(f"{version.id:>4}  {version.task:<10} v{version.version:<3} {version.stage:<11} "
-                       f"{version.method:<5} {_metrics_line(summary)}")  # fmt: skip
+            typer.echo(
+                f"{version.id:>4}  {version.task:<10} v{version.version:<3} {version.stage:<11} "
+                f"{version.method:<5} {_metrics_line(summary)}"
+            )
 
 
 @models_app.command("promote")
@@ -342,9 +391,13 @@ def _generator_config(claims: int, seed: int, scenario: str, start: str, end: st
 
     try:
         return GeneratorConfig(
-            claims=claims, seed=seed, scenario=scenario,  # type: ignore[arg-type]
-            start=date.fromisoformat(start), end=date.fromisoformat(end), fraud_rate=fraud_rate,
-        )  # fmt: skip
+            claims=claims,
+            seed=seed,
+            scenario=scenario,  # type: ignore[arg-type]
+            start=date.fromisoformat(start),
+            end=date.fromisoformat(end),
+            fraud_rate=fraud_rate,
+        )
     except ValueError as error:
         raise ClaimLensError(str(error)) from None
 

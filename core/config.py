@@ -44,7 +44,13 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row that lock an account.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked.")
     session_hours: float = Field(default=8.0, gt=0, description="A signed-in session expires after this long.")
-    demo_claims: int = Field(default=5000, ge=1, description="Claims `make run` seeds.")
+    drift_alpha: float = Field(
+        default=0.01, gt=0, lt=1, description="Family-wise false-alarm rate of one drift report (Bonferroni)."
+    )
+    drift_psi: float = Field(default=0.1, gt=0, description="PSI at which a significant shift raises an alert.")
+    drift_min_rows: int = Field(default=100, ge=10, description="Smallest sample a drift verdict is given on.")
+    drift_webhook_url: str | None = Field(default=None, description="POST each report's alerts here as JSON.")
+    demo_claims: int = Field(default=8000, ge=1, description="Claims `make run` seeds.")
     demo_scenario: str = Field(default="storm_surge", description="Scenario `make run` seeds.")
 
     def resolved_device(self) -> str:

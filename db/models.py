@@ -301,3 +301,48 @@ class AuditLog(Base):
     entity_type: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DriftReport(Base):
+    """One monitoring window compared with the champion's reference (training) window."""
+
+    __tablename__ = "drift_reports"
+    __table_args__ = (
+        UniqueConstraint("model_version_id", "window", "window_start", name="uq_drift_reports_model_window"),
+        Index("ix_drift_reports_window_start", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    window: Mapped[str] = mapped_column(String(8))  # day | week
+    window_start: Mapped[date] = mapped_column(Date)
+    window_end: Mapped[date] = mapped_column(Date)
+    reference_start: Mapped[date] = mapped_column(Date)
+    reference_end: Mapped[date] = mapped_column(Date)
+    claims: Mapped[int] = mapped_column(Integer)
+    # [{family, name, segment, method, value, threshold, p_value, drift, details...}, ...]
+    metrics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    changed_terms: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DriftAlert(Base):
+    """A metric over its threshold; a manager acknowledges it (audited)."""
+
+    __tablename__ = "drift_alerts"
+    __table_args__ = (Index("ix_drift_alerts_report", "report_id"), Index("ix_drift_alerts_open", "acknowledged_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("drift_reports.id", ondelete="CASCADE"))
+    family: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledgement: Mapped[str | None] = mapped_column(Text)

@@ -58,3 +58,9 @@ def _run(loaded: LoadedModel, texts: list[str], batch_size: int | None, forward)
 
     with inference_precision(device):
         return in_length_order([len(ids) for ids in encoded], batch_size or default_batch_size(loaded), run, exact=True)
+
+
+@torch.inference_mode()
+def text_embeddings(loaded: LoadedModel, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+    """The fine-tuned encoder's mean-pooled embedding of each text (drift monitoring)."""
+    return _run(loaded, texts, batch_size, lambda ids, mask, rows: loaded.model.encoder(ids, mask))

@@ -1,0 +1,367 @@
+"""Drift calculators: compare a current window of claims, predictions, narratives and
+messages with the champion's reference (training) window and return `Metric` results.
+
+How a verdict is reached (defaults in `DriftThresholds`, configurable through settings):
+
+- every metric has an effect size with a threshold (PSI 0.1 — the model-risk convention's
+  "moderate shift" — Jensen–Shannon distance 0.1, Wasserstein 0.1 reference standard
+  deviations, a domain classifier's AUC 0.6, 5 points of flag rate, 10 points of negative
+  sentiment, 0.05 of estimated ROC-AUC), and
+- a test of whether the change could be chance (KS, chi-square, two-proportion z, Mann–
+  Whitney), at a family-wise `alpha` of 1% per window, Bonferroni-divided by the number of
+  tests in the report.
+
+A metric drifts only when both hold. With small windows the test is the binding
+condition (a few hundred rows cannot show a 0.1 PSI reliably); with large windows the
+effect size is (every test is "significant" at 100,000 rows). That is how the method
+adapts to sample size. Segments and samples smaller than `min_rows` get no verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.monitoring import stats
+
+NUMERIC_FIELDS = (
+    "claimed_amount",
+    "insured_value",
+    "amount_ratio",
+    "prior_claims",
+    "witnesses",
+    "incident_hour",
+    "days_insured",
+    "report_delay_days",
+)
+CATEGORICAL_FIELDS = ("line_of_business", "region", "channel", "police_report")
+SEGMENT_COLUMNS = ("line_of_business", "region")
+TOP_TERMS = 15
+TERM_LOG2_CHANGE = 1.0  # a word in at least twice the share of narratives
+TERM_MIN_SHARE = 0.02  # ... and in at least 2% of this window's narratives
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    psi: float = 0.1
+    js_distance: float = 0.1
+    wasserstein: float = 0.1
+    flag_rate_change: float = 0.05
+    negative_share_change: float = 0.10
+    domain_auc: float = 0.6
+    auc_drop: float = 0.05
+    alpha: float = 0.01
+    min_rows: int = 100
+
+
+@dataclass
+class Metric:
+    family: str  # field | prediction | text | sentiment | performance
+    name: str
+    segment: str  # "all", "line_of_business=auto", "region=south"
+    method: str
+    value: float
+    threshold: float
+    p_value: float | None
+    n_reference: int
+    n_current: int
+    details: dict[str, Any] = field(default_factory=dict)
+    drift: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def derive_fields(claims: pd.DataFrame) -> pd.DataFrame:
+    """Add the numeric signals monitored besides the stored columns."""
+    frame = claims.copy()
+    frame["amount_ratio"] = frame["claimed_amount"] / frame["insured_value"].where(frame["insured_value"] > 0, np.nan)
+    for column in ("policy_start_date", "incident_date", "report_date"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["days_insured"] = (frame["incident_date"] - frame["policy_start_date"]).dt.days
+    frame["report_delay_days"] = (frame["report_date"] - frame["incident_date"]).dt.days
+    return frame
+
+
+def field_metrics(reference: pd.DataFrame, current: pd.DataFrame, segment: str, t: DriftThresholds) -> list[Metric]:
+    metrics = []
+    skip = segment.split("=")[0]  # inside a segment its own column is constant
+    for name in NUMERIC_FIELDS:
+        ref, cur = _clean(reference[name]), _clean(current[name])
+        if min(len(ref), len(cur)) < t.min_rows:
+            continue
+        ks, p = stats.ks_p(ref, cur)
+        metrics.append(
+            Metric(
+                "field",
+                name,
+                segment,
+                "psi+ks",
+                stats.psi_numeric(ref, cur),
+                t.psi,
+                p,
+                len(ref),
+                len(cur),
+                {
+                    "ks": ks,
+                    "wasserstein_sd": stats.wasserstein_scaled(ref, cur),
+                    "reference_median": float(np.median(ref)),
+                    "current_median": float(np.median(cur)),
+                },
+            )
+        )
+    for name in CATEGORICAL_FIELDS:
+        if name == skip:
+            continue
+        ref, cur = reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy()
+        if min(len(ref), len(cur)) < t.min_rows:
+            continue
+        categories, ref_counts, cur_counts = stats.category_shares(ref, cur)
+        metrics.append(
+            Metric(
+                "field",
+                name,
+                segment,
+                "js+chi2",
+                stats.js_distance(ref, cur),
+                t.js_distance,
+                stats.chi_square_p(ref, cur),
+                len(ref),
+                len(cur),
+                {
+                    "psi": stats.psi_categorical(ref, cur),
+                    "reference_shares": dict(
+                        zip(categories, (ref_counts / ref_counts.sum()).round(4).tolist(), strict=True)
+                    ),
+                    "current_shares": dict(
+                        zip(categories, (cur_counts / cur_counts.sum()).round(4).tolist(), strict=True)
+                    ),
+                },
+            )
+        )
+    return metrics
+
+
+def _clean(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+
+
+def prediction_metrics(
+    reference: pd.DataFrame, current: pd.DataFrame, segment: str, t: DriftThresholds
+) -> list[Metric]:
+    ref, cur = reference.dropna(subset=["probability"]), current.dropna(subset=["probability"])
+    if min(len(ref), len(cur)) < t.min_rows:
+        return []
+    ref_p, cur_p = ref["probability"].to_numpy(float), cur["probability"].to_numpy(float)
+    ks, p = stats.ks_p(ref_p, cur_p)
+    flagged_ref, flagged_cur = (
+        int(ref["band"].isin(["high", "medium"]).sum()),
+        int(cur["band"].isin(["high", "medium"]).sum()),
+    )
+    change, p_flag = stats.two_proportions(flagged_ref, len(ref), flagged_cur, len(cur))
+    bands_ref, bands_cur = ref["band"].astype(str).to_numpy(), cur["band"].astype(str).to_numpy()
+    return [
+        Metric(
+            "prediction",
+            "score_distribution",
+            segment,
+            "psi+ks",
+            stats.psi_numeric(ref_p, cur_p),
+            t.psi,
+            p,
+            len(ref),
+            len(cur),
+            {"ks": ks, "reference_mean": float(ref_p.mean()), "current_mean": float(cur_p.mean())},
+        ),
+        Metric(
+            "prediction",
+            "band_mix",
+            segment,
+            "js+chi2",
+            stats.js_distance(bands_ref, bands_cur),
+            t.js_distance,
+            stats.chi_square_p(bands_ref, bands_cur),
+            len(ref),
+            len(cur),
+        ),
+        Metric(
+            "prediction",
+            "flag_rate",
+            segment,
+            "difference+z",
+            abs(change),
+            t.flag_rate_change,
+            p_flag,
+            len(ref),
+            len(cur),
+            {"reference": flagged_ref / len(ref), "current": flagged_cur / len(cur)},
+        ),
+    ]
+
+
+def text_metric(reference: np.ndarray, current: np.ndarray, t: DriftThresholds) -> list[Metric]:
+    """Drift of the encoder's narrative embeddings: can a classifier tell the windows apart?"""
+    if min(len(reference), len(current)) < t.min_rows:
+        return []
+    auc, p = stats.domain_classifier_auc(reference, current)
+    return [
+        Metric(
+            "text",
+            "narrative_embeddings",
+            "all",
+            "domain_classifier_auc",
+            auc,
+            t.domain_auc,
+            p,
+            len(reference),
+            len(current),
+        )
+    ]
+
+
+def changed_terms(reference: Iterable[str], current: Iterable[str], top: int = TOP_TERMS) -> list[dict[str, Any]]:
+    """Words whose share of narratives changed most (smoothed log ratio of document
+    frequencies), so a manager sees what changed, not only that something did."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    ref_docs, cur_docs = list(reference), list(current)
+    if not ref_docs or not cur_docs:
+        return []
+    vectorizer = CountVectorizer(binary=True, min_df=3, stop_words="english", token_pattern=r"(?u)\b[a-zA-Z]{3,}\b")
+    try:
+        counts = vectorizer.fit_transform(ref_docs + cur_docs)
+    except ValueError:  # no word appears often enough
+        return []
+    ref_df = np.asarray(counts[: len(ref_docs)].sum(axis=0)).ravel()
+    cur_df = np.asarray(counts[len(ref_docs) :].sum(axis=0)).ravel()
+    ref_rate, cur_rate = (ref_df + 1) / (len(ref_docs) + 2), (cur_df + 1) / (len(cur_docs) + 2)
+    change = np.log2(cur_rate / ref_rate)
+    terms = vectorizer.get_feature_names_out()
+    order = np.argsort(-np.abs(change) * np.sqrt(cur_df + ref_df))[:top]
+    return [
+        {
+            "term": str(terms[i]),
+            "reference_share": float(ref_df[i] / len(ref_docs)),
+            "current_share": float(cur_df[i] / len(cur_docs)),
+            "log2_change": float(change[i]),
+            "reference_docs": int(ref_df[i]),
+            "current_docs": int(cur_df[i]),
+            "terms_compared": len(terms),
+            "reference_n": len(ref_docs),
+            "current_n": len(cur_docs),
+        }
+        for i in order
+    ]
+
+
+def term_metric(terms: list[dict[str, Any]], t: DriftThresholds) -> list[Metric]:
+    """The narrative word whose share rose most significantly: new vocabulary (a storm, a
+    fraud ring's script) shows here before it moves the embeddings of a whole window.
+    Its p-value is multiplied by the number of words compared (Bonferroni)."""
+    rising = [term for term in terms if term["log2_change"] > 0 and term["current_share"] >= TERM_MIN_SHARE]
+    if not rising or min(terms[0]["reference_n"], terms[0]["current_n"]) < t.min_rows:
+        return []
+    scored = []
+    for term in rising:
+        _, p = stats.two_proportions(
+            term["reference_docs"], term["reference_n"], term["current_docs"], term["current_n"]
+        )
+        scored.append((min(1.0, p * term["terms_compared"]), term))
+    p, top = min(scored, key=lambda item: item[0])
+    return [
+        Metric(
+            "text",
+            "term_shift",
+            "all",
+            "log2 share change+z",
+            top["log2_change"],
+            TERM_LOG2_CHANGE,
+            p,
+            top["reference_n"],
+            top["current_n"],
+            {"term": top["term"], "reference": top["reference_share"], "current": top["current_share"]},
+        )
+    ]
+
+
+def sentiment_metric(reference: pd.Series, current: pd.Series, t: DriftThresholds) -> list[Metric]:
+    if min(len(reference), len(current)) < t.min_rows:
+        return []
+    ref_hits, cur_hits = int((reference == "negative").sum()), int((current == "negative").sum())
+    change, p = stats.two_proportions(ref_hits, len(reference), cur_hits, len(current))
+    return [
+        Metric(
+            "sentiment",
+            "negative_share",
+            "all",
+            "difference+z",
+            change,
+            t.negative_share_change,
+            p,
+            len(reference),
+            len(current),
+            {"reference": ref_hits / len(reference), "current": cur_hits / len(current)},
+        )
+    ]
+
+
+def performance_metric(
+    current: pd.DataFrame, reference_auc: float | None, threshold: float, segment: str, t: DriftThresholds
+) -> list[Metric]:
+    """Estimated ROC-AUC from calibrated probabilities (no labels needed), against the
+    champion's tested AUC; realized AUC where adjusters' decisions exist."""
+    scored = current.dropna(subset=["probability"])
+    if len(scored) < t.min_rows or reference_auc is None:
+        return []
+    estimate = stats.estimate_performance(scored["probability"].to_numpy(float), threshold)
+    labelled = scored.dropna(subset=["decision_label"])
+    realized = None
+    if len(labelled) >= 30 and labelled["decision_label"].nunique() == 2:
+        realized = stats.realized_auc(
+            labelled["probability"].to_numpy(float), labelled["decision_label"].to_numpy(bool)
+        )
+    drop = reference_auc - estimate.roc_auc
+    # No test statistic: the drop must exceed the threshold and twice its uncertainty.
+    significant = drop > 2 * estimate.roc_auc_std if np.isfinite(estimate.roc_auc_std) else False
+    metric = Metric(
+        "performance",
+        "roc_auc",
+        segment,
+        "cbpe",
+        drop,
+        t.auc_drop,
+        0.0 if significant else 1.0,
+        0,
+        len(scored),
+        {
+            "estimated": estimate.roc_auc,
+            "estimated_std": estimate.roc_auc_std,
+            "reference": reference_auc,
+            "realized": realized,
+            "realized_n": len(labelled),
+            "estimated_precision": estimate.precision,
+            "estimated_recall": estimate.recall,
+        },
+    )
+    return [metric]
+
+
+def decide(metrics: list[Metric], t: DriftThresholds) -> list[Metric]:
+    """Set each metric's verdict: effect at or over its threshold and significant at the
+    Bonferroni-corrected level over all tests in the report."""
+    tested = [m for m in metrics if m.p_value is not None and m.family != "performance"]
+    level = t.alpha / max(len(tested), 1)
+    for metric in metrics:
+        effect = abs(metric.value) >= metric.threshold or (
+            metric.family == "field" and metric.details.get("wasserstein_sd", 0) >= t.wasserstein
+        )
+        if metric.family == "performance":
+            metric.drift = effect and metric.p_value == 0.0
+        else:
+            metric.drift = bool(effect and metric.p_value is not None and metric.p_value < level)
+        metric.details["significance_level"] = level
+    return metrics

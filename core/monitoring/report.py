@@ -1,0 +1,456 @@
+"""Drift reports: for each day or week after the champion's training window, compare the
+window with that reference, store every metric with its threshold and verdict, raise an
+alert per drifting metric (and post it to a webhook when configured), and let a manager
+acknowledge alerts.
+
+The reference is the report-date range of the claims the champion was trained on (its
+training run's manifest). Samples are bounded (`REFERENCE_SAMPLE`, `TEXT_SAMPLE`) so a
+report costs the same at a million claims as at ten thousand; tests grow faster than
+linearly only in the text check, which is why that one is sampled hardest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import audit, registry
+from core.auth import Actor, Permission, require
+from core.config import get_settings
+from core.errors import InvalidInput, NotFound
+from core.monitoring import drift
+from db.models import (
+    Claim,
+    DriftAlert,
+    DriftReport,
+    Message,
+    MessagePrediction,
+    ModelVersion,
+    Prediction,
+    Review,
+    TrainingRun,
+)
+
+log = logging.getLogger(__name__)
+WINDOWS = {"day": 1, "week": 7}
+REFERENCE_SAMPLE = 20_000
+TEXT_SAMPLE = 300  # narratives per side for the embedding check (the costly part)
+TERMS_SAMPLE = 5_000
+DECISION_LABELS = {"deny": 1.0, "approve": 0.0}
+CLAIM_COLUMNS = (
+    "id",
+    "line_of_business",
+    "policy_start_date",
+    "incident_date",
+    "incident_hour",
+    "report_date",
+    "claimed_amount",
+    "insured_value",
+    "prior_claims",
+    "police_report",
+    "witnesses",
+    "region",
+    "channel",
+    "narrative",
+)
+
+
+def thresholds() -> drift.DriftThresholds:
+    settings = get_settings()
+    return drift.DriftThresholds(psi=settings.drift_psi, alpha=settings.drift_alpha, min_rows=settings.drift_min_rows)
+
+
+@dataclass
+class ReportSummary:
+    window_start: date
+    window_end: date
+    claims: int
+    alerts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DriftRun:
+    reference_start: date
+    reference_end: date
+    reports: list[ReportSummary] = field(default_factory=list)
+    webhook_error: str | None = None
+
+    @property
+    def alerts(self) -> int:
+        return sum(len(r.alerts) for r in self.reports)
+
+
+def reference_window(session: Session, version: ModelVersion) -> tuple[date, date]:
+    """First and last report date of the claims the champion was trained on."""
+    run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
+    ids = (run.data_manifest or {}).get("train", []) if run else []
+    if ids:
+        bounds = session.execute(
+            select(func.min(Claim.report_date), func.max(Claim.report_date)).where(Claim.id.in_(ids[:50_000]))
+        ).one()
+        if bounds[0] is not None:
+            return bounds[0], bounds[1]
+    if run and run.data_since and run.data_until:
+        return run.data_since, run.data_until
+    raise InvalidInput(f"{version.task} v{version.version} has no recorded training window to compare with")
+
+
+def _claims(session: Session, version_id: int, start: date, end: date, limit: int | None = None) -> pd.DataFrame:
+    latest_review = select(Review.claim_id, func.max(Review.id).label("review_id")).group_by(Review.claim_id).subquery()
+    query = (
+        select(*[getattr(Claim, c) for c in CLAIM_COLUMNS], Prediction.probability, Prediction.band, Review.decision)
+        .outerjoin(Prediction, (Prediction.claim_id == Claim.id) & (Prediction.model_version_id == version_id))
+        .outerjoin(latest_review, latest_review.c.claim_id == Claim.id)
+        .outerjoin(Review, Review.id == latest_review.c.review_id)
+        .where(Claim.report_date.between(start, end))
+    )
+    if limit is not None:
+        total = session.scalar(select(func.count()).where(Claim.report_date.between(start, end))) or 0
+        if total > limit:  # an evenly spread, repeatable sample
+            query = query.where(Claim.id % (total // limit + 1) == 0)
+    frame = pd.DataFrame(session.execute(query).all(), columns=[*CLAIM_COLUMNS, "probability", "band", "decision"])
+    frame["decision_label"] = frame["decision"].map(DECISION_LABELS)
+    return drift.derive_fields(frame)
+
+
+def _sentiments(session: Session, start: date, end: date) -> pd.Series:
+    champion = registry.champion(session, registry.SENTIMENT_TASK)
+    if champion is None:
+        return pd.Series(dtype=str)
+    rows = session.scalars(
+        select(MessagePrediction.label)
+        .join(Message, Message.id == MessagePrediction.message_id)
+        .where(
+            MessagePrediction.model_version_id == champion.id,
+            Message.direction == "inbound",
+            Message.sent_at >= datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+            Message.sent_at < datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        )
+    )
+    return pd.Series(list(rows), dtype=str)
+
+
+def _segments(
+    reference: pd.DataFrame, current: pd.DataFrame, min_rows: int
+) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    segments = [("all", reference, current)]
+    for column in drift.SEGMENT_COLUMNS:
+        for value in sorted(set(current[column])):
+            ref, cur = reference[reference[column] == value], current[current[column] == value]
+            if min(len(ref), len(cur)) >= min_rows:
+                segments.append((f"{column}={value}", ref, cur))
+    return segments
+
+
+class _Embedder:
+    """Loads the champion once per drift run and embeds narrative samples."""
+
+    def __init__(self, version: ModelVersion) -> None:
+        self.version, self._loaded = version, None
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        from core.modeling.inference import text_embeddings
+        from core.scoring import _load
+
+        if self._loaded is None:
+            self._loaded = _load(self.version, get_settings().resolved_device())
+        return text_embeddings(self._loaded, texts)
+
+
+def _sample(values: pd.Series, n: int, seed: int) -> list[str]:
+    return values.sample(min(n, len(values)), random_state=seed).fillna("").astype(str).tolist()
+
+
+def compute_window(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    reference_sentiment: pd.Series,
+    current_sentiment: pd.Series,
+    version: ModelVersion,
+    embed: Any,
+    reference_embeddings: np.ndarray | None,
+    t: drift.DriftThresholds,
+) -> tuple[list[drift.Metric], list[dict[str, Any]]]:
+    """Every metric of one window against the reference, with verdicts."""
+    metrics: list[drift.Metric] = []
+    medium = float((version.parameters or {}).get("thresholds", {}).get("medium", 0.5))
+    reference_auc = (version.metrics or {}).get("summary", {}).get("roc_auc")
+    for segment, ref, cur in _segments(reference, current, t.min_rows):
+        metrics += drift.field_metrics(ref, cur, segment, t)
+        metrics += drift.prediction_metrics(ref, cur, segment, t)
+        metrics += drift.performance_metric(cur, reference_auc, medium, segment, t)
+    if reference_embeddings is not None and len(current) >= t.min_rows:
+        metrics += drift.text_metric(reference_embeddings, embed(_sample(current["narrative"], TEXT_SAMPLE, 1)), t)
+    metrics += drift.sentiment_metric(reference_sentiment, current_sentiment, t)
+    terms = drift.changed_terms(
+        _sample(reference["narrative"], TERMS_SAMPLE, 2), _sample(current["narrative"], TERMS_SAMPLE, 3)
+    )
+    metrics += drift.term_metric(terms, t)
+    return drift.decide(metrics, t), terms
+
+
+def describe(metric: drift.Metric) -> str:
+    where = "" if metric.segment == "all" else f" in {metric.segment.replace('=', ' ')}"
+    label = metric.name.replace("_", " ")
+    if metric.family == "performance":
+        d = metric.details
+        estimated, trained = d["estimated"], d["reference"]
+        return f"estimated ROC-AUC{where} {estimated:.3f}, {trained:.3f} at training (drop {metric.value:.3f})"
+    if metric.name == "term_shift":
+        d = metric.details
+        return f"narratives mention '{d['term']}' in {d['current']:.1%} of claims, {d['reference']:.1%} in training"
+    if metric.family == "text":
+        return f"narratives changed: a classifier tells this window from training with AUC {metric.value:.2f}"
+    if metric.family == "sentiment":
+        d = metric.details
+        return f"negative messages {d['current']:.0%} vs {d['reference']:.0%} in training"
+    return f"{label}{where} shifted ({metric.method.split('+')[0].upper()} {metric.value:.2f} ≥ {metric.threshold:.2f})"
+
+
+def run_drift(
+    session: Session, *, actor: Actor, window: str = "week", until: date | None = None, max_windows: int | None = None
+) -> DriftRun:
+    """Compute and store a report for every window after the reference that has none yet."""
+    require(actor, Permission.RUN_SCORING)
+    if window not in WINDOWS:
+        raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
+    version = registry.champion(session, registry.CLAIM_TASK)
+    if version is None:
+        raise InvalidInput("no champion claim model: train and promote one first")
+    ref_start, ref_end = reference_window(session, version)
+    last = until or session.scalar(select(func.max(Claim.report_date)))
+    result = DriftRun(ref_start, ref_end)
+    if last is None or last <= ref_end:
+        return result
+    t = thresholds()
+    reference = _claims(session, version.id, ref_start, ref_end, REFERENCE_SAMPLE)
+    reference_sentiment = _sentiments(session, ref_start, ref_end)
+    embed = _Embedder(version)
+    done = set(
+        session.scalars(
+            select(DriftReport.window_start).where(
+                DriftReport.model_version_id == version.id, DriftReport.window == window
+            )
+        )
+    )
+    starts = _window_starts(ref_end + timedelta(days=1), last, window)
+    todo = [s for s in starts if s not in done][: max_windows or None]
+    reference_embeddings = embed(_sample(reference["narrative"], 2 * TEXT_SAMPLE, 0)) if todo else None
+    for start in todo:
+        end = start + timedelta(days=WINDOWS[window] - 1)
+        current = _claims(session, version.id, start, end)
+        if current.empty:
+            continue
+        metrics, terms = compute_window(
+            reference,
+            current,
+            reference_sentiment,
+            _sentiments(session, start, end),
+            version,
+            embed,
+            reference_embeddings,
+            t,
+        )
+        result.reports.append(
+            _store(session, version, window, start, end, ref_start, ref_end, current, metrics, terms, t)
+        )
+    if result.alerts:
+        audit.record(
+            session,
+            actor=actor,
+            action="drift.alerts_raised",
+            entity_type="model_version",
+            entity_id=version.id,
+            details={"alerts": result.alerts, "windows": len(result.reports)},
+        )
+        result.webhook_error = _post_webhook(result)
+    return result
+
+
+def _window_starts(first: date, last: date, window: str) -> list[date]:
+    if window == "week":  # calendar weeks, Monday first; the first may begin before `first`
+        first = first - timedelta(days=first.weekday())
+    step = timedelta(days=WINDOWS[window])
+    starts, start = [], first
+    while start <= last:
+        starts.append(start)
+        start += step
+    return starts
+
+
+def _store(
+    session: Session,
+    version: ModelVersion,
+    window: str,
+    start: date,
+    end: date,
+    ref_start: date,
+    ref_end: date,
+    current: pd.DataFrame,
+    metrics: list[drift.Metric],
+    terms: list[dict[str, Any]],
+    t: drift.DriftThresholds,
+) -> ReportSummary:
+    drifting = [m for m in metrics if m.drift]
+    report = DriftReport(
+        model_version_id=version.id,
+        window=window,
+        window_start=start,
+        window_end=end,
+        reference_start=ref_start,
+        reference_end=ref_end,
+        claims=len(current),
+        metrics=[m.to_dict() for m in metrics],
+        changed_terms=terms,
+        thresholds=asdict(t),
+        alerts=len(drifting),
+    )
+    session.add(report)
+    session.flush()
+    messages = [describe(m) for m in drifting]
+    for metric, message in zip(drifting, messages, strict=True):
+        session.add(
+            DriftAlert(
+                report_id=report.id,
+                family=metric.family,
+                metric=metric.name,
+                segment=metric.segment,
+                value=float(metric.value),
+                threshold=metric.threshold,
+                message=message,
+            )
+        )
+    return ReportSummary(start, end, len(current), messages)
+
+
+def _post_webhook(run: DriftRun) -> str | None:
+    url = get_settings().drift_webhook_url
+    if not url:
+        return None
+    body = json.dumps(
+        {
+            "source": "claimlens",
+            "alerts": [
+                {"window_start": r.window_start.isoformat(), "window_end": r.window_end.isoformat(), "alerts": r.alerts}
+                for r in run.reports
+                if r.alerts
+            ],
+        }
+    ).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5):  # the operator configures this URL
+            return None
+    except OSError as error:  # the report is stored either way; the caller shows this
+        log.warning("drift webhook %s failed: %s", url, error)
+        return f"webhook {url} failed: {error}"
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    id: int
+    window: str
+    window_start: date
+    window_end: date
+    reference_start: date
+    reference_end: date
+    claims: int
+    metrics: list[dict[str, Any]]
+    changed_terms: list[dict[str, Any]]
+    alerts: int
+
+
+def reports(session: Session, *, actor: Actor, window: str = "week") -> list[StoredReport]:
+    """The champion's stored reports, oldest window first."""
+    require(actor, Permission.VIEW_MONITORING)
+    version = registry.champion(session, registry.CLAIM_TASK)
+    if version is None:
+        return []
+    rows = session.scalars(
+        select(DriftReport)
+        .where(DriftReport.model_version_id == version.id, DriftReport.window == window)
+        .order_by(DriftReport.window_start)
+    )
+    return [
+        StoredReport(
+            r.id,
+            r.window,
+            r.window_start,
+            r.window_end,
+            r.reference_start,
+            r.reference_end,
+            r.claims,
+            list(r.metrics),
+            list(r.changed_terms),
+            r.alerts,
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    window_start: date
+    window_end: date
+    family: str
+    metric: str
+    segment: str
+    message: str
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    acknowledgement: str | None
+
+
+def alerts(session: Session, *, actor: Actor, open_only: bool = False) -> list[AlertView]:
+    require(actor, Permission.VIEW_MONITORING)
+    from db.models import User
+
+    query = (
+        select(DriftAlert, DriftReport.window_start, DriftReport.window_end, User.username)
+        .join(DriftReport, DriftReport.id == DriftAlert.report_id)
+        .outerjoin(User, User.id == DriftAlert.acknowledged_by_id)
+        .order_by(DriftReport.window_start.desc(), DriftAlert.id)
+    )
+    if open_only:
+        query = query.where(DriftAlert.acknowledged_at.is_(None))
+    return [
+        AlertView(
+            a.id, start, end, a.family, a.metric, a.segment, a.message, user, a.acknowledged_at, a.acknowledgement
+        )
+        for a, start, end, user in session.execute(query)
+    ]
+
+
+def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> None:
+    require(actor, Permission.VIEW_MONITORING)
+    require(actor, Permission.TRAIN_MODELS)  # acting on an alert is a manager's call
+    if not note.strip():
+        raise InvalidInput("say what you did about the alert (retrained, expected change, ...)")
+    alert = session.get(DriftAlert, alert_id, with_for_update=True)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    if alert.acknowledged_at is not None:
+        raise InvalidInput(f"alert {alert_id} was already acknowledged")
+    alert.acknowledged_by_id, alert.acknowledged_at, alert.acknowledgement = (
+        actor.user_id,
+        datetime.now(UTC),
+        note.strip()[:2000],
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="drift.alert_acknowledged",
+        entity_type="drift_alert",
+        entity_id=alert_id,
+        details={"metric": alert.metric, "segment": alert.segment, "note": note.strip()[:2000]},
+    )

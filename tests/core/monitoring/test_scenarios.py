@@ -1,0 +1,104 @@
+"""Drift monitoring on the generator's scenarios, with tiny champions trained on the
+months before the shift (SQLite; the full-size run is in the README)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from core import registry
+from core.auth import Actor, Role
+from core.errors import InvalidInput, PermissionDenied
+from core.monitoring import report
+from db.models import AuditLog, DriftAlert, DriftReport
+from tests.core.monitoring.conftest import ADMIN, train
+
+SHIFT = date(2026, 5, 1)
+MANAGER = Actor("max", Role.MANAGER, None)
+
+
+def alert_metrics(result: report.DriftRun) -> dict[date, list[str]]:
+    return {r.window_start: r.alerts for r in result.reports}
+
+
+@pytest.mark.parametrize("scenario_world", [("baseline", 20_000)], indirect=True)
+def test_baseline_raises_no_alert_in_at_least_95_percent_of_windows(scenario_world) -> None:  # type: ignore[no-untyped-def]
+    sessions, result = scenario_world
+    assert len(result.reports) >= 30
+    with sessions() as session:
+        reports = session.scalars(select(DriftReport)).all()
+    judged = [r for r in reports if any(m["family"] == "field" for m in r.metrics)]
+    assert len(judged) == len(reports), "weekly windows of ~380 claims all get verdicts"
+    quiet = sum(r.alerts == 0 for r in reports)
+    assert quiet / len(reports) >= 0.95
+    families = {m["family"] for r in reports for m in r.metrics}
+    assert families == {"field", "prediction", "performance", "text", "sentiment"}
+    segments = {m["segment"] for r in reports for m in r.metrics}
+    assert "all" in segments and any(s.startswith("line_of_business=") for s in segments)
+    assert any(s.startswith("region=") for s in segments)
+
+
+@pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
+def test_storm_surge_alerts_on_region_line_amount_and_text_in_the_first_storm_week(scenario_world) -> None:  # type: ignore[no-untyped-def]
+    sessions, _ = scenario_world
+    with sessions() as session:
+        first = session.scalars(
+            select(DriftReport).where(DriftReport.window_end >= SHIFT).order_by(DriftReport.window_start)
+        ).first()
+        before = session.scalars(select(DriftReport).where(DriftReport.window_end < SHIFT)).all()
+    assert first is not None
+    drifting = {(m["family"], m["name"]) for m in first.metrics if m["drift"] and m["segment"] == "all"}
+    assert {("field", "region"), ("field", "line_of_business"), ("field", "claimed_amount")} <= drifting
+    assert any(family == "text" for family, _ in drifting)
+    assert {"storm", "roof"} & {t["term"] for t in first.changed_terms[:5]}
+    assert sum(r.alerts > 0 for r in before) <= max(1, len(before) // 20)
+
+
+@pytest.mark.parametrize("scenario_world", [("new_fraud_ring", 20_000)], indirect=True)
+def test_a_new_fraud_ring_is_flagged_by_text_before_any_decision_and_a_retrained_challenger_passes_the_gate(
+    scenario_world, tiny_base_model: str
+) -> None:  # type: ignore[no-untyped-def]
+    sessions, result = scenario_world
+    early = [r for r in result.reports if SHIFT <= r.window_start < date(2026, 5, 29)]
+    assert any(any("narratives mention" in a for a in r.alerts) for r in early), alert_metrics(result)
+    challenger = train(sessions, tiny_base_model, "claim_risk", until=None)  # includes the new period
+    with sessions() as session, session.begin():
+        gate = registry.promote(session, actor=ADMIN, version_id=challenger.model_version_id)  # type: ignore[attr-defined]
+    assert gate.passed and gate.challenger["roc_auc"] > gate.champion["roc_auc"] + 0.02  # recovered on the same rows
+    with sessions() as session:
+        assert registry.champion(session, registry.CLAIM_TASK).version == 2
+
+
+@pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
+def test_alerts_are_acknowledged_by_managers_with_a_note_and_audited(scenario_world) -> None:  # type: ignore[no-untyped-def]
+    sessions, _ = scenario_world
+    with sessions() as session, session.begin():
+        open_alerts = report.alerts(session, actor=ADMIN, open_only=True)
+        assert open_alerts
+        with pytest.raises(InvalidInput, match="say what you did"):
+            report.acknowledge(session, actor=ADMIN, alert_id=open_alerts[0].id, note=" ")
+        report.acknowledge(session, actor=ADMIN, alert_id=open_alerts[0].id, note="Storm expected; retraining queued")
+    with sessions() as session:
+        alert = session.get(DriftAlert, open_alerts[0].id)
+        assert alert.acknowledged_at is not None and alert.acknowledgement.startswith("Storm")
+        assert (
+            session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == "drift.alert_acknowledged")
+            )
+            == 1
+        )
+        with pytest.raises(PermissionDenied):
+            report.acknowledge(session, actor=Actor("ada", Role.ADJUSTER, None), alert_id=open_alerts[1].id, note="x")
+
+
+@pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
+def test_running_drift_again_adds_no_duplicate_reports(scenario_world) -> None:  # type: ignore[no-untyped-def]
+    sessions, result = scenario_world
+    with sessions() as session, session.begin():
+        again = report.run_drift(session, actor=ADMIN, window="week")
+        assert again.reports == []
+        assert session.scalar(select(func.count()).select_from(DriftReport)) == len(result.reports)
+        stored = report.reports(session, actor=MANAGER)
+    assert [r.window_start for r in stored] == sorted(r.window_start for r in result.reports)

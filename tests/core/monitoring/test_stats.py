@@ -1,0 +1,56 @@
+"""Drift statistics on arrays with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.monitoring import drift, stats
+
+
+def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift() -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=20_000)
+    assert stats.psi_numeric(reference, rng.normal(size=20_000)) < 0.01
+    assert stats.psi_numeric(reference, rng.normal(1.0, size=20_000)) > 0.25
+    assert stats.psi_numeric(np.zeros(100), np.ones(100)) > 1  # constant columns are compared as categories
+
+
+def test_expected_auc_matches_the_auc_of_labels_drawn_from_the_probabilities() -> None:
+    rng = np.random.default_rng(1)
+    probabilities = np.round(rng.beta(1, 6, 20_000), 2)  # rounded: ties must be handled
+    realized = [stats.realized_auc(probabilities, rng.random(len(probabilities)) < probabilities) for _ in range(40)]
+    assert stats.expected_auc(probabilities) == pytest.approx(np.mean(realized), abs=0.005)
+    estimate = stats.estimate_performance(probabilities, threshold=0.3)
+    assert estimate.roc_auc_std == pytest.approx(np.std(realized), rel=0.5)
+    labels = rng.random(len(probabilities)) < probabilities
+    flagged = probabilities >= 0.3
+    assert estimate.precision == pytest.approx(labels[flagged].mean(), abs=4 * estimate.precision_std)
+
+
+def test_chi_square_pools_rare_categories_and_js_distance_is_bounded() -> None:
+    reference = np.array(["a"] * 500 + ["b"] * 495 + ["rare"] * 5)
+    same = np.array(["a"] * 498 + ["b"] * 500 + ["rarer"] * 2)
+    assert stats.chi_square_p(reference, same) > 0.05
+    assert 0 <= stats.js_distance(reference, np.array(["c"] * 100)) <= 1
+    assert stats.js_distance(reference, np.array(["c"] * 100)) == pytest.approx(1.0)
+
+
+def test_a_domain_classifier_cannot_tell_a_sample_from_itself_but_sees_a_shift() -> None:
+    rng = np.random.default_rng(2)
+    same_auc, same_p = stats.domain_classifier_auc(rng.normal(size=(300, 8)), rng.normal(size=(300, 8)))
+    shifted_auc, shifted_p = stats.domain_classifier_auc(rng.normal(size=(300, 8)), rng.normal(0.5, size=(300, 8)))
+    assert same_auc < 0.6 and same_p > 0.001
+    assert shifted_auc > 0.8 and shifted_p < 1e-10
+
+
+def metric(value: float, p: float) -> drift.Metric:
+    return drift.Metric("field", "x", "all", "psi+ks", value, 0.1, p, 1000, 1000)
+
+
+def test_a_verdict_needs_both_a_material_effect_and_significance() -> None:
+    t = drift.DriftThresholds(alpha=0.01)
+    small_but_certain, large_but_noisy, both = metric(0.05, 1e-12), metric(0.5, 0.2), metric(0.5, 1e-12)
+    drift.decide([small_but_certain, large_but_noisy, both], t)
+    assert (small_but_certain.drift, large_but_noisy.drift, both.drift) == (False, False, True)
+    assert both.details["significance_level"] == pytest.approx(0.01 / 3)
