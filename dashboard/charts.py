@@ -115,3 +115,122 @@ def sentiment_share(frame: pd.DataFrame) -> go.Figure:
         title="Sentiment of claimant messages",
         color_discrete_map={"negative": POSITIVE, "neutral": "#95a5a6", "positive": "#27ae60"},
     )
+
+
+def _field_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    rows = [
+        {
+            "window": r.window_start,
+            "metric": m["name"],
+            "severity": abs(m["value"]) / m["threshold"],
+            "value": m["value"],
+            "drift": m["drift"],
+        }
+        for r in reports
+        for m in r.metrics
+        if m["segment"] == "all" and m["family"] in ("field", "prediction", "text", "sentiment")
+    ]
+    return pd.DataFrame(rows)
+
+
+def drift_heatmap(reports: list) -> go.Figure:  # type: ignore[type-arg]
+    """Each monitored field and signal per window, coloured by effect / threshold (1 = at
+    the threshold); cells marked ● also passed the significance test and raised an alert."""
+    frame = _field_rows(reports)
+    pivot = frame.pivot_table(index="metric", columns="window", values="severity", aggfunc="max")
+    marks = frame.pivot_table(index="metric", columns="window", values="drift", aggfunc="max").reindex_like(pivot)
+    figure = go.Figure(
+        go.Heatmap(
+            z=pivot.clip(upper=3).values,
+            x=[str(c) for c in pivot.columns],
+            y=pivot.index,
+            text=marks.map(lambda d: "●" if d is True else "").values,
+            texttemplate="%{text}",
+            colorscale=[[0, "#f7fbff"], [1 / 3, "#fdd49e"], [1, "#b30000"]],
+            zmin=0,
+            zmax=3,
+            colorbar={"title": "effect / threshold"},
+        )
+    )
+    figure.update_layout(
+        title="Drift per signal and week (● alert)",
+        height=120 + 22 * len(pivot.index),
+        margin=dict(l=0, r=0, t=40, b=0),
+    )
+    return figure
+
+
+def score_overlay(metric: dict) -> go.Figure:  # type: ignore[type-arg]
+    bins = [i / 20 for i in range(20)]
+    figure = go.Figure()
+    figure.add_bar(x=bins, y=metric["details"]["reference_histogram"], name="training window", opacity=0.6)
+    figure.add_bar(x=bins, y=metric["details"]["current_histogram"], name="this window", opacity=0.6)
+    figure.update_layout(
+        barmode="overlay",
+        title="Fraud probability: training window vs this window",
+        xaxis_title="probability",
+        yaxis_title="share of claims",
+        margin=dict(l=0, r=0, t=40, b=0),
+    )
+    return figure
+
+
+def performance(reports: list) -> go.Figure:  # type: ignore[type-arg]
+    """Estimated ROC-AUC (no labels needed) with a ±2 standard deviation band, realized
+    ROC-AUC where decisions exist, and the champion's tested ROC-AUC."""
+    rows = [
+        {"window": r.window_start, **m["details"]}
+        for r in reports
+        for m in r.metrics
+        if m["family"] == "performance" and m["segment"] == "all"
+    ]
+    frame = pd.DataFrame(rows)
+    figure = go.Figure()
+    if frame.empty:
+        return figure
+    std = frame["estimated_std"].fillna(0)
+    figure.add_scatter(
+        x=list(frame["window"]) + list(frame["window"])[::-1],
+        y=list(frame["estimated"] + 2 * std) + list(frame["estimated"] - 2 * std)[::-1],
+        fill="toself",
+        fillcolor="rgba(46,134,193,0.15)",
+        line={"width": 0},
+        name="±2 sd",
+    )
+    figure.add_scatter(x=frame["window"], y=frame["estimated"], name="estimated", line={"color": "#2e86c1"})
+    figure.add_scatter(
+        x=frame["window"],
+        y=frame["realized"],
+        name="realized (decisions)",
+        mode="lines+markers",
+        line={"color": "#c0392b"},
+    )
+    figure.add_hline(y=float(frame["reference"].iat[0]), line_dash="dot", annotation_text="at training")
+    figure.update_layout(title="ROC-AUC: estimated vs realized", margin=dict(l=0, r=0, t=40, b=0))
+    return figure
+
+
+def alert_timeline(alerts: list) -> go.Figure:  # type: ignore[type-arg]
+    frame = pd.DataFrame(
+        [
+            {"window": a.window_start, "signal": f"{a.family}: {a.metric}", "segment": a.segment, "message": a.message}
+            for a in alerts
+        ]
+    )
+    figure = px.scatter(frame, x="window", y="signal", color="segment", hover_data=["message"], title="Alerts")
+    figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), showlegend=False)
+    return figure
+
+
+def changed_terms(terms: list[dict]) -> go.Figure:  # type: ignore[type-arg]
+    frame = pd.DataFrame(terms).sort_values("log2_change")
+    figure = px.bar(
+        frame,
+        x="log2_change",
+        y="term",
+        orientation="h",
+        hover_data=["reference_share", "current_share"],
+        title="Words whose share of narratives changed most (log2)",
+    )
+    figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_title=None)
+    return figure

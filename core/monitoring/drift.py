@@ -175,7 +175,13 @@ def prediction_metrics(
             p,
             len(ref),
             len(cur),
-            {"ks": ks, "reference_mean": float(ref_p.mean()), "current_mean": float(cur_p.mean())},
+            {
+                "ks": ks,
+                "reference_mean": float(ref_p.mean()),
+                "current_mean": float(cur_p.mean()),
+                "reference_histogram": _histogram(ref_p),
+                "current_histogram": _histogram(cur_p),
+            },
         ),
         Metric(
             "prediction",
@@ -201,6 +207,12 @@ def prediction_metrics(
             {"reference": flagged_ref / len(ref), "current": flagged_cur / len(cur)},
         ),
     ]
+
+
+def _histogram(probabilities: np.ndarray, bins: int = 20) -> list[float]:
+    """Share of predictions per probability bin of width 1/bins (for the overlay chart)."""
+    counts = np.histogram(probabilities, bins=bins, range=(0.0, 1.0))[0]
+    return (counts / max(len(probabilities), 1)).round(5).tolist()
 
 
 def text_metric(reference: np.ndarray, current: np.ndarray, t: DriftThresholds) -> list[Metric]:

@@ -454,3 +454,27 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> 
         entity_id=alert_id,
         details={"metric": alert.metric, "segment": alert.segment, "note": note.strip()[:2000]},
     )
+
+
+def retrain_on_window(session: Session, *, actor: Actor, report_id: int) -> int:
+    """Queue a claim-model run on the reference window through the drifted window, so the
+    challenger learns what changed; the gate then decides whether it replaces the champion."""
+    from core import jobs
+    from training.config import TrainingConfig
+
+    stored = session.get(DriftReport, report_id)
+    if stored is None:
+        raise NotFound(f"drift report {report_id} does not exist")
+    config = TrainingConfig.for_profile(
+        registry.CLAIM_TASK, "quick", since=stored.reference_start, until=stored.window_end
+    )
+    run = jobs.queue_run(session, actor=actor, config=config.to_dict())
+    audit.record(
+        session,
+        actor=actor,
+        action="drift.retraining_queued",
+        entity_type="drift_report",
+        entity_id=report_id,
+        details={"training_run": run.id, "until": stored.window_end.isoformat()},
+    )
+    return run.id
