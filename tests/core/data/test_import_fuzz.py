@@ -1,0 +1,94 @@
+"""Hostile and broken import files (hypothesis): every case ends in a clear error that
+writes nothing, or in a correct import; never a traceback, never a partial write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.auth import cli_actor
+from core.data import importing
+from core.data.generator import GeneratorConfig
+from core.data.seeding import generate_import_frame
+from core.errors import ClaimLensError
+from db.models import AuditLog, Claim, Message
+
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+VALID = generate_import_frame(GeneratorConfig(claims=3, seed=5))
+HOSTILE_VALUES = st.one_of(
+    st.text(max_size=50), st.binary(max_size=30).map(lambda b: b.decode("latin-1")),
+    st.sampled_from(["-1", "-0.01", "1e308", "nan", "inf", "", " ", "2026-13-45", "1900-01-01", "9999-12-31",
+                     "<script>alert(1)</script>", "'; DROP TABLE claims; --", "\x00", "\u202e\u0007", "🚗" * 500]),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str), st.floats().map(str),
+)
+
+
+def counts(session: Session) -> tuple[int, int, int]:
+    with session.begin():
+        return tuple(session.scalar(select(func.count()).select_from(m)) or 0 for m in (Claim, Message, AuditLog))  # type: ignore[return-value]
+
+
+def attempt_import(session: Session, path: Path) -> tuple[bool, str]:
+    """Import as the CLI does, in one transaction; the result or the error message."""
+    try:
+        with session.begin():
+            frame = importing.read_claims_file(path)
+            result, _ = importing.import_claims(session, actor=cli_actor(), frame=frame, source=str(path))
+        return True, str(result.imported)
+    except ClaimLensError as error:
+        return False, str(error)
+
+
+@FUZZ
+@given(content=st.binary(max_size=2000))
+def test_random_bytes_are_refused_with_a_one_line_reason(session: Session, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_bytes(content)
+    before = counts(session)
+    ok, message = attempt_import(session, path)
+    assert not ok and message and "\n" not in message.strip()
+    assert counts(session) == before
+
+
+@FUZZ
+@given(cells=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(list(VALID.columns)), HOSTILE_VALUES),
+                      min_size=1, max_size=6))
+def test_hostile_cell_values_import_correctly_or_not_at_all(session: Session, tmp_path: Path, cells) -> None:  # type: ignore[no-untyped-def]
+    frame = VALID.copy().astype(object)
+    for row, column, value in cells:
+        frame.at[row, column] = value
+    # Fresh claim numbers per example, unless the fuzzer chose the claim number itself.
+    suffix = abs(hash(tuple(map(repr, cells)))) % 10**9
+    frame["claim_number"] = [c if c in {v for _, col, v in cells if col == "claim_number"} else f"{c}-{suffix}"
+                             for c in frame["claim_number"]]
+    path = tmp_path / "claims.csv"
+    frame.to_csv(path, index=False)
+    before = counts(session)
+    ok, message = attempt_import(session, path)
+    after = counts(session)
+    if ok:
+        assert after[0] - before[0] == int(message) and after[2] == before[2] + 1
+    else:
+        assert after == before and message
+
+
+def test_a_one_megabyte_narrative_and_markup_are_stored_as_plain_text(session: Session, tmp_path: Path) -> None:
+    frame = VALID.copy()
+    frame.loc[0, "narrative"] = "<img src=x onerror=alert(1)> " + "x" * 1_000_000
+    frame["claim_number"] = frame["claim_number"] + "-big"
+    path = tmp_path / "claims.csv"
+    frame.to_csv(path, index=False)
+    ok, message = attempt_import(session, path)
+    if ok:
+        with session.begin():
+            stored = session.scalar(select(Claim.narrative).where(Claim.claim_number == frame.loc[0, "claim_number"]))
+        assert stored is not None and stored.startswith("<img src=x onerror=alert(1)>")
+    else:  # refused for its length, the row error naming the column
+        assert "nothing was imported" in message
+        errors = importing.validate(importing.read_claims_file(path)).errors
+        assert [(e.row, e.column) for e in errors] == [(1, "narrative")]
