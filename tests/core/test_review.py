@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from core import review, triage
@@ -219,3 +221,39 @@ def test_decided_claims_lists_decisions_with_their_prediction(scored_database: s
     with session_scope() as session:
         [row] = review.decided_claims(session, actor=actor("compliance"))
     assert (row.claim_id, row.decision, row.decided_by) == (claim_id, "refer_siu", "ada") and row.band is not None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    note=st.text(max_size=300)
+    | st.sampled_from(
+        ["<script>alert(1)</script>", "'; DROP TABLE reviews; --", "\x00\x07\x1b[31m", "x" * 4000, "x" * 4001]
+    )
+)
+def test_any_note_is_stored_as_cleaned_text_or_refused_without_a_write(scored_database: str, note: str) -> None:
+    adjuster = actor("adjuster")
+    with session_scope() as session:
+        assignment = triage.take_next(session, actor=adjuster)
+    assert assignment is not None
+    try:
+        with session_scope() as session:
+            decided = review.decide(
+                session,
+                actor=adjuster,
+                claim_id=assignment.claim_id,
+                expected_version=assignment.version,
+                decision="approve",
+                reason_code="covered_loss",
+                note=note,
+            )
+            stored = decided.note
+    except InvalidInput as error:
+        assert "limited" in str(error) and len(note) > review.MAX_NOTE_LENGTH
+        with session_scope() as session:
+            assert (
+                session.scalar(select(func.count()).select_from(Review).where(Review.claim_id == assignment.claim_id))
+                == 0
+            )
+        return
+    expected = "".join(ch for ch in note if ch in "\n\t" or ch.isprintable()).strip() or None
+    assert stored == expected
