@@ -101,33 +101,31 @@ def create_user(
     return user
 
 
+def _refuse(session: Session, name: str, user: User | None, message: str, **details: object) -> LoginResult:
+    """Audit a failed sign-in (by the name that was typed) and say why, as the user may hear it."""
+    audit.record(
+        session,
+        actor=None,
+        anonymous_name=name,
+        action="login.failed",
+        entity_type="user",
+        entity_id=user.id if user else None,
+        details=details,
+    )
+    return LoginResult(None, message)
+
+
 def authenticate(session: Session, *, username: str, password: str) -> LoginResult:
     """Check a username and password. Failures are counted and audited, so the caller
     must commit the transaction whatever the result."""
     settings = get_settings()
     user = session.scalar(select(User).where(User.username == username.strip()[:64]).with_for_update())
     if user is None:
-        audit.record(
-            session,
-            actor=None,
-            anonymous_name=username,
-            action="login.failed",
-            entity_type="user",
-            details={"reason": "unknown user"},
-        )
-        return LoginResult(None, WRONG_CREDENTIALS)
+        return _refuse(session, username, None, WRONG_CREDENTIALS, reason="unknown user")
     locked_until = _aware(user.locked_until)
     if locked_until is not None and locked_until > now():
-        audit.record(
-            session,
-            actor=None,
-            anonymous_name=user.username,
-            action="login.failed",
-            entity_type="user",
-            entity_id=user.id,
-            details={"reason": "locked"},
-        )
-        return LoginResult(None, f"Account locked after repeated failures; try again after {locked_until:%H:%M} UTC.")
+        message = f"Account locked after repeated failures; try again after {locked_until:%H:%M} UTC."
+        return _refuse(session, user.username, user, message, reason="locked")
     if not user.password_hash or not verify_password(user.password_hash, password):
         user.failed_logins = (user.failed_logins or 0) + 1
         details: dict[str, object] = {"reason": "wrong password", "failures": user.failed_logins}
@@ -135,27 +133,11 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
             user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
             user.failed_logins = 0
             details["locked_until"] = user.locked_until.isoformat()
-        audit.record(
-            session,
-            actor=None,
-            anonymous_name=user.username,
-            action="login.failed",
-            entity_type="user",
-            entity_id=user.id,
-            details=details,
-        )
-        return LoginResult(None, WRONG_CREDENTIALS)
+        return _refuse(session, user.username, user, WRONG_CREDENTIALS, **details)
     if not user.is_active:
-        audit.record(
-            session,
-            actor=None,
-            anonymous_name=user.username,
-            action="login.failed",
-            entity_type="user",
-            entity_id=user.id,
-            details={"reason": "disabled"},
+        return _refuse(
+            session, user.username, user, "This account is disabled; ask an administrator.", reason="disabled"
         )
-        return LoginResult(None, "This account is disabled; ask an administrator.")
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now()
     actor = actor_for(user)
     audit.record(session, actor=actor, action="login.succeeded", entity_type="user", entity_id=user.id)
@@ -167,15 +149,8 @@ def authenticate_email(session: Session, *, email: str) -> LoginResult:
     to an active user; the provider has already checked the password."""
     user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None or not user.is_active:
-        audit.record(
-            session,
-            actor=None,
-            anonymous_name=email,
-            action="login.failed",
-            entity_type="user",
-            details={"reason": "no active user with this e-mail", "method": "oidc"},
-        )
-        return LoginResult(None, f"No active ClaimLens user has the e-mail {email}; ask an administrator.")
+        message = f"No active ClaimLens user has the e-mail {email}; ask an administrator."
+        return _refuse(session, email, None, message, reason="no active user with this e-mail", method="oidc")
     user.last_login_at = now()
     actor = actor_for(user)
     audit.record(

@@ -15,7 +15,7 @@ from core.auth import Actor
 from core.errors import InvalidInput, PermissionDenied
 from db.models import AuditLog, Claim, Explanation, Prediction, Review
 from db.session import session_scope
-from tests.core.test_triage import actor
+from tests.core.test_triage import actor, take_and_decide
 
 
 def explained_claim() -> int:
@@ -68,19 +68,7 @@ def test_viewing_a_claim_is_audited(scored_database: str) -> None:
 
 def test_a_decision_closes_the_claim_links_the_prediction_and_is_audited(scored_database: str) -> None:
     adjuster = actor("adjuster")
-    with session_scope() as session:
-        assignment = triage.take_next(session, actor=adjuster)
-    assert assignment is not None
-    with session_scope() as session:
-        review.decide(
-            session,
-            actor=adjuster,
-            claim_id=assignment.claim_id,
-            expected_version=assignment.version,
-            decision="deny",
-            reason_code="staged_incident",
-            note="Photos predate the policy.",
-        )
+    assignment = take_and_decide(adjuster, "deny", "staged_incident", note="Photos predate the policy.")
     shown = detail(adjuster, assignment.claim_id)
     assert shown.status == "decided" and shown.version == assignment.version + 1
     [decision] = shown.decisions
@@ -93,17 +81,7 @@ def test_a_decision_closes_the_claim_links_the_prediction_and_is_audited(scored_
 
 def test_request_information_keeps_the_claim_open_with_its_adjuster(scored_database: str) -> None:
     adjuster = actor("adjuster")
-    with session_scope() as session:
-        assignment = triage.take_next(session, actor=adjuster)
-    with session_scope() as session:
-        review.decide(
-            session,
-            actor=adjuster,
-            claim_id=assignment.claim_id,
-            expected_version=assignment.version,
-            decision="request_info",
-            reason_code="missing_documents",
-        )
+    assignment = take_and_decide(adjuster, "request_info", "missing_documents")
     shown = detail(adjuster, assignment.claim_id)
     assert shown.status == "in_review" and shown.assigned_to == "ada"
 

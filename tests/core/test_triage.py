@@ -22,6 +22,26 @@ def actor(key: str) -> Actor:
         return Actor(user.username, Role(user.role), user.id)
 
 
+def take_and_decide(who: Actor, decision: str, reason_code: str, note: str | None = None) -> triage.Assignment:
+    """What an adjuster does all day: take the next claim, then decide it."""
+    from core import review
+
+    with session_scope() as session:
+        assignment = triage.take_next(session, actor=who)
+    assert assignment is not None
+    with session_scope() as session:
+        review.decide(
+            session,
+            actor=who,
+            claim_id=assignment.claim_id,
+            expected_version=assignment.version,
+            decision=decision,
+            reason_code=reason_code,
+            note=note,
+        )
+    return assignment
+
+
 def full_queue(who: Actor, filters: triage.QueueFilters | None = None) -> list[triage.QueueRow]:
     rows, page = [], 0
     while True:

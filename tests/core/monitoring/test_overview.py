@@ -7,27 +7,16 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from core import registry, review, triage
+from core import registry
 from core.errors import PermissionDenied
 from core.monitoring.overview import overview
 from db.models import Claim, MessagePrediction, Prediction
 from db.session import session_scope
-from tests.core.test_triage import actor
+from tests.core.test_triage import actor, take_and_decide
 
 
 def test_overview_counts_match_the_stored_claims_predictions_and_messages(scored_database: str) -> None:
-    adjuster = actor("adjuster")
-    with session_scope() as session:
-        assignment = triage.take_next(session, actor=adjuster)
-    with session_scope() as session:
-        review.decide(
-            session,
-            actor=adjuster,
-            claim_id=assignment.claim_id,
-            expected_version=assignment.version,
-            decision="deny",
-            reason_code="staged_incident",
-        )
+    take_and_decide(actor("adjuster"), "deny", "staged_incident")
     with session_scope() as session:
         result = overview(session, actor=actor("manager"))
         champion = registry.champion(session, registry.CLAIM_TASK)
