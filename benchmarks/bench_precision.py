@@ -1,0 +1,45 @@
+"""Does bf16 scoring change what the claim model says? ROC-AUC and probabilities of a
+trained claim model in float32 and in bf16 on the same labelled, generated claims.
+
+    .venv/bin/python -m benchmarks.bench_precision --model models/claim_risk/run-1 [--claims 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from core.config import get_settings
+from core.data.generator import GeneratorConfig, generate
+from core.modeling.inference import claim_probabilities
+from core.modeling.models import load_model
+
+PRECISION_ENV = "CLAIMLENS_INFERENCE_PRECISION"
+
+
+def probabilities_at(precision: str, model: str, claims) -> np.ndarray:  # type: ignore[no-untyped-def]
+    os.environ[PRECISION_ENV] = precision
+    get_settings.cache_clear()
+    return claim_probabilities(load_model(model, "cpu"), claims)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--claims", type=int, default=5000)
+    args = parser.parse_args()
+    data = generate(GeneratorConfig(claims=args.claims, seed=2024))
+    claims, labels = data.claims, data.claims["label_fraud"].astype(int).to_numpy(bool)
+    fp32 = probabilities_at("fp32", args.model, claims)
+    bf16 = probabilities_at("bf16", args.model, claims)
+    print(
+        f"{args.claims} claims: ROC-AUC fp32 {roc_auc_score(labels, fp32):.4f}, bf16 {roc_auc_score(labels, bf16):.4f}; "
+        f"largest probability change {np.abs(fp32 - bf16).max():.5f}, mean {np.abs(fp32 - bf16).mean():.6f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
