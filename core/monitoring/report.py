@@ -462,6 +462,7 @@ def retrain_on_window(session: Session, *, actor: Actor, report_id: int) -> int:
     from core import jobs
     from training.config import TrainingConfig
 
+    require(actor, Permission.TRAIN_MODELS)
     stored = session.get(DriftReport, report_id)
     if stored is None:
         raise NotFound(f"drift report {report_id} does not exist")
