@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -20,7 +20,12 @@ from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from db.models import User
 
-WRONG_CREDENTIALS = "Wrong username or password."
+# One message for every refusal, so that a stranger learns nothing about which accounts
+# exist or are locked (the audit log records the real reason).
+WRONG_CREDENTIALS = (
+    "Wrong username or password. After repeated failures an account is locked for a while; "
+    "an administrator can unlock it."
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ def create_user(
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise InvalidInput(f"user {username!r} already exists")
     email = (email or "").strip().lower() or None
+    if email and session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise InvalidInput(f"another user already has the e-mail {email}")
     user = User(
         username=username,
         role=role.value,
@@ -124,10 +131,13 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
         return _refuse(session, username, None, WRONG_CREDENTIALS, reason="unknown user")
     locked_until = _aware(user.locked_until)
     if locked_until is not None and locked_until > now():
-        message = f"Account locked after repeated failures; try again after {locked_until:%H:%M} UTC."
-        return _refuse(session, user.username, user, message, reason="locked")
+        return _refuse(
+            session, user.username, user, WRONG_CREDENTIALS, reason="locked", locked_until=locked_until.isoformat()
+        )
     if not user.password_hash or not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
+        # Counted in SQL: concurrent guesses must not overwrite each other's count.
+        session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+        session.refresh(user, ["failed_logins"])
         details: dict[str, object] = {"reason": "wrong password", "failures": user.failed_logins}
         if user.failed_logins >= settings.login_max_failures:
             user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)

@@ -279,7 +279,7 @@ def score(
 
 def _drift(window: str, max_windows: int | None) -> None:
     from core.auth import cli_actor
-    from core.monitoring.report import run_drift
+    from core.monitoring.report import notify, run_drift
     from db.session import session_scope
 
     started = time.perf_counter()
@@ -292,8 +292,9 @@ def _drift(window: str, max_windows: int | None) -> None:
     for report in result.reports:
         for alert in report.alerts:
             typer.secho(f"  ALERT {report.window_start} .. {report.window_end}: {alert}", fg=typer.colors.YELLOW)
-    if result.webhook_error:
-        typer.secho(f"  {result.webhook_error}", fg=typer.colors.RED, err=True)
+    webhook_error = notify(result)  # after the commit: a slow webhook must not hold the database
+    if webhook_error:
+        typer.secho(f"  {webhook_error}", fg=typer.colors.RED, err=True)
 
 
 @app.command()

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import audit, registry
-from core.auth import Actor, Permission, require
+from core.auth import Actor, Permission, Role, require
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, User
 
@@ -285,6 +285,9 @@ def decide(
     claim = _claim(session, claim_id)
     if claim.status == "decided":
         raise DecisionConflict(f"claim {claim.claim_number} was already decided; reload to see the decision")
+    if claim.assigned_to_id not in (None, actor.user_id) and actor.role != Role.ADMIN:
+        owner = claim.assigned_to.username if claim.assigned_to else "another adjuster"
+        raise DecisionConflict(f"claim {claim.claim_number} is assigned to {owner}; only they can decide it")
     new_status = "decided" if decision in FINAL_DECISIONS else "in_review"
     changed = session.execute(
         update(Claim)

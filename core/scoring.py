@@ -360,6 +360,9 @@ def global_importance(
         .join(Prediction, Prediction.id == ExplanationRow.prediction_id)
         .join(Claim, Claim.id == Prediction.claim_id)
     )
+    champion = registry.champion(session, registry.CLAIM_TASK)
+    # One model's view: explanations of earlier versions would count claims twice.
+    query = query.where(Prediction.model_version_id == (champion.id if champion else -1))
     if since is not None:
         query = query.where(Claim.report_date >= since)
     if until is not None:

@@ -193,11 +193,11 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
         .order_by(Prediction.priority.desc(), Prediction.id.desc())
     )
     postgres = session.get_bind().dialect.name == "postgresql"
-    for offset in range(TAKE_NEXT_ATTEMPTS):
+    for _ in range(TAKE_NEXT_ATTEMPTS):
         if postgres:
             row = session.execute(candidates.limit(1).with_for_update(of=Claim, skip_locked=True)).first()
-        else:
-            row = session.execute(candidates.limit(1).offset(offset)).first()
+        else:  # after a lost race this transaction holds the write lock, so the top is fresh
+            row = session.execute(candidates.limit(1)).first()
         if row is None:
             return None
         claim_id, version = row

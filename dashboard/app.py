@@ -7,7 +7,7 @@ role again, so a page reached some other way still cannot do what the role may n
 import streamlit as st
 
 from core.auth import Role
-from dashboard.ui import current_actor, sign_out
+from dashboard.ui import current_actor, sign_out, sso_configured
 
 st.set_page_config(page_title="ClaimLens", page_icon=":material/policy:", layout="wide")
 
@@ -40,6 +40,8 @@ PAGES_BY_ROLE: dict[Role, dict[str, list[st.Page]]] = {
 
 def _sign_out() -> None:
     sign_out()
+    if sso_configured() and st.user.is_logged_in:
+        st.logout()  # also end the identity provider's session cookie, or it would sign straight back in
     st.rerun()
 
 

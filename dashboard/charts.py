@@ -137,6 +137,8 @@ def drift_heatmap(reports: list) -> go.Figure:  # type: ignore[type-arg]
     """Each monitored field and signal per window, coloured by effect / threshold (1 = at
     the threshold); cells marked ● also passed the significance test and raised an alert."""
     frame = _field_rows(reports)
+    if frame.empty:  # every window too small for a verdict
+        return go.Figure(layout={"title": "Drift per signal and week: no window had enough claims for a verdict"})
     pivot = frame.pivot_table(index="metric", columns="window", values="severity", aggfunc="max")
     marks = frame.pivot_table(index="metric", columns="window", values="drift", aggfunc="max").reindex_like(pivot)
     figure = go.Figure(

@@ -78,3 +78,12 @@ def attempt(action: Callable[[Session], T]) -> T | None:
     except ClaimLensError as error:
         st.error(str(error))
         return None
+
+
+MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$"
+
+
+def plain(text: str) -> str:
+    """Text from claimants or adjusters, escaped for st.markdown: shown as typed, never
+    turned into links, images or formatting."""
+    return "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in text)

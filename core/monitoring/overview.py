@@ -67,7 +67,9 @@ def overview(
         .join(Prediction, Prediction.claim_id == Claim.id)
         .where(Prediction.model_version_id == (champion.id if champion else -1), *window)
     )
-    score_bin = cast(Prediction.probability * SCORE_BINS, Integer)
+    scaled = Prediction.probability * SCORE_BINS
+    # CAST truncates on SQLite but rounds on PostgreSQL; bins must be floors on both.
+    score_bin = cast(func.floor(scaled) if session.get_bind().dialect.name == "postgresql" else scaled, Integer)
     scores = session.execute(scored.add_columns(score_bin, func.count()).group_by(Claim.report_date, score_bin)).all()
     bands = session.execute(
         scored.add_columns(Prediction.band, func.count()).group_by(Claim.report_date, Prediction.band)

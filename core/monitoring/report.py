@@ -82,7 +82,6 @@ class DriftRun:
     reference_start: date
     reference_end: date
     reports: list[ReportSummary] = field(default_factory=list)
-    webhook_error: str | None = None
 
     @property
     def alerts(self) -> int:
@@ -245,23 +244,22 @@ def run_drift(
     starts = _window_starts(ref_end + timedelta(days=1), last, window)
     todo = [s for s in starts if s not in done][: max_windows or None]
     reference_embeddings = embed(_sample(reference["narrative"], 2 * TEXT_SAMPLE, 0)) if todo else None
+    computed = []
     for start in todo:
         end = start + timedelta(days=WINDOWS[window] - 1)
         current = _claims(session, version.id, start, end)
         if current.empty:
             continue
+        sentiment = _sentiments(session, start, end)
         metrics, terms = compute_window(
-            reference,
-            current,
-            reference_sentiment,
-            _sentiments(session, start, end),
-            version,
-            embed,
-            reference_embeddings,
-            t,
+            reference, current, reference_sentiment, sentiment, version, embed, reference_embeddings, t
         )
+        computed.append((start, end, len(current), metrics, terms))
+    # All windows are computed before the first write: on SQLite a write takes the
+    # database's one write lock, which the app's users must not wait behind.
+    for start, end, claims, metrics, terms in computed:
         result.reports.append(
-            _store(session, version, window, start, end, ref_start, ref_end, current, metrics, terms, t)
+            _store(session, version, window, start, end, ref_start, ref_end, claims, metrics, terms, t)
         )
     if result.alerts:
         audit.record(
@@ -272,16 +270,18 @@ def run_drift(
             entity_id=version.id,
             details={"alerts": result.alerts, "windows": len(result.reports)},
         )
-        result.webhook_error = _post_webhook(result)
     return result
 
 
 def _window_starts(first: date, last: date, window: str) -> list[date]:
-    if window == "week":  # calendar weeks, Monday first; the first may begin before `first`
-        first = first - timedelta(days=first.weekday())
+    """Complete windows only, none overlapping the reference: calendar weeks (Monday
+    first) from the first Monday after it, ending on or before the newest report date. A
+    window still filling up is reported once it is complete, never frozen half-full."""
+    if window == "week":
+        first = first + timedelta(days=(7 - first.weekday()) % 7)
     step = timedelta(days=WINDOWS[window])
     starts, start = [], first
-    while start <= last:
+    while start + step - timedelta(days=1) <= last:
         starts.append(start)
         start += step
     return starts
@@ -295,7 +295,7 @@ def _store(
     end: date,
     ref_start: date,
     ref_end: date,
-    current: pd.DataFrame,
+    claims: int,
     metrics: list[drift.Metric],
     terms: list[dict[str, Any]],
     t: drift.DriftThresholds,
@@ -308,7 +308,7 @@ def _store(
         window_end=end,
         reference_start=ref_start,
         reference_end=ref_end,
-        claims=len(current),
+        claims=claims,
         metrics=[m.to_dict() for m in metrics],
         changed_terms=terms,
         thresholds=asdict(t),
@@ -329,7 +329,13 @@ def _store(
                 message=message,
             )
         )
-    return ReportSummary(start, end, len(current), messages)
+    return ReportSummary(start, end, claims, messages)
+
+
+def notify(run: DriftRun) -> str | None:
+    """Post the run's alerts to the configured webhook; call it after the reports are
+    committed. Returns what went wrong, if anything (the reports are stored either way)."""
+    return _post_webhook(run) if run.alerts else None
 
 
 def _post_webhook(run: DriftRun) -> str | None:
@@ -346,11 +352,11 @@ def _post_webhook(run: DriftRun) -> str | None:
             ],
         }
     ).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(request, timeout=5):  # the operator configures this URL
             return None
-    except OSError as error:  # the report is stored either way; the caller shows this
+    except (OSError, ValueError) as error:  # unreachable or malformed URL; the caller shows this
         log.warning("drift webhook %s failed: %s", url, error)
         return f"webhook {url} failed: {error}"
 
@@ -411,7 +417,8 @@ class AlertView:
     acknowledgement: str | None
 
 
-def alerts(session: Session, *, actor: Actor, open_only: bool = False) -> list[AlertView]:
+def alerts(session: Session, *, actor: Actor, open_only: bool = False, window: str = "week") -> list[AlertView]:
+    """The current champion's alerts for one window kind, newest window first."""
     require(actor, Permission.VIEW_MONITORING)
     from db.models import User
 
@@ -421,6 +428,8 @@ def alerts(session: Session, *, actor: Actor, open_only: bool = False) -> list[A
         .outerjoin(User, User.id == DriftAlert.acknowledged_by_id)
         .order_by(DriftReport.window_start.desc(), DriftAlert.id)
     )
+    champion = registry.champion(session, registry.CLAIM_TASK)
+    query = query.where(DriftReport.model_version_id == (champion.id if champion else -1), DriftReport.window == window)
     if open_only:
         query = query.where(DriftAlert.acknowledged_at.is_(None))
     return [

@@ -26,11 +26,12 @@ if sso_configured():
     st.divider()
     if not st.user.is_logged_in:
         st.button("Sign in with single sign-on", on_click=st.login, key="login_sso")
-    else:
-        with transaction() as session:
-            result = accounts.authenticate_email(session, email=str(st.user.email))
-        if result.actor is not None:
-            sign_in(result.actor)
-            st.rerun()
-        st.error(result.message)
+    else:  # signed in at the provider: continuing is the user's choice, not automatic
+        if st.button(f"Continue as {st.user.email}", type="primary", key="login_sso_continue"):
+            with transaction() as session:
+                result = accounts.authenticate_email(session, email=str(st.user.email))
+            if result.actor is not None:
+                sign_in(result.actor)
+                st.rerun()
+            st.error(result.message)
         st.button("Sign out of single sign-on", on_click=st.logout, key="logout_sso")

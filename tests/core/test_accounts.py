@@ -49,7 +49,10 @@ def test_repeated_failures_lock_the_account_even_against_the_right_password(
     for _ in range(5):
         assert not sign_in(session, "wrong password!").ok
     locked = sign_in(session, PASSWORD)
-    assert not locked.ok and "locked" in locked.message
+    assert not locked.ok and locked.message == accounts.WRONG_CREDENTIALS  # strangers learn nothing
+    with session.begin():
+        last = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+        assert last is not None and last.details["reason"] == "locked"  # the log knows why
     with session.begin():
         ada.locked_until = datetime.now(UTC) - timedelta(seconds=1)  # the lockout has passed
     assert sign_in(session, PASSWORD).ok
@@ -110,3 +113,14 @@ def test_single_sign_on_maps_a_known_email_to_its_user(session: Session) -> None
     with session.begin():
         assert accounts.authenticate_email(session, email="max@insurer.example").actor.username == "max"  # type: ignore[union-attr]
         assert not accounts.authenticate_email(session, email="eve@elsewhere.example").ok
+
+
+def test_an_email_already_in_use_is_a_clear_error(session: Session) -> None:
+    with session.begin():
+        accounts.create_user(
+            session, actor=ADMIN, username="max", role=Role.MANAGER, password=PASSWORD, email="max@insurer.example"
+        )
+    with session.begin(), pytest.raises(InvalidInput, match="already has the e-mail"):
+        accounts.create_user(
+            session, actor=ADMIN, username="max2", role=Role.MANAGER, password=PASSWORD, email="MAX@insurer.example"
+        )

@@ -103,9 +103,9 @@ def test_an_adjuster_takes_the_next_claim_reads_its_reasons_and_denies_it(scored
     assert not app.exception
     claim_id = app.session_state["claim_id"]
     assert any(m.value.startswith("- ") for m in app.markdown), "top reasons are listed"
-    app.radio(key="review_decision").set_value("deny").run()
-    app.selectbox(key="review_reason").set_value("staged_incident").run()
-    app.text_area(key="review_note").input("<script>alert(1)</script> photos predate the policy").run()
+    app.radio(key=f"review_decision_{claim_id}").set_value("deny").run()
+    app.selectbox(key=f"review_reason_{claim_id}").set_value("staged_incident").run()
+    app.text_area(key=f"review_note_{claim_id}").input("<script>alert(1)</script> photos predate the policy").run()
     app.button(key="review_submit").click().run()
     assert not app.exception and "Recorded: deny (staged_incident)." in [s.value for s in app.success]
     with session_scope() as session:
@@ -122,17 +122,17 @@ def test_a_decision_on_a_claim_someone_else_decided_is_refused(scored_database: 
     first.button(key="take_next").click().run()
     claim_id = first.session_state["claim_id"]
     first.switch_page("pages/adjuster/review.py").run()
-    with session_scope() as session:  # another adjuster decides in the meantime
+    with session_scope() as session:  # an administrator decides in the meantime
         version = session.get(Claim, claim_id).version
         review.decide(
             session,
-            actor=actor("adjuster2"),
+            actor=actor("admin"),
             claim_id=claim_id,
             expected_version=version,
             decision="approve",
             reason_code="covered_loss",
         )
-    first.selectbox(key="review_reason").set_value("covered_loss")
+    first.selectbox(key=f"review_reason_{claim_id}").set_value("covered_loss")
     first.button(key="review_submit").click().run()
     assert count(Review, Review.claim_id == claim_id) == 1  # nothing overwritten
     assert first.success and first.success[0].value == "Decided."  # the page shows the claim as decided

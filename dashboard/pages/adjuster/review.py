@@ -8,7 +8,7 @@ from core import review, scoring
 from core.auth import Permission
 from core.errors import ClaimLensError
 from dashboard import charts
-from dashboard.ui import actor_or_stop, attempt, transaction
+from dashboard.ui import actor_or_stop, attempt, plain, transaction
 
 actor = actor_or_stop()
 st.title("Claim review")
@@ -31,6 +31,8 @@ except ClaimLensError as error:
     st.error(str(error))
     st.stop()
 viewed.add(claim_id)
+if flash := st.session_state.pop("review_flash", None):
+    st.success(flash)
 seen = st.session_state.setdefault("seen_versions", {})
 expected_version = seen.setdefault(claim_id, detail.version)
 
@@ -61,7 +63,7 @@ with left:
     if explanation:
         st.markdown("**Top reasons**")
         for reason in explanation.reasons:
-            st.markdown(f"- {reason}")
+            st.markdown(f"- {plain(reason)}")
         st.plotly_chart(charts.field_contributions(explanation.fields), key="review_fields_chart")
         st.caption(
             f"SHAP ({explanation.method}, {explanation.parameters.get('max_evals')} evaluations): base "
@@ -123,7 +125,7 @@ with st.expander("Prediction history and decisions"):
     for d in detail.decisions:
         st.markdown(
             f"- **{d.decision}** ({d.reason_code}) by {d.decided_by} at {d.decided_at:%Y-%m-%d %H:%M}"
-            + (f": {d.note}" if d.note else "")
+            + (f": {plain(d.note)}" if d.note else "")
         )
 
 if actor.may(Permission.REVIEW_CLAIMS) and detail.status != "decided":
@@ -138,17 +140,17 @@ if actor.may(Permission.REVIEW_CLAIMS) and detail.status != "decided":
         "Decision",
         list(review.REASON_CODES),
         horizontal=True,
-        key="review_decision",
+        key=f"review_decision_{claim_id}",  # per claim: nothing carries over to the next one
         format_func=lambda d: d.replace("_", " "),
     )
     reason_code = st.selectbox(
         "Reason code",
         review.REASON_CODES[decision],
         index=None,
-        key="review_reason",
+        key=f"review_reason_{claim_id}",
         placeholder="Choose a reason (required)",
     )
-    note = st.text_area("Note (optional)", key="review_note", max_chars=review.MAX_NOTE_LENGTH)
+    note = st.text_area("Note (optional)", key=f"review_note_{claim_id}", max_chars=review.MAX_NOTE_LENGTH)
     if st.button("Record decision", type="primary", key="review_submit"):
         if reason_code is None:
             st.error("Choose a reason code.")
@@ -165,7 +167,8 @@ if actor.may(Permission.REVIEW_CLAIMS) and detail.status != "decided":
                 )
             )
             if recorded is not None:
-                seen.pop(claim_id, None)
-                st.success(f"Recorded: {decision.replace('_', ' ')} ({reason_code}).")
+                seen[claim_id] = recorded.claim_version  # a second click is now a stale decision
+                st.session_state["review_flash"] = f"Recorded: {decision.replace('_', ' ')} ({reason_code})."
+                st.rerun()
 elif detail.status == "decided":
     st.success("Decided.")

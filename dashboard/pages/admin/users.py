@@ -48,8 +48,10 @@ with change:
     st.markdown("**Change a user**")
     by_name = {u.username: u for u in users}
     chosen = by_name[st.selectbox("User", list(by_name), key="change_user")]
-    new_role = st.selectbox("Role", list(Role), index=list(Role).index(Role(chosen.role)), key="change_role")
-    if st.button("Change role", key="change_role_submit") and attempt(
+    new_role = st.selectbox(
+        "Role", list(Role), index=list(Role).index(Role(chosen.role)), key=f"change_role_{chosen.id}"
+    )
+    if st.button("Change role", key=f"change_role_submit_{chosen.id}") and attempt(
         lambda s: accounts.change_role(s, actor=actor, user_id=chosen.id, role=Role(new_role))
     ):
         st.rerun()
@@ -58,7 +60,7 @@ with change:
         lambda s: accounts.set_active(s, actor=actor, user_id=chosen.id, active=not chosen.is_active)
     ):
         st.rerun()
-    new_password = st.text_input("New password", type="password", key="change_password")
+    new_password = st.text_input("New password", type="password", key=f"change_password_{chosen.id}")
     if st.button("Reset password", key="change_password_submit") and attempt(
         lambda s: accounts.reset_password(s, actor=actor, user_id=chosen.id, password=new_password)
     ):

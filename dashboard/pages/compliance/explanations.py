@@ -7,7 +7,7 @@ import streamlit as st
 from core import registry, review, scoring
 from core.errors import ClaimLensError
 from dashboard import charts
-from dashboard.ui import actor_or_stop, attempt, transaction
+from dashboard.ui import actor_or_stop, attempt, plain, transaction
 from db.models import LINES_OF_BUSINESS
 
 actor = actor_or_stop()
@@ -52,7 +52,11 @@ with decisions_tab:
     if claim_id is not None:
         try:
             with transaction() as session:
-                detail = review.claim_detail(session, actor=actor, claim_id=claim_id)
+                viewed: set[int] = st.session_state.setdefault("viewed_claims", set())
+                detail = review.claim_detail(
+                    session, actor=actor, claim_id=claim_id, record_view=claim_id not in viewed
+                )
+                viewed.add(claim_id)
         except ClaimLensError as error:
             st.error(str(error))
             st.stop()
@@ -63,7 +67,7 @@ with decisions_tab:
             st.markdown(f"#### {decision.decision.replace('_', ' ')} · {decision.reason_code}")
             st.markdown(
                 f"By **{decision.decided_by}** at {decision.decided_at:%Y-%m-%d %H:%M:%S} "
-                f"(claim version {decision.claim_version})" + (f" — “{decision.note}”" if decision.note else "")
+                f"(claim version {decision.claim_version})" + (f" — “{plain(decision.note)}”" if decision.note else "")
             )
             stored = decision.prediction
             if stored is None:
@@ -77,7 +81,7 @@ with decisions_tab:
                 st.caption("No explanation was stored for this prediction.")
             else:
                 for reason in stored.explanation.reasons:
-                    st.markdown(f"- {reason}")
+                    st.markdown(f"- {plain(reason)}")
                 st.html(charts.highlighted_words(stored.explanation.words))
                 st.plotly_chart(
                     charts.field_contributions(stored.explanation.fields), key=f"explanations_fields_{decision.id}"

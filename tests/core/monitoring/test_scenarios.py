@@ -3,13 +3,17 @@ months before the shift (SQLite; the full-size run is in the README)."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import date
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlalchemy import func, select
 
 from core import registry
 from core.auth import Actor, Role
+from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
 from core.monitoring import report
 from db.models import AuditLog, DriftAlert, DriftReport
@@ -102,3 +106,42 @@ def test_running_drift_again_adds_no_duplicate_reports(scenario_world) -> None: 
         assert session.scalar(select(func.count()).select_from(DriftReport)) == len(result.reports)
         stored = report.reports(session, actor=MANAGER)
     assert [r.window_start for r in stored] == sorted(r.window_start for r in result.reports)
+
+
+@pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
+def test_alerts_are_posted_to_the_webhook_and_a_bad_url_is_reported_not_raised(
+    scenario_world, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    _, result = scenario_world
+    received: list[dict] = []  # type: ignore[type-arg]
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    get_settings.cache_clear()
+    assert report.notify(result) is None
+    server.server_close()
+    [body] = received
+    assert body["source"] == "claimlens"
+    assert sum(len(w["alerts"]) for w in body["alerts"]) == result.alerts
+    monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", "hooks.example.com/no-scheme")
+    get_settings.cache_clear()
+    assert "failed" in (report.notify(result) or "")
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
+def test_windows_are_complete_weeks_after_the_reference(scenario_world) -> None:  # type: ignore[no-untyped-def]
+    _, result = scenario_world
+    starts = [r.window_start for r in result.reports]
+    assert all(s.weekday() == 0 for s in starts) and starts[0] > result.reference_end
+    assert all((r.window_end - r.window_start).days == 6 for r in result.reports)
