@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from core import accounts
 from db.models import AuditLog, Claim, Review, TrainingRun, User
 from db.session import session_scope
 from tests.conftest import DEMO_PASSWORD, DEMO_USERS
@@ -72,7 +73,7 @@ def test_a_wrong_password_is_refused_audited_and_a_right_one_signs_in(scored_dat
     app.text_input(key="login_username").input("ada")
     app.text_input(key="login_password").input("not the password")
     app.button(key="login_submit").click().run()
-    assert "Wrong username or password." in [e.value for e in app.error]
+    assert [e.value for e in app.error] == [accounts.WRONG_CREDENTIALS]
     assert count(AuditLog, AuditLog.action == "login.failed") == 1
     app.text_input(key="login_password").input(DEMO_PASSWORD)
     app.button(key="login_submit").click().run()
