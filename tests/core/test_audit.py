@@ -46,6 +46,8 @@ def test_search_filters_by_actor_action_entity_and_date(session: Session, logged
     assert len(found(since=today - timedelta(days=1), until=today + timedelta(days=1))) == 4
     assert found(until=today - timedelta(days=1)) == []
     assert found(actor="' OR '1'='1") == []
+    assert found(actor="%") == [] and found(actor="ada; DELETE FROM audit_log") == []
+    assert found(actor="ü" * 10_240) == []  # 10 kB of unicode: no rows, no error
 
 
 def test_csv_export_round_trips_and_defuses_spreadsheet_formulas(session: Session, logged: None) -> None:
