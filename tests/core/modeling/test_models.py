@@ -51,9 +51,14 @@ def claim_model_in_memory(tiny_base_model: str, spec: FieldSpec, path: Path) -> 
     model = ClaimRiskModel(TextEncoder.from_pretrained(tiny_base_model), spec.width)
     model.calibration = torch.tensor([1.7, -0.4])
     meta = ModelMeta(
-        task=CLAIM_TASK, base_model=tiny_base_model, method="head", max_length=48, labels=["honest", "fraud"],
-        field_spec=spec.to_dict(), thresholds=dict(THRESHOLDS),
-    )  # fmt: skip
+        task=CLAIM_TASK,
+        base_model=tiny_base_model,
+        method="head",
+        max_length=48,
+        labels=["honest", "fraud"],
+        field_spec=spec.to_dict(),
+        thresholds=dict(THRESHOLDS),
+    )
     return LoadedModel(model=model.eval(), tokenizer=load_tokenizer(tiny_base_model), meta=meta, path=path)
 
 
@@ -61,8 +66,9 @@ def sentiment_model_in_memory(tiny_base_model: str, path: Path) -> LoadedModel:
     torch.manual_seed(6)
     model = SentimentModel(TextEncoder.from_pretrained(tiny_base_model), len(SENTIMENT_LABELS))
     model.calibration = torch.tensor([0.4, 0.0])
-    meta = ModelMeta(task=SENTIMENT_TASK, base_model=tiny_base_model, method="head", max_length=48,
-                     labels=list(SENTIMENT_LABELS))  # fmt: skip
+    meta = ModelMeta(
+        task=SENTIMENT_TASK, base_model=tiny_base_model, method="head", max_length=48, labels=list(SENTIMENT_LABELS)
+    )
     return LoadedModel(model=model.eval(), tokenizer=load_tokenizer(tiny_base_model), meta=meta, path=path)
 
 
@@ -225,3 +231,29 @@ def test_field_spec_survives_to_dict_and_json_and_encodes_the_same(spec: FieldSp
     restored = FieldSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert restored == spec
     np.testing.assert_array_equal(restored.encode(claims), spec.encode(claims))
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
+    tiny_base_model: str,
+    spec: FieldSpec,
+    claims: pd.DataFrame,
+    tmp_path: Path,
+    precision: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.config import get_settings
+    from core.modeling.encoder import default_base_model
+
+    monkeypatch.setenv("CLAIMLENS_INFERENCE_PRECISION", precision)
+    get_settings.cache_clear()
+    # The real MiniLM: its kernels are the ones whose bf16 rounding depends on padding.
+    loaded = claim_model_in_memory(default_base_model(), spec, tmp_path / "claim")
+    together = claim_probabilities(loaded, claims)
+    alone = np.array([claim_probabilities(loaded, claims.iloc[[i]])[0] for i in range(0, len(claims), 7)])
+    in_pairs = claim_probabilities(loaded, claims.iloc[::7], batch_size=2)
+    get_settings.cache_clear()
+    # Same up to float32 rounding in the small heads (matrix-vector vs matrix-matrix
+    # kernels); bf16 rounding of padded batches alone would move scores by ~1e-3.
+    assert np.abs(together[::7] - alone).max() < 1e-5
+    assert np.abs(together[::7] - in_pairs).max() < 1e-5
