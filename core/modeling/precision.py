@@ -3,9 +3,10 @@
 bf16 roughly doubles encoder speed on GPUs and on CPUs with AMX or AVX512-BF16 (measured
 on this project's 2-core CPU: 176 -> 262 narratives/s). Its rounding depends on the
 shapes a matrix product sees, so scoring runs texts in batches of exactly equal length
-(no padding): then a claim's probability is the same whatever it is batched with, and the
-explainer (whose masked copies of a claim keep its length) reproduces it exactly, which
-keeps SHAP values adding up to the stored probability.
+(no padding): then a claim's probability is the same whatever it is batched with (to
+float32 rounding, tested on CPU with MiniLM; not yet checked on a GPU), and the explainer
+(whose masked copies of a claim keep its length) reproduces it, which keeps SHAP values
+adding up to the stored probability.
 """
 
 from __future__ import annotations
