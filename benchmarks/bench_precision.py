@@ -7,23 +7,19 @@ trained claim model in float32 and in bf16 on the same labelled, generated claim
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from core.config import get_settings
+from benchmarks.common import at_precision
 from core.data.generator import GeneratorConfig, generate
 from core.modeling.inference import claim_probabilities
 from core.modeling.models import load_model
 
-PRECISION_ENV = "CLAIMLENS_INFERENCE_PRECISION"
-
 
 def probabilities_at(precision: str, model: str, claims) -> np.ndarray:  # type: ignore[no-untyped-def]
-    os.environ[PRECISION_ENV] = precision
-    get_settings.cache_clear()
-    return claim_probabilities(load_model(model, "cpu"), claims)
+    with at_precision(precision):
+        return claim_probabilities(load_model(model, "cpu"), claims)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ narratives.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -21,14 +20,11 @@ from transformers import PretrainedConfig, PreTrainedModel, pipeline
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import logging as transformers_logging
 
-from benchmarks.common import training_frames
-from core.config import get_settings
+from benchmarks.common import at_precision, training_frames
 from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
 from core.modeling.inference import message_probabilities
 from core.modeling.models import SENTIMENT_LABELS, LoadedModel, ModelMeta, SentimentModel
 from core.modeling.precision import uses_bf16
-
-PRECISION_ENV = "CLAIMLENS_INFERENCE_PRECISION"
 
 
 class PipelineModel(PreTrainedModel):
@@ -71,7 +67,8 @@ def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineM
     if device == "cuda":
         torch.cuda.synchronize()
     our_rate = len(texts) / (time.perf_counter() - started)
-    reference = _at_fp32(lambda: message_probabilities(loaded, frame))
+    with at_precision("fp32"):
+        reference = message_probabilities(loaded, frame)
     agree = np.mean(
         [SENTIMENT_LABELS[int(np.argmax(p))] == t["label"] for p, t in zip(ours[:n_pipe], theirs, strict=True)]
     )
@@ -87,17 +84,6 @@ def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineM
 
 def _precision(loaded: LoadedModel) -> str:
     return "bf16" if uses_bf16(next(loaded.model.parameters()).device) else "fp32"
-
-
-def _at_fp32(compute):  # type: ignore[no-untyped-def]
-    previous = os.environ.get(PRECISION_ENV)
-    os.environ[PRECISION_ENV] = "fp32"
-    get_settings.cache_clear()
-    try:
-        return compute()
-    finally:
-        os.environ.pop(PRECISION_ENV) if previous is None else os.environ.__setitem__(PRECISION_ENV, previous)
-        get_settings.cache_clear()
 
 
 def main() -> None:

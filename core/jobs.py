@@ -10,7 +10,7 @@ machine lost) and is marked failed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,20 +32,52 @@ def now() -> datetime:
 def queue_run(session: Session, *, actor: Actor, config: dict[str, Any]) -> TrainingRun:
     require(actor, Permission.TRAIN_MODELS)
     run = TrainingRun(
-        task=config["task"], method=config["method"], profile=config["profile"], config=config, status="queued",
-        data_since=_as_date(config.get("since")), data_until=_as_date(config.get("until")),
-        requested_by_id=actor.user_id, progress={},
-    )  # fmt: skip
+        task=config["task"],
+        method=config["method"],
+        profile=config["profile"],
+        config=config,
+        status="queued",
+        data_since=_as_date(config.get("since")),
+        data_until=_as_date(config.get("until")),
+        requested_by_id=actor.user_id,
+        progress={},
+    )
     session.add(run)
     session.flush()
-    audit.record(session, actor=actor, action="training.queued", entity_type="training_run", entity_id=run.id,
-                 details={"task": run.task, "method": run.method, "profile": run.profile})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        action="training.queued",
+        entity_type="training_run",
+        entity_id=run.id,
+        details={"task": run.task, "method": run.method, "profile": run.profile},
+    )
     return run
 
 
-def _as_date(value: Any):  # type: ignore[no-untyped-def]
-    from datetime import date
+def queue_training(
+    session: Session,
+    *,
+    actor: Actor,
+    task: str,
+    profile: str = "quick",
+    method: str | None = None,
+    epochs: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> TrainingRun:
+    """Queue a run from a manager's choices (the profile fills in the rest); bad choices
+    are an `InvalidInput` before anything is written."""
+    from training.config import TrainingConfig  # training builds on core, not the other way round
 
+    overrides: dict[str, Any] = {"since": since, "until": until}
+    if epochs:
+        overrides["epochs"] = int(epochs)
+    config = TrainingConfig.for_profile(task, profile, method, **overrides)
+    return queue_run(session, actor=actor, config=config.to_dict())
+
+
+def _as_date(value: Any):  # type: ignore[no-untyped-def]
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
@@ -102,8 +134,9 @@ def request_cancel(session: Session, *, actor: Actor, run_id: int) -> TrainingRu
     return run
 
 
-def finish_run(session: Session, *, run_id: int, status: str, error: str | None = None,
-               manifest: dict[str, Any] | None = None) -> None:  # fmt: skip
+def finish_run(
+    session: Session, *, run_id: int, status: str, error: str | None = None, manifest: dict[str, Any] | None = None
+) -> None:
     values: dict[str, Any] = {"status": status, "finished_at": now(), "error": error}
     if manifest is not None:
         values["data_manifest"] = manifest

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core import audit, registry
 from core.auth import Actor, Permission, Role, require
 from core.errors import ClaimLensError, InvalidInput, NotFound
+from core.modeling.features import MODEL_INPUTS
 from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, User
 
 # Decisions and the reason codes an adjuster must pick from for each.
@@ -29,6 +30,9 @@ REASON_CODES: dict[str, tuple[str, ...]] = {
 }
 # Decisions that close the review; `request_info` keeps the claim with its adjuster.
 FINAL_DECISIONS = ("approve", "deny", "refer_siu")
+# What a decision says about fraud, for training labels and realized performance
+# (a referral to SIU is a suspicion, not a finding, so it is no label).
+DECISION_LABELS = {"deny": 1, "approve": 0}
 MAX_NOTE_LENGTH = 4000
 MASK = "•••"
 CLAIM_FIELDS = (
@@ -50,6 +54,7 @@ CLAIM_FIELDS = (
     "claimant_contact",
 )
 PII_FIELDS = ("claimant_name", "claimant_contact")
+CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
 
 class DecisionConflict(ClaimLensError):

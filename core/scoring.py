@@ -43,6 +43,7 @@ from core.auth import Actor, Permission, require
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
 from core.explain import Explainer, Explanation
+from core.modeling.features import MODEL_INPUTS
 from core.modeling.inference import claim_probabilities, message_probabilities
 from core.modeling.models import LoadedModel, load_model
 from db.models import Claim, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun
@@ -52,10 +53,6 @@ CHUNK_SIZE = 512
 EXPLAIN_BATCH = 16  # explanations per transaction
 AMOUNT_CAP = 1_000_000.0
 FLAGGED_BANDS = ("high", "medium")
-MODEL_INPUTS = (
-    "line_of_business", "policy_start_date", "incident_date", "incident_hour", "report_date", "claimed_amount",
-    "insured_value", "prior_claims", "police_report", "witnesses", "region", "channel", "narrative",
-)  # fmt: skip
 
 
 @dataclass
@@ -97,7 +94,8 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def _load(version: ModelVersion, device: str) -> LoadedModel:
+def load_version(version: ModelVersion, device: str) -> LoadedModel:
+    """A registered version's model folder, or a clear error naming the version."""
     try:
         return load_model(version.artifact_path, device)
     except InvalidInput as error:
@@ -119,8 +117,8 @@ def score(
         if claim_version is None and sentiment_version is None:
             raise InvalidInput("no champion model yet: train one first (claimlens train claim)")
         # Load before writing anything: a missing model folder must leave no trace but the error.
-        claim_model = _load(claim_version, device) if claim_version else None
-        sentiment_model = _load(sentiment_version, device) if sentiment_version else None
+        claim_model = load_version(claim_version, device) if claim_version else None
+        sentiment_model = load_version(sentiment_version, device) if sentiment_version else None
         run = ScoringRun(worker_id=worker_id, rescore_all=rescore_open, status="running",
                          claim_model_version_id=claim_version.id if claim_version else None,
                          sentiment_model_version_id=sentiment_version.id if sentiment_version else None)  # fmt: skip
@@ -265,7 +263,7 @@ def explain_pending(
             version = registry.champion(session, registry.CLAIM_TASK)
             if version is None:
                 return done
-            loaded = loaded or _load(version, device or get_settings().resolved_device())
+            loaded = loaded or load_version(version, device or get_settings().resolved_device())
             missing = ~exists().where(ExplanationRow.prediction_id == Prediction.id)
             query = (
                 select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
@@ -318,7 +316,7 @@ def explain_claim(session: Session, *, actor: Actor, claim_id: int, device: str 
         return existing
     claim = session.get(Claim, claim_id)
     assert claim is not None
-    loaded = _load(version, device or get_settings().resolved_device())
+    loaded = load_version(version, device or get_settings().resolved_device())
     explanation = Explainer(loaded).explain({c: getattr(claim, c) for c in MODEL_INPUTS})
     row = store_explanation(session, prediction_id=prediction.id, explanation=explanation)
     audit.record(session, actor=actor, action="explanation.computed", entity_type="claim", entity_id=claim_id)
@@ -332,7 +330,7 @@ def explain_message(session: Session, *, actor: Actor, message_id: int, device: 
     message = session.get(Message, message_id)
     if version is None or message is None:
         raise InvalidInput("no sentiment champion or no such message")
-    loaded = _load(version, device or get_settings().resolved_device())
+    loaded = load_version(version, device or get_settings().resolved_device())
     probabilities = message_probabilities(loaded, pd.DataFrame([{"text": message.text}]))[0]
     return Explainer(loaded).explain({"text": message.text}, target_class=int(np.argmax(probabilities)))
 

@@ -3,8 +3,7 @@ user errors shown as messages (never tracebacks). No SQL and no business rules h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -12,7 +11,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from core import accounts
+from core import accounts, review
 from core.auth import Actor
 from core.errors import ClaimLensError
 from db.session import session_scope
@@ -63,12 +62,6 @@ def actor_or_stop() -> Actor:
     return actor
 
 
-@contextmanager
-def transaction() -> Iterator[Session]:
-    with session_scope() as session:
-        yield session
-
-
 def attempt(action: Callable[[Session], T]) -> T | None:
     """Run one user action in its own transaction; a user error becomes an on-page message
     and rolls back everything the action wrote."""
@@ -87,3 +80,16 @@ def plain(text: str) -> str:
     """Text from claimants or adjusters, escaped for st.markdown: shown as typed, never
     turned into links, images or formatting."""
     return "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in text)
+
+
+def claim_or_stop(actor: Actor, claim_id: int) -> review.ClaimDetail:
+    """The claim as stored. Its first view in this browser session is audited; the reruns
+    that every widget click causes are not, so the audit log says who looked, once."""
+    viewed: set[int] = st.session_state.setdefault("viewed_claims", set())
+    detail = attempt(
+        lambda s: review.claim_detail(s, actor=actor, claim_id=claim_id, record_view=claim_id not in viewed)
+    )
+    if detail is None:
+        st.stop()
+    viewed.add(claim_id)
+    return detail

@@ -138,17 +138,29 @@ DEMO_PASSWORD = "demo-password-1"
 DEMO_USERS = {"adjuster": "ada", "adjuster2": "abe", "compliance": "cora", "manager": "max", "admin": "root"}
 
 
+def train_tiny(sessions, base_model: str, task: str, epochs: int = 2, **overrides):  # type: ignore[no-untyped-def]
+    """Queue, claim and run one quick training run of a tiny model, as the worker would."""
+    from core import jobs
+    from core.auth import cli_actor
+    from training.config import TrainingConfig
+    from training.run import execute_run
+
+    config = TrainingConfig.for_profile(task, "quick", base_model=base_model, epochs=epochs, max_length=64, **overrides)
+    with sessions() as session, session.begin():
+        run = jobs.queue_run(session, actor=cli_actor(), config=config.to_dict())
+        jobs.claim_run(session, run_id=run.id, worker_id="test")
+    return execute_run(sessions, run_id=run.id, actor=cli_actor())
+
+
 def _build_scored_world(url: str, model_dir: Path, base_model: str) -> None:
     """Seed 300 claims, train tiny claim and sentiment champions, score, explain the
     flagged claims, and create one user per role (plus a second adjuster)."""
     from sqlalchemy.orm import sessionmaker
 
-    from core import accounts, jobs, scoring
+    from core import accounts, scoring
     from core.auth import Role, cli_actor
     from core.data.generator import GeneratorConfig
     from core.data.seeding import seed
-    from training.config import TrainingConfig
-    from training.run import execute_run
 
     admin = cli_actor()
     sessions = sessionmaker(bind=engine_for(url), expire_on_commit=False)
@@ -158,11 +170,7 @@ def _build_scored_world(url: str, model_dir: Path, base_model: str) -> None:
             role = Role(key.rstrip("2"))
             accounts.create_user(session, actor=admin, username=username, role=role, password=DEMO_PASSWORD)
     for task in ("claim_risk", "sentiment"):
-        config = TrainingConfig.for_profile(task, "quick", base_model=base_model, epochs=2, max_length=64)
-        with sessions() as session, session.begin():
-            run = jobs.queue_run(session, actor=admin, config=config.to_dict())
-            jobs.claim_run(session, run_id=run.id, worker_id="fixture")
-        assert execute_run(sessions, run_id=run.id, actor=admin).promoted
+        assert train_tiny(sessions, base_model, task).promoted
     scoring.score(sessions, actor=admin, explain_limit=40, device="cpu")
 
 

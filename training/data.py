@@ -14,19 +14,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from core.modeling.features import MODEL_INPUTS
+from core.review import DECISION_LABELS
 from db.models import Claim, ClaimGroundTruth, Message, Review
 from training.config import TrainingConfig
 from training.splits import Splits, time_split
 
-DECISION_LABELS = {"deny": 1, "approve": 0}
-CLAIM_INPUT_COLUMNS = (
-    "line_of_business", "policy_start_date", "incident_date", "incident_hour", "report_date", "claimed_amount",
-    "insured_value", "prior_claims", "police_report", "witnesses", "region", "channel", "narrative",
-)  # fmt: skip
-
 
 def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
-    columns = [getattr(Claim, c) for c in CLAIM_INPUT_COLUMNS]
+    columns = [getattr(Claim, c) for c in MODEL_INPUTS]
     query = (
         select(Claim.id.label("claim_id"), *columns, ClaimGroundTruth.is_fraud, ClaimGroundTruth.oracle_probability)
         .outerjoin(ClaimGroundTruth, ClaimGroundTruth.claim_id == Claim.id)

@@ -30,6 +30,13 @@ FIELD_NAMES = (*NUMERIC_FIELDS, HOUR_FIELD, *CATEGORICAL_FIELDS)
 OTHER = "__other__"
 
 # Human wording for explanations ("policy age is 12 days").
+# The claim columns the claim model reads (fields and narrative), in one place for
+# training, scoring, input hashing and monitoring.
+MODEL_INPUTS = (
+    "line_of_business", "policy_start_date", "incident_date", "incident_hour", "report_date", "claimed_amount",
+    "insured_value", "prior_claims", "police_report", "witnesses", "region", "channel", "narrative",
+)  # fmt: skip
+
 FIELD_LABELS = {
     "amount_vs_insured": "claimed amount vs insured value",
     "claimed_amount": "claimed amount",

@@ -337,8 +337,8 @@ def performance_metric(
             labelled["probability"].to_numpy(float), labelled["decision_label"].to_numpy(bool)
         )
     drop = reference_auc - estimate.roc_auc
-    # No test statistic: the drop must exceed the threshold and twice its uncertainty.
-    significant = drop > 2 * estimate.roc_auc_std if np.isfinite(estimate.roc_auc_std) else False
+    # No test statistic (p-value None): the drop must also exceed twice its uncertainty.
+    beyond_uncertainty = bool(np.isfinite(estimate.roc_auc_std) and drop > 2 * estimate.roc_auc_std)
     metric = Metric(
         "performance",
         "roc_auc",
@@ -346,7 +346,7 @@ def performance_metric(
         "cbpe",
         drop,
         t.auc_drop,
-        0.0 if significant else 1.0,
+        None,
         0,
         len(scored),
         {
@@ -357,6 +357,7 @@ def performance_metric(
             "realized_n": len(labelled),
             "estimated_precision": estimate.precision,
             "estimated_recall": estimate.recall,
+            "beyond_uncertainty": beyond_uncertainty,
         },
     )
     return [metric]
@@ -365,15 +366,14 @@ def performance_metric(
 def decide(metrics: list[Metric], t: DriftThresholds) -> list[Metric]:
     """Set each metric's verdict: effect at or over its threshold and significant at the
     Bonferroni-corrected level over all tests in the report."""
-    tested = [m for m in metrics if m.p_value is not None and m.family != "performance"]
-    level = t.alpha / max(len(tested), 1)
+    level = t.alpha / max(sum(m.p_value is not None for m in metrics), 1)
     for metric in metrics:
+        if metric.family == "performance":  # only a drop counts, and only beyond its uncertainty
+            metric.drift = metric.value >= metric.threshold and metric.details["beyond_uncertainty"]
+            continue
         effect = abs(metric.value) >= metric.threshold or (
             metric.family == "field" and metric.details.get("wasserstein_sd", 0) >= t.wasserstein
         )
-        if metric.family == "performance":
-            metric.drift = effect and metric.p_value == 0.0
-        else:
-            metric.drift = bool(effect and metric.p_value is not None and metric.p_value < level)
+        metric.drift = bool(effect and metric.p_value is not None and metric.p_value < level)
         metric.details["significance_level"] = level
     return metrics

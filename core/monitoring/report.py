@@ -27,7 +27,9 @@ from core import audit, registry
 from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
+from core.modeling.features import MODEL_INPUTS
 from core.monitoring import drift
+from core.review import DECISION_LABELS
 from db.models import (
     Claim,
     DriftAlert,
@@ -45,23 +47,7 @@ WINDOWS = {"day": 1, "week": 7}
 REFERENCE_SAMPLE = 20_000
 TEXT_SAMPLE = 300  # narratives per side for the embedding check (the costly part)
 TERMS_SAMPLE = 5_000
-DECISION_LABELS = {"deny": 1.0, "approve": 0.0}
-CLAIM_COLUMNS = (
-    "id",
-    "line_of_business",
-    "policy_start_date",
-    "incident_date",
-    "incident_hour",
-    "report_date",
-    "claimed_amount",
-    "insured_value",
-    "prior_claims",
-    "police_report",
-    "witnesses",
-    "region",
-    "channel",
-    "narrative",
-)
+CLAIM_COLUMNS = ("id", *MODEL_INPUTS)
 
 
 def thresholds() -> drift.DriftThresholds:
@@ -92,12 +78,16 @@ def reference_window(session: Session, version: ModelVersion) -> tuple[date, dat
     """First and last report date of the claims the champion was trained on."""
     run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
     ids = (run.data_manifest or {}).get("train", []) if run else []
-    if ids:
-        bounds = session.execute(
-            select(func.min(Claim.report_date), func.max(Claim.report_date)).where(Claim.id.in_(ids[:50_000]))
+    # In chunks: SQLite binds at most 32,766 parameters in one statement.
+    bounds = [
+        session.execute(
+            select(func.min(Claim.report_date), func.max(Claim.report_date)).where(Claim.id.in_(ids[i : i + 10_000]))
         ).one()
-        if bounds[0] is not None:
-            return bounds[0], bounds[1]
+        for i in range(0, len(ids), 10_000)
+    ]
+    firsts, lasts = [b[0] for b in bounds if b[0] is not None], [b[1] for b in bounds if b[1] is not None]
+    if firsts:
+        return min(firsts), max(lasts)
     if run and run.data_since and run.data_until:
         return run.data_since, run.data_until
     raise InvalidInput(f"{version.task} v{version.version} has no recorded training window to compare with")
@@ -158,10 +148,10 @@ class _Embedder:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         from core.modeling.inference import text_embeddings
-        from core.scoring import _load
+        from core.scoring import load_version
 
         if self._loaded is None:
-            self._loaded = _load(self.version, get_settings().resolved_device())
+            self._loaded = load_version(self.version, get_settings().resolved_device())
         return text_embeddings(self._loaded, texts)
 
 
@@ -374,6 +364,9 @@ class StoredReport:
     changed_terms: list[dict[str, Any]]
     alerts: int
 
+    def metric(self, name: str, segment: str = "all") -> dict[str, Any] | None:
+        return next((m for m in self.metrics if m["name"] == name and m["segment"] == segment), None)
+
 
 def reports(session: Session, *, actor: Actor, window: str = "week") -> list[StoredReport]:
     """The champion's stored reports, oldest window first."""
@@ -469,16 +462,14 @@ def retrain_on_window(session: Session, *, actor: Actor, report_id: int) -> int:
     """Queue a claim-model run on the reference window through the drifted window, so the
     challenger learns what changed; the gate then decides whether it replaces the champion."""
     from core import jobs
-    from training.config import TrainingConfig
 
     require(actor, Permission.TRAIN_MODELS)
     stored = session.get(DriftReport, report_id)
     if stored is None:
         raise NotFound(f"drift report {report_id} does not exist")
-    config = TrainingConfig.for_profile(
-        registry.CLAIM_TASK, "quick", since=stored.reference_start, until=stored.window_end
+    run = jobs.queue_training(
+        session, actor=actor, task=registry.CLAIM_TASK, since=stored.reference_start, until=stored.window_end
     )
-    run = jobs.queue_run(session, actor=actor, config=config.to_dict())
     audit.record(
         session,
         actor=actor,

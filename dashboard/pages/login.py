@@ -3,7 +3,8 @@
 import streamlit as st
 
 from core import accounts
-from dashboard.ui import sign_in, sso_configured, transaction
+from dashboard.ui import sign_in, sso_configured
+from db.session import session_scope
 
 st.title("ClaimLens")
 st.caption("Claims review and model monitoring")
@@ -15,7 +16,7 @@ with st.form("login", border=True):
     password = st.text_input("Password", type="password", key="login_password")
     submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
 if submitted:
-    with transaction() as session:  # failures are counted and audited, so this commits either way
+    with session_scope() as session:  # failures are counted and audited, so this commits either way
         result = accounts.authenticate(session, username=username, password=password)
     if result.actor is not None:
         sign_in(result.actor)
@@ -28,7 +29,7 @@ if sso_configured():
         st.button("Sign in with single sign-on", on_click=st.login, key="login_sso")
     else:  # signed in at the provider: continuing is the user's choice, not automatic
         if st.button(f"Continue as {st.user.email}", type="primary", key="login_sso_continue"):
-            with transaction() as session:
+            with session_scope() as session:
                 result = accounts.authenticate_email(session, email=str(st.user.email))
             if result.actor is not None:
                 sign_in(result.actor)

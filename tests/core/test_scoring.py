@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs, scoring
+from core import scoring
 from core.auth import Actor, Role, cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig
@@ -17,8 +17,7 @@ from core.data.seeding import generate_import_frame, seed
 from core.errors import InvalidInput, PermissionDenied
 from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun, User
 from db.session import engine_for
-from training.config import TrainingConfig
-from training.run import execute_run
+from tests.conftest import train_tiny
 
 ADMIN = cli_actor()
 
@@ -30,11 +29,7 @@ def world(database_url: str, model_dir: Path, tiny_base_model: str) -> sessionma
     with sessions() as session, session.begin():
         seed(session, actor=ADMIN, config=GeneratorConfig(claims=300, seed=12))
     for task in ("claim_risk", "sentiment"):
-        config = TrainingConfig.for_profile(task, "quick", base_model=tiny_base_model, epochs=2, max_length=64)
-        with sessions() as session, session.begin():
-            run = jobs.queue_run(session, actor=ADMIN, config=config.to_dict())
-            jobs.claim_run(session, run_id=run.id, worker_id="test")
-        outcome = execute_run(sessions, run_id=run.id, actor=ADMIN)
+        outcome = train_tiny(sessions, tiny_base_model, task)
         assert outcome.promoted, outcome
     return sessions
 

@@ -6,8 +6,9 @@ import streamlit as st
 from core import triage
 from core.auth import Permission
 from core.errors import ClaimLensError
-from dashboard.ui import actor_or_stop, attempt, transaction
+from dashboard.ui import actor_or_stop, attempt
 from db.models import LINES_OF_BUSINESS
+from db.session import session_scope
 
 actor = actor_or_stop()
 st.title("Triage queue")
@@ -47,7 +48,7 @@ try:
     )
     if st.session_state.get("queue_filters") != filters:  # new filters start at the first page
         st.session_state["queue_filters"], st.session_state["queue_page"], page = filters, 0, 0
-    with transaction() as session:
+    with session_scope() as session:
         result = triage.queue(session, actor=actor, filters=filters, page=page, page_size=page_size)
 except ClaimLensError as error:
     st.error(str(error))

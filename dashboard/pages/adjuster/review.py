@@ -6,9 +6,8 @@ import streamlit as st
 
 from core import review, scoring
 from core.auth import Permission
-from core.errors import ClaimLensError
 from dashboard import charts
-from dashboard.ui import actor_or_stop, attempt, plain, transaction
+from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
 
 actor = actor_or_stop()
 st.title("Claim review")
@@ -23,14 +22,7 @@ if claim_id is None:
     st.info("Open a claim from the triage queue, or type its number.")
     st.stop()
 
-viewed: set[int] = st.session_state.setdefault("viewed_claims", set())
-try:
-    with transaction() as session:  # the first view of a claim is audited
-        detail = review.claim_detail(session, actor=actor, claim_id=claim_id, record_view=claim_id not in viewed)
-except ClaimLensError as error:
-    st.error(str(error))
-    st.stop()
-viewed.add(claim_id)
+detail = claim_or_stop(actor, claim_id)
 if flash := st.session_state.pop("review_flash", None):
     st.success(flash)
 seen = st.session_state.setdefault("seen_versions", {})

@@ -5,9 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from core import registry, review, scoring
-from core.errors import ClaimLensError
 from dashboard import charts
-from dashboard.ui import actor_or_stop, attempt, plain, transaction
+from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
 from db.models import LINES_OF_BUSINESS
 
 actor = actor_or_stop()
@@ -50,16 +49,7 @@ with decisions_tab:
     else:
         st.info("No decisions yet.")
     if claim_id is not None:
-        try:
-            with transaction() as session:
-                viewed: set[int] = st.session_state.setdefault("viewed_claims", set())
-                detail = review.claim_detail(
-                    session, actor=actor, claim_id=claim_id, record_view=claim_id not in viewed
-                )
-                viewed.add(claim_id)
-        except ClaimLensError as error:
-            st.error(str(error))
-            st.stop()
+        detail = claim_or_stop(actor, claim_id)
         st.subheader(detail.fields["claim_number"])
         if not detail.decisions:
             st.info("This claim has no decision yet.")

@@ -6,8 +6,9 @@ import streamlit as st
 
 from core import jobs, registry
 from core.errors import ClaimLensError
-from dashboard.ui import actor_or_stop, attempt, transaction
-from training.config import METHODS, PROFILES, TrainingConfig
+from dashboard.ui import actor_or_stop, attempt
+from db.session import session_scope
+from training.config import METHODS, PROFILES
 
 actor = actor_or_stop()
 st.title("Models and retraining")
@@ -16,7 +17,7 @@ TASKS = {"Claim risk": registry.CLAIM_TASK, "Sentiment": registry.SENTIMENT_TASK
 
 @st.dialog("Promote model version")
 def promote_dialog(version_id: int, label: str) -> None:
-    with transaction() as session:
+    with session_scope() as session:
         gate = registry.compare_with_champion(session, actor=actor, version_id=version_id)
     st.write(f"Promote **{label}** to champion?")
     if gate.passed:
@@ -41,7 +42,7 @@ def rollback_dialog(task: str) -> None:
         st.rerun()
 
 
-with transaction() as session:
+with session_scope() as session:
     versions = registry.versions(session)
 table = pd.DataFrame(
     [
@@ -67,7 +68,7 @@ else:
         label = f"{row['task']} v{row['version']}"
         compare, promote, rollback = st.columns(3)
         try:
-            with transaction() as session:
+            with session_scope() as session:
                 gate = registry.compare_with_champion(session, actor=actor, version_id=int(row["id"]))
             compare.dataframe(
                 pd.DataFrame({"challenger": gate.challenger, "champion": gate.champion}), key="models_compare"
@@ -89,19 +90,18 @@ with st.form("retrain", border=True):
     window = st.date_input("Data window (report dates; empty = all)", value=(), key="retrain_window")
     queued = st.form_submit_button("Queue training run", type="primary", key="retrain_submit")
 if queued:
-
-    def queue(session):  # type: ignore[no-untyped-def]
-        config = TrainingConfig.for_profile(
-            TASKS[task],
-            profile,
-            None if method == "profile default" else method,
-            **({"epochs": int(epochs)} if epochs else {}),
+    run = attempt(
+        lambda s: jobs.queue_training(
+            s,
+            actor=actor,
+            task=TASKS[task],
+            profile=profile,
+            method=None if method == "profile default" else method,
+            epochs=epochs,
             since=window[0] if len(window) > 0 else None,
             until=window[1] if len(window) > 1 else None,
         )
-        return jobs.queue_run(session, actor=actor, config=config.to_dict())
-
-    run = attempt(queue)
+    )
     if run is not None:
         st.success(f"Queued training run {run.id}; the worker picks it up.")
 
@@ -109,7 +109,7 @@ if queued:
 @st.fragment(run_every=3)
 def runs() -> None:
     """Training runs, refreshed every few seconds while the rest of the page stays put."""
-    with transaction() as session:
+    with session_scope() as session:
         recent = jobs.recent_runs(session, actor=actor)
     if not recent:
         st.caption("No training runs yet.")

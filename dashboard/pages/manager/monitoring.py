@@ -61,8 +61,8 @@ chosen = by_start[
     )
 ]
 left, right = st.columns(2)
-score_metric = next((m for m in chosen.metrics if m["name"] == "score_distribution" and m["segment"] == "all"), None)
-if score_metric and "reference_histogram" in score_metric["details"]:
+score_metric = chosen.metric("score_distribution")
+if score_metric:
     left.plotly_chart(charts.score_overlay(score_metric), key="drift_scores")
 if chosen.changed_terms:
     right.plotly_chart(charts.changed_terms(chosen.changed_terms), key="drift_terms")

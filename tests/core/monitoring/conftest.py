@@ -9,26 +9,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs, scoring
+from core import scoring
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
 from core.monitoring.report import DriftRun, run_drift
 from db import migrate
 from db.session import engine_for, reset_caches
-from training.config import TrainingConfig
-from training.run import execute_run
+from tests.conftest import train_tiny
 
 TRAIN_UNTIL = date(2026, 4, 30)  # the generator's default shift date is 2026-05-01
 ADMIN = cli_actor()
 
 
 def train(sessions: sessionmaker[Session], base_model: str, task: str, until: date | None) -> object:
-    config = TrainingConfig.for_profile(task, "quick", base_model=base_model, epochs=3, max_length=64, until=until)
-    with sessions() as session, session.begin():
-        run = jobs.queue_run(session, actor=ADMIN, config=config.to_dict())
-        jobs.claim_run(session, run_id=run.id, worker_id="test")
-    return execute_run(sessions, run_id=run.id, actor=ADMIN)
+    return train_tiny(sessions, base_model, task, epochs=3, until=until)
 
 
 def build_world(
