@@ -3,7 +3,7 @@
 
 The claims and predictions are filled with set-based SQL (`benchmarks/bench_queue.py`),
 two years of report dates; the champion's reference window is the year before the last
-week, so the report compares one week (~9,600 claims) with it. What a report costs does
+two weeks, so the report compares the one complete week after it (~9,600 claims) with it. What a report costs does
 not grow with the table: the reference is a 20,000-row sample, the embedding check uses
 300 + 600 narratives and the changed-terms check 5,000 per side (`core/monitoring/report.py`);
 the rest are per-column statistics on the window's rows.
@@ -46,7 +46,7 @@ def prepare(url: str, claims: int, model: str) -> date:
             config={},
             status="succeeded",
             data_since=last - timedelta(days=372),
-            data_until=last - timedelta(days=8),
+            data_until=last - timedelta(days=15),
             progress={},
             data_manifest={},
         )

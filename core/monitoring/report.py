@@ -220,10 +220,6 @@ def run_drift(
     result = DriftRun(ref_start, ref_end)
     if last is None or last <= ref_end:
         return result
-    t = thresholds()
-    reference = _claims(session, version.id, ref_start, ref_end, REFERENCE_SAMPLE)
-    reference_sentiment = _sentiments(session, ref_start, ref_end)
-    embed = _Embedder(version)
     done = set(
         session.scalars(
             select(DriftReport.window_start).where(
@@ -233,7 +229,13 @@ def run_drift(
     )
     starts = _window_starts(ref_end + timedelta(days=1), last, window)
     todo = [s for s in starts if s not in done][: max_windows or None]
-    reference_embeddings = embed(_sample(reference["narrative"], 2 * TEXT_SAMPLE, 0)) if todo else None
+    if not todo:  # nothing new: skip loading the reference sample and the encoder
+        return result
+    t = thresholds()
+    reference = _claims(session, version.id, ref_start, ref_end, REFERENCE_SAMPLE)
+    reference_sentiment = _sentiments(session, ref_start, ref_end)
+    embed = _Embedder(version)
+    reference_embeddings = embed(_sample(reference["narrative"], 2 * TEXT_SAMPLE, 0))
     computed = []
     for start in todo:
         end = start + timedelta(days=WINDOWS[window] - 1)
