@@ -33,7 +33,7 @@ run: install
 	$(BIN)/claimlens seed --claims $(DEMO_CLAIMS) --scenario $(DEMO_SCENARIO)
 	$(BIN)/claimlens train claim --profile quick --unless-champion --until $(DEMO_TRAIN_UNTIL)
 	$(BIN)/claimlens train sentiment --profile quick --unless-champion --until $(DEMO_TRAIN_UNTIL)
-	$(BIN)/claimlens score --explain-limit 100
+	$(BIN)/claimlens score
 	$(BIN)/claimlens users demo
 	@echo "Starting the training worker and the app on http://localhost:$(PORT) (Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; $(BIN)/claimlens worker & $(BIN)/streamlit run dashboard/app.py --server.port $(PORT)

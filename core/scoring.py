@@ -277,10 +277,10 @@ def explain_pending(
             rows = session.execute(query).mappings().all()
             if not rows:
                 return done
-            explainer = Explainer(loaded)
-            for row in rows:
-                store_explanation(session, prediction_id=int(row["id"]), explanation=explainer.explain(dict(row)))
-                done += 1
+            explanations = Explainer(loaded).explain_many(dict(row) for row in rows)
+            for row, explanation in zip(rows, explanations, strict=True):
+                store_explanation(session, prediction_id=int(row["id"]), explanation=explanation)
+            done += len(rows)
         if on_chunk:
             on_chunk("explanations", done)
     return done

@@ -117,6 +117,22 @@ def test_the_same_claim_explained_twice_gives_the_same_values(world: sessionmake
     assert [v for _, v in again.words] == pytest.approx([v for _, v in stored[1]["words"]], abs=1e-9)
 
 
+def test_claims_explained_on_threads_get_the_values_each_gets_alone(world: sessionmaker[Session]) -> None:
+    with world() as session:
+        claims = session.scalars(select(Claim).order_by(Claim.id).limit(6)).all()
+        rows = [{c: getattr(claim, c) for c in scoring.MODEL_INPUTS} for claim in claims]
+        version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
+    explainer = scoring.Explainer(scoring.load_model(version.artifact_path))
+    together = explainer.explain_many(rows, threads=3)
+    alone = [explainer.explain(row) for row in rows]
+    assert len(together) == len(rows)
+    for mine, reference in zip(together, alone, strict=True):  # same order, same values
+        assert mine.output_value == pytest.approx(reference.output_value, abs=1e-6)
+        assert mine.fields == pytest.approx(reference.fields, abs=1e-6)
+        assert [w for w, _ in mine.words] == [w for w, _ in reference.words]
+        assert mine.reasons == reference.reasons
+
+
 @pytest.mark.parametrize("narrative", ["", "Short.", "word " * 3000])
 def test_empty_and_very_long_narratives_are_scored_and_explained(world: sessionmaker[Session], narrative: str) -> None:
     frame = generate_import_frame(GeneratorConfig(claims=1, seed=77))
