@@ -247,7 +247,9 @@ def score(
         bool, typer.Option("--all", help="Rescore open claims (refresh bands and priorities).")
     ] = False,
     explain_limit: Annotated[int | None, typer.Option(help="Explain at most this many flagged claims now.")] = None,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Claims per chunk (and transaction).")] = 512,
+    chunk_size: Annotated[
+        int | None, typer.Option(min=1, help="Rows per chunk and transaction [default: 512 on CPU, 8192 on GPU].")
+    ] = None,
     drift_after: Annotated[bool, typer.Option("--drift/--no-drift", help="Run the drift report afterwards.")] = True,
 ) -> None:
     """Score every claim and message the champions have not scored; explain high/medium claims."""

@@ -187,6 +187,39 @@ def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Sessi
     assert duplicates == []
 
 
+@pytest.mark.parametrize("failing", ["claim_probabilities", "tokenize"])
+def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
+    world: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The model failing on the third chunk, or tokenising failing on the read-ahead thread:
+    the first chunks stay scored, the chunk read ahead is rolled back (and unlocked), and
+    the next run scores exactly the rest."""
+    real = getattr(scoring, failing)
+    calls = {"n": 0}
+
+    def fails_on_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("out of memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, failing, fails_on_third)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
+    assert count(world, Prediction) == 100
+    with world() as session:
+        run = session.scalars(select(ScoringRun)).one()
+        assert (run.status, run.error) == ("failed", "RuntimeError: out of memory")
+    monkeypatch.setattr(scoring, failing, real)
+    scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
+    assert count(world, Prediction) == count(world, Claim) == 300
+    with world() as session:
+        per_claim = session.execute(
+            select(func.count()).select_from(Prediction).group_by(Prediction.claim_id, Prediction.model_version_id)
+        )
+        assert {n for (n,) in per_claim} == {1}
+
+
 def test_rescoring_all_keeps_the_prediction_a_claim_was_decided_on(world: sessionmaker[Session]) -> None:
     scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
     with world() as session, session.begin():

@@ -257,3 +257,25 @@ def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
     # kernels); bf16 rounding of padded batches alone would move scores by ~1e-3.
     assert np.abs(together[::7] - alone).max() < 1e-5
     assert np.abs(together[::7] - in_pairs).max() < 1e-5
+
+
+def test_texts_tokenised_ahead_in_blocks_score_as_when_tokenised_at_once(
+    tiny_base_model: str,
+    spec: FieldSpec,
+    claims: pd.DataFrame,
+    messages: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.modeling import inference
+
+    claim_model = claim_model_in_memory(tiny_base_model, spec, tmp_path / "claim")
+    sentiment_model = sentiment_model_in_memory(tiny_base_model, tmp_path / "sentiment")
+    at_once = claim_probabilities(claim_model, claims)
+    messages_at_once = message_probabilities(sentiment_model, messages)
+    monkeypatch.setattr(inference, "TOKENIZE_BLOCK", 13)  # 200 claims: 16 blocks, the last one short
+    in_blocks = claim_probabilities(claim_model, claims)
+    # Each block's rows meet their own structured fields: a wrong offset would pair them wrongly.
+    np.testing.assert_allclose(in_blocks, at_once, atol=1e-6)
+    np.testing.assert_allclose(message_probabilities(sentiment_model, messages), messages_at_once, atol=1e-6)
+    assert len(claim_probabilities(claim_model, claims.iloc[:0])) == 0
