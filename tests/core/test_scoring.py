@@ -162,7 +162,7 @@ def test_a_champion_whose_folder_is_gone_is_a_clear_error_and_writes_nothing(
     assert count(world, ScoringRun) == 0
 
 
-def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Session]) -> None:
+def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Session], reading: str) -> None:
     results: list[scoring.ScoringResult] = []
     errors: list[BaseException] = []
 
@@ -187,13 +187,21 @@ def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Sessi
     assert duplicates == []
 
 
+@pytest.fixture(params=["inline", "read-ahead"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Score chunks as read (the CPU default) or with the GPU's read-ahead thread, here on the CPU."""
+    if request.param == "read-ahead":
+        monkeypatch.setattr(scoring, "READ_AHEAD_DEVICES", ("cuda", "cpu"))
+    return str(request.param)
+
+
 @pytest.mark.parametrize("failing", ["claim_probabilities", "tokenize"])
 def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
-    world: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, failing: str
+    world: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, failing: str, reading: str
 ) -> None:
-    """The model failing on the third chunk, or tokenising failing on the read-ahead thread:
-    the first chunks stay scored, the chunk read ahead is rolled back (and unlocked), and
-    the next run scores exactly the rest."""
+    """The model failing on the third chunk, or tokenising failing (on the read-ahead thread
+    when reading ahead): the first chunks stay scored, a chunk read ahead is rolled back
+    (and unlocked), and the next run scores exactly the rest."""
     real = getattr(scoring, failing)
     calls = {"n": 0}
 
