@@ -38,8 +38,9 @@ from core.modeling.precision import inference_precision, uses_bf16
 
 METHOD = "partition_shap"
 # Evaluations per explanation. Against a 2,000-evaluation permutation reference (top-5 factors
-# in common, 18 claims, 2 CPU cores): 200 -> 3.7 of 5 at 0.55 s, 300 -> 4.8 at 0.8 s,
-# 400 -> 4.9 at 1.2 s. 300 is the cheapest budget that keeps 4 of 5 (README has the benchmark).
+# in common, 30 flagged claims, the quick demo model, 2 CPU cores, explain_many): 200 -> 3.6 of 5
+# at 0.15 s/claim, 300 -> 4.4 at 0.21 s, 400 -> 4.6 at 0.29 s, 600 -> 4.7 at 0.49 s. 300 keeps
+# the 4-of-5 target with a margin at the price make run pays for all 1,277 flagged demo claims.
 DEFAULT_MAX_EVALS = 300
 ENCODE_BATCH = 256
 # Threads for explain_many. Measured on the 2-core CPU (60 flagged claims): 0.264 s/claim on one

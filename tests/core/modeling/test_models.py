@@ -233,6 +233,10 @@ def test_field_spec_survives_to_dict_and_json_and_encodes_the_same(spec: FieldSp
     np.testing.assert_array_equal(restored.encode(claims), spec.encode(claims))
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
     tiny_base_model: str,
@@ -240,6 +244,7 @@ def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
     claims: pd.DataFrame,
     tmp_path: Path,
     precision: str,
+    device: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from core.config import get_settings
@@ -249,6 +254,7 @@ def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
     get_settings.cache_clear()
     # The real MiniLM: its kernels are the ones whose bf16 rounding depends on padding.
     loaded = claim_model_in_memory(default_base_model(), spec, tmp_path / "claim")
+    loaded.model.to(device)
     together = claim_probabilities(loaded, claims)
     alone = np.array([claim_probabilities(loaded, claims.iloc[[i]])[0] for i in range(0, len(claims), 7)])
     in_pairs = claim_probabilities(loaded, claims.iloc[::7], batch_size=2)
