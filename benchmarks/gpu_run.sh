@@ -3,15 +3,8 @@
 # Run by the device tool with `.gpu` carried (fp16 copy of MiniLM + the few wheels the GPU image lacks):
 #   bash benchmarks/gpu_run.sh
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-BASE=${BASE:-.gpu/minilm}; DEVICE=${DEVICE:-cuda}; CLAIMS=${CLAIMS:-20000}; EXTRA=${EXTRA:-}
-if [ -d .gpu/whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
-PY=${PY:-python3}
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT/gpu.txt"
+source benchmarks/gpu_setup.sh
+DEVICE=${DEVICE:-cuda}; CLAIMS=${CLAIMS:-20000}; EXTRA=${EXTRA:-}
 run() { echo "== $*"; timeout 240 $PY "$@" --base-model "$BASE" --device "$DEVICE" 2>&1 | grep -v "Loading weights\|Warning\|warn" ; }
 run -m benchmarks.quality --claims "$CLAIMS" --profile full --method full --tasks claim_risk --batch-size 128 --encoder-lr 1e-4 --epochs 10 --out "$OUT/claim_full_b128.json" $EXTRA
 run -m benchmarks.quality --claims "$CLAIMS" --profile full --method full --tasks sentiment --out "$OUT/sentiment_full.json" $EXTRA

@@ -6,15 +6,7 @@
 # Prepare `.gpu` as for gpu_run.sh (the few wheels the GPU image lacks in .gpu/whl, the MiniLM folder
 # in .gpu/minilm), carry it, and run `bash benchmarks/gpu_scoring.sh` with a 540 s limit.
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-BASE=${BASE:-.gpu/minilm}
-if [ -d .gpu/whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
-PY=${PY:-python3}
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee "$OUT/gpu.txt"
+source benchmarks/gpu_setup.sh
 echo "== bench_scoring"
 timeout 150 $PY -m benchmarks.bench_scoring --device cuda --base-model "$BASE" 2>&1 | tee "$OUT/bench_scoring.txt"
 echo "== bench_score_db"
