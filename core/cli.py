@@ -45,6 +45,7 @@ app.add_typer(models_app, name="models")
 TASK_ALIASES = {"claim": "claim_risk", "claim_risk": "claim_risk", "sentiment": "sentiment"}
 
 PASSWORD_ENV = "CLAIMLENS_PASSWORD"
+PROGRESS_EVERY_S = 10.0  # scoring progress lines: often enough to see it move, few enough to read
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -257,8 +258,19 @@ def score(
     from core.auth import cli_actor
     from db.session import get_sessionmaker
 
+    started: dict[str, float] = {}  # a kind starts when the previous kind's last chunk ended
+    last_shown: dict[str, float] = {}
+    previous = [time.perf_counter()]
+
     def show(kind: str, count: int) -> None:
-        typer.echo(f"  {kind}: {count}")
+        """A progress line per kind at most every PROGRESS_EVERY_S seconds, with the rate so far."""
+        now = time.perf_counter()
+        first = started.setdefault(kind, previous[0])
+        previous[0] = now
+        if now - last_shown.get(kind, 0.0) < PROGRESS_EVERY_S:
+            return
+        last_shown[kind] = now
+        typer.echo(f"  {kind}: {count:,} ({count / max(now - first, 1e-9):,.1f}/s)")
 
     result = scoring.score(
         get_sessionmaker(),
