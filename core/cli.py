@@ -258,19 +258,22 @@ def score(
     from core.auth import cli_actor
     from db.session import get_sessionmaker
 
-    started: dict[str, float] = {}  # a kind starts when the previous kind's last chunk ended
+    # Rates count from the end of the first chunk (model loading comes before it), and for
+    # later kinds from the previous kind's last chunk.
+    started: dict[str, tuple[float, int]] = {}
     last_shown: dict[str, float] = {}
-    previous = [time.perf_counter()]
+    previous: list[float] = []
 
     def show(kind: str, count: int) -> None:
         """A progress line per kind at most every PROGRESS_EVERY_S seconds, with the rate so far."""
         now = time.perf_counter()
-        first = started.setdefault(kind, previous[0])
-        previous[0] = now
+        since, baseline = started.setdefault(kind, (previous[0], 0) if previous else (now, count))
+        previous[:] = [now]
         if now - last_shown.get(kind, 0.0) < PROGRESS_EVERY_S:
             return
         last_shown[kind] = now
-        typer.echo(f"  {kind}: {count:,} ({count / max(now - first, 1e-9):,.1f}/s)")
+        rate = f" ({(count - baseline) / (now - since):,.1f}/s)" if now > since else ""
+        typer.echo(f"  {kind}: {count:,}{rate}")
 
     result = scoring.score(
         get_sessionmaker(),

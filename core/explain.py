@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,25 +256,25 @@ class Explainer:
 class _EmbeddingCache:
     """Text embeddings of one claim's word coalitions, each encoded once across shap's batches."""
 
-    def __init__(self, encode: Any) -> None:
+    def __init__(self, encode: Callable[[np.ndarray], torch.Tensor]) -> None:
         self.encode = encode
-        self.rows: dict[bytes, int] = {}
-        self.chunks: list[torch.Tensor] = []
+        self.rows: dict[bytes, int] = {}  # coalition -> its row in `table`
         self.table: torch.Tensor | None = None
 
     def lookup(self, word_masks: np.ndarray) -> torch.Tensor:
+        """The embedding of each row of `word_masks`, in order, encoding only coalitions not seen before."""
         unique, inverse = np.unique(word_masks, axis=0, return_inverse=True)
         keys = [row.tobytes() for row in unique]
         new = [i for i, key in enumerate(keys) if key not in self.rows]
         if new:
             for i in new:
                 self.rows[keys[i]] = len(self.rows)
-            self.chunks.append(self.encode(unique[new]))
-            self.table = torch.cat(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
-            self.chunks = [self.table]
-        assert self.table is not None
-        positions = torch.as_tensor([self.rows[keys[i]] for i in inverse.reshape(-1)], device=self.table.device)
-        return self.table[positions]
+            encoded = self.encode(unique[new])
+            self.table = encoded if self.table is None else torch.cat([self.table, encoded])
+        if self.table is None:  # nothing asked for yet
+            raise ValueError("no coalitions to look up")
+        positions = [self.rows[keys[i]] for i in inverse.reshape(-1)]
+        return self.table[torch.as_tensor(positions, dtype=torch.long, device=self.table.device)]
 
 
 def reasons(explanation: Explanation, claim: pd.Series, k: int = TOP_REASONS) -> list[str]:

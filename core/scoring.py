@@ -28,9 +28,11 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -192,7 +194,7 @@ class _Chunk:
 def _claimed_chunks(
     sessions: sessionmaker[Session], query_after: Callable[[int], Select[Any]], prepare: Callable[[list[Any]], Any],
     lock: type,
-) -> Iterator[_Chunk]:  # fmt: skip
+) -> Generator[_Chunk]:  # fmt: skip
     """Unscored rows chunk by chunk, each chunk in its own open transaction.
 
     On PostgreSQL a chunk's rows stay locked (`FOR UPDATE SKIP LOCKED`) until whoever
@@ -221,34 +223,44 @@ def _claimed_chunks(
 _END = object()
 
 
-def _read_ahead(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+def _read_ahead(chunks: Generator[_Chunk]) -> Generator[_Chunk]:
     """Claim and tokenise the next chunk on a thread while the caller scores this one.
 
     Reading and tokenising leave the model's critical path (on a GPU they would otherwise
-    idle it between chunks). Whatever the caller does not take is rolled back.
+    idle it between chunks). One chunk ahead at most: the thread claims the next chunk
+    only once the caller has taken the previous one, so no more rows are locked than the
+    chunk being scored and the one after it. Whatever the caller does not take is rolled
+    back. Close the iterator (`contextlib.closing`) to stop the thread.
     """
     handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
+    turn = threading.Semaphore(1)  # released by the caller each time it takes a chunk
     stopping = threading.Event()
 
-    def hand_over(item: Any) -> bool:
+    def wait(step: Callable[[], bool]) -> bool:
         while not stopping.is_set():
-            try:
-                handoff.put(item, timeout=0.05)
+            if step():
                 return True
-            except queue.Full:
-                continue
         return False
+
+    def put(item: Any) -> bool:
+        try:
+            handoff.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            return False
 
     def produce() -> None:
         try:
-            for chunk in chunks:
-                if not hand_over(chunk):
+            while wait(partial(turn.acquire, timeout=0.05)):
+                chunk = next(chunks, None)
+                if chunk is None:
+                    wait(partial(put, _END))
+                    return
+                if not wait(partial(put, chunk)):
                     chunk.session.close()
-                    break
-            else:
-                hand_over(_END)
+                    return
         except BaseException as error:  # handed to the caller, who raises it
-            hand_over(error)
+            wait(partial(put, error))
         finally:
             chunks.close()
 
@@ -258,14 +270,17 @@ def _read_ahead(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
         while (item := handoff.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
+            turn.release()
             yield item
     finally:
         stopping.set()
-        reader.join()
-        while not handoff.empty():
-            left = handoff.get_nowait()
-            if isinstance(left, _Chunk):
-                left.session.close()
+        try:
+            reader.join()
+        finally:
+            while not handoff.empty():
+                left = handoff.get_nowait()
+                if isinstance(left, _Chunk):
+                    left.session.close()
 
 
 def _score_unscored(
@@ -281,17 +296,19 @@ def _score_unscored(
 
     scored = 0
     chunks = _claimed_chunks(sessions, query_after, prepare, entity)
-    for chunk in _read_ahead(chunks) if read_ahead else chunks:
-        with chunk.session as session:  # closing without commit rolls back
-            values = to_values(chunk.rows, chunk.prepared)
-            # A list of parameter sets: SQLAlchemy pages it under the driver's parameter limit.
-            session.execute(
-                _insert(session)(predictions).on_conflict_do_nothing(index_elements=[key, "model_version_id"]), values
-            )
-            session.commit()
-        scored += len(values)
-        if on_chunk:
-            on_chunk(kind, scored)
+    with closing(_read_ahead(chunks) if read_ahead else chunks) as stream:  # on any exit: unclaim what is left
+        for chunk in stream:
+            with chunk.session as session:  # closing without commit rolls back
+                values = to_values(chunk.rows, chunk.prepared)
+                # A list of parameter sets: SQLAlchemy pages it under the driver's parameter limit.
+                session.execute(
+                    _insert(session)(predictions).on_conflict_do_nothing(index_elements=[key, "model_version_id"]),
+                    values,
+                )
+                session.commit()
+            scored += len(values)
+            if on_chunk:
+                on_chunk(kind, scored)
     return scored
 
 

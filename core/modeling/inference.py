@@ -3,8 +3,8 @@
 Texts are grouped by exact token length, so no batch carries padding and a text's result
 does not depend on what it is batched with (see `core.modeling.precision`).
 Tokenisation stays off the model's critical path: long inputs are tokenised in blocks,
-the next block on a thread while this one runs, and scoring tokenises each chunk on its
-read-ahead thread and passes `token_ids`.
+the next block on a thread while this one runs; scoring tokenises each chunk as it reads
+it (on its read-ahead thread on a GPU) and passes `token_ids`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def claim_probabilities(
 ) -> np.ndarray:
     """Calibrated P(fraud) per claim row."""
     fields = torch.from_numpy(loaded.field_spec.encode(claims))
-    return _run(loaded, claim_texts(claims), token_ids, batch_size, lambda ids, mask, rows: torch.sigmoid(
+    return _run(loaded, lambda: claim_texts(claims), token_ids, batch_size, lambda ids, mask, rows: torch.sigmoid(
         loaded.model.calibrated(loaded.model(fields=fields[rows].to(ids.device), input_ids=ids, attention_mask=mask))
     ))  # fmt: skip
 
@@ -72,7 +72,7 @@ def message_probabilities(
     loaded: LoadedModel, messages: pd.DataFrame, batch_size: int | None = None, token_ids: TokenIds | None = None
 ) -> np.ndarray:
     """Calibrated class probabilities per message row, columns in `meta.labels` order."""
-    return _run(loaded, message_texts(messages), token_ids, batch_size, lambda ids, mask, rows: torch.softmax(
+    return _run(loaded, lambda: message_texts(messages), token_ids, batch_size, lambda ids, mask, rows: torch.softmax(
         loaded.model.calibrated(loaded.model(input_ids=ids, attention_mask=mask)), dim=-1
     ))  # fmt: skip
 
@@ -80,19 +80,24 @@ def message_probabilities(
 @torch.inference_mode()
 def text_embeddings(loaded: LoadedModel, texts: list[str], batch_size: int | None = None) -> np.ndarray:
     """The fine-tuned encoder's mean-pooled embedding of each text (drift monitoring)."""
-    return _run(loaded, texts, None, batch_size, lambda ids, mask, rows: loaded.model.encoder(ids, mask))
+    return _run(loaded, lambda: texts, None, batch_size, lambda ids, mask, rows: loaded.model.encoder(ids, mask))
 
 
 Forward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _run(
-    loaded: LoadedModel, texts: list[str], token_ids: TokenIds | None, batch_size: int | None, forward: Forward
-) -> np.ndarray:
-    """`forward(ids, mask, rows)` over all texts in exact-length batches, outputs in text order."""
+    loaded: LoadedModel, texts: Callable[[], list[str]], token_ids: TokenIds | None, batch_size: int | None,
+    forward: Forward,
+) -> np.ndarray:  # fmt: skip
+    """`forward(ids, mask, rows)` over all texts in exact-length batches, outputs in text order.
+
+    `texts` is called only when there are no `token_ids` to run on.
+    """
     if token_ids is not None:
         return _run_block(loaded, token_ids, 0, batch_size, forward)
-    outputs = [_run_block(loaded, ids, start, batch_size, forward) for start, ids in _tokenized_ahead(loaded, texts)]
+    blocks = _tokenized_ahead(loaded, texts())
+    outputs = [_run_block(loaded, ids, start, batch_size, forward) for start, ids in blocks]
     return np.concatenate(outputs) if outputs else np.zeros(0)
 
 

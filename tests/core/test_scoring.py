@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -197,7 +198,7 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.parametrize("failing", ["claim_probabilities", "tokenize"])
 def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
-    world: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, failing: str, reading: str
+    world: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch, failing: str, reading: str
 ) -> None:
     """The model failing on the third chunk, or tokenising failing (on the read-ahead thread
     when reading ahead): the first chunks stay scored, a chunk read ahead is rolled back
@@ -215,6 +216,7 @@ def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
     with pytest.raises(RuntimeError, match="out of memory"):
         scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
     assert count(world, Prediction) == 100
+    assert engine_for(database_url).pool.checkedout() == 0  # no session left open by either thread
     with world() as session:
         run = session.scalars(select(ScoringRun)).one()
         assert (run.status, run.error) == ("failed", "RuntimeError: out of memory")
@@ -226,6 +228,25 @@ def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
             select(func.count()).select_from(Prediction).group_by(Prediction.claim_id, Prediction.model_version_id)
         )
         assert {n for (n,) in per_claim} == {1}
+
+
+def test_reading_ahead_holds_one_chunk_beyond_the_one_being_scored(
+    world: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL every open chunk locks its rows: the read-ahead claims one more, not a queue of them."""
+    monkeypatch.setattr(scoring, "READ_AHEAD_DEVICES", ("cuda", "cpu"))
+    real = scoring.claim_probabilities
+    open_connections: list[int] = []
+
+    def slow_model(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)  # time for an eager reader to claim more
+        open_connections.append(engine_for(database_url).pool.checkedout())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scoring, "claim_probabilities", slow_model)
+    scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
+    assert count(world, Prediction) == 300
+    assert max(open_connections) == 2  # the chunk being scored and the next one
 
 
 def test_rescoring_all_keeps_the_prediction_a_claim_was_decided_on(world: sessionmaker[Session]) -> None:
