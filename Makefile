@@ -51,7 +51,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 bench: install-dev
-	$(BIN)/python benchmarks/bench_generate_load.py
+	$(BIN)/python -m benchmarks.bench_generate_load
 	$(BIN)/python -m benchmarks.bench_training --device cpu
 	$(BIN)/python -m benchmarks.bench_scoring --device cpu
 

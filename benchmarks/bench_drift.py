@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from benchmarks.bench_queue import fill, filled_claims
+from benchmarks.bench_queue import ensure_filled
 from core.auth import cli_actor
 from core.monitoring.report import run_drift
 from db import migrate
@@ -32,10 +32,10 @@ from db.session import engine_for
 
 
 def prepare(url: str, claims: int, model: str) -> date:
+    migrate.upgrade(url)
     engine = engine_for(url)
-    if filled_claims(engine) != claims:
-        migrate.upgrade(url)
-        seconds = fill(engine, claims)
+    seconds = ensure_filled(engine, claims)
+    if seconds is not None:
         print(f"filled {claims:,} claims in {sum(seconds.values()):.1f} s")
     with Session(engine) as session, session.begin():
         last = session.scalar(select(func.max(Claim.report_date)))

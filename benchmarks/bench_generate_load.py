@@ -4,7 +4,7 @@ Target (issue 2): 50,000 claims with messages generate and load in under a minut
 2-core machine. Prints seconds per stage for SQLite and, when DATABASE_URL or
 --postgres names one, PostgreSQL.
 
-    .venv/bin/python benchmarks/bench_generate_load.py [--claims 50000] [--postgres URL]
+    .venv/bin/python -m benchmarks.bench_generate_load [--claims 50000] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from benchmarks.common import scratch_postgres
 from core.auth import cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig, generate
@@ -55,19 +53,10 @@ def main() -> None:
         print(f"sqlite: validate+load {seconds:.1f}s ({imported} claims); total {total:.1f}s")
 
     if args.postgres:
-        name = f"claimlens_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+        with scratch_postgres(args.postgres, "claimlens_bench_") as url:
             seconds, imported = load(url, frame)
             total = generate_s + frame_s + seconds
             print(f"postgresql: validate+load {seconds:.1f}s ({imported} claims); total {total:.1f}s")
-            engine_for(url).dispose()
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

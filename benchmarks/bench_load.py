@@ -17,14 +17,13 @@ import random
 import statistics
 import threading
 import time
-import uuid
 from collections import defaultdict
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.bench_queue import fill
+from benchmarks.common import p95, scratch_postgres
 from core import review, triage
 from core.auth import Actor, Role
 from db import migrate
@@ -92,12 +91,7 @@ def main() -> None:
     parser.add_argument("--adjusters", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    name = f"claimlens_load_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(args.postgres, "claimlens_load_") as url:
         migrate.upgrade(url)
         fill(engine_for(url), args.claims)
         engine = create_engine(url, pool_size=args.adjusters + 5)
@@ -127,8 +121,8 @@ def main() -> None:
         print(f"{args.adjusters} adjusters, {args.seconds:.0f} s, PostgreSQL, {args.claims:,} claims")
         print(f"{'action':<12} {'count':>7} {'p50 ms':>8} {'p95 ms':>8}")
         for action, values in timings.items():
-            p95 = statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
-            print(f"{action:<12} {len(values):>7} {statistics.median(values):>8.1f} {p95:>8.1f}")
+            high = p95(values, method="exclusive")
+            print(f"{action:<12} {len(values):>7} {statistics.median(values):>8.1f} {high:>8.1f}")
         print(
             f"decisions reported landed: {len(landed)}, stored: {stored}, claims decided twice: {duplicates}, "
             f"errors: {len(errors)}"
@@ -136,10 +130,6 @@ def main() -> None:
         for error in errors[:5]:
             print("  ", error)
         engine.dispose()
-    finally:
-        engine_for(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

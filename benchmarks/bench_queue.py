@@ -8,13 +8,15 @@ PostgreSQL), then ANALYZEd; each query runs once to warm up, then `--repeat` tim
 (at least 5 and at most about `--budget` seconds per query). "take next" runs in a
 transaction that is rolled back, so every run sees the same data.
 
-    .venv/bin/python benchmarks/bench_queue.py [--claims 1000000] [--backend sqlite|postgresql|both]
+    .venv/bin/python -m benchmarks.bench_queue [--claims 1000000] [--backend sqlite|postgresql|both]
         [--sqlite-path PATH] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
         [--repeat 20] [--budget 15] [--index "predictions (model_version_id, priority DESC, id)"] [--explain] [--keep]
 
 `--index` (repeatable) creates an extra index before measuring, to try a fix; `--explain`
 prints the plan (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE) of every query over the target;
-`--keep` keeps the databases and a later run with the same --claims reuses them.
+`--keep` keeps the databases (SQLite: --sqlite-path, by default claimlens-bench-queue.db in
+the system temporary folder) and a later run with the same --claims reuses them (on SQLite,
+a run with --keep or the same --sqlite-path).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from benchmarks.common import p95, scratch_postgres
 from core.auth import Actor, Role
 from core.triage import QueueFilters, queue, take_next
 from db import migrate
@@ -44,6 +47,7 @@ from db.session import engine_for
 TARGET_MS = 100.0
 MIN_REPEAT = 5
 PG_DATABASE = "claimlens_bench_queue"
+KEPT_SQLITE = Path(tempfile.gettempdir()) / "claimlens-bench-queue.db"  # the SQLite file --keep keeps
 BENCH_INDEX_PREFIX = "bench_ix_"
 ME, OTHER = "bench_adjuster_1", "bench_adjuster_2"
 MONTH = (date(2025, 6, 1), date(2025, 6, 30))
@@ -220,6 +224,20 @@ def filled_claims(engine: Engine) -> int:
         return 0
 
 
+def ensure_filled(engine: Engine, claims: int) -> dict[str, float] | None:
+    """Fill a migrated database with `claims` benchmark claims, or reuse them when it already holds as many.
+
+    Seconds per fill stage, or None when reused; exits when it holds a different number of benchmark claims.
+    """
+    existing = filled_claims(engine)
+    if existing == claims:
+        return None
+    if existing:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SystemExit(f"{where} holds {existing} benchmark claims, not {claims}; remove it first")
+    return fill(engine, claims)
+
+
 def drop_bench_indexes(engine: Engine) -> None:
     listing = (
         "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'bench\\_ix\\_%'"
@@ -313,9 +331,8 @@ def measure(
         begun = time.perf_counter()
         once()
         times.append((time.perf_counter() - begun) * 1000)
-    p95 = statistics.quantiles(times, n=20, method="inclusive")[-1] if len(times) > 1 else times[0]
     sql = statements[-1] if statements else None
-    return Result(name, backend, len(times), statistics.median(times), p95, rows, sql)
+    return Result(name, backend, len(times), statistics.median(times), p95(times), rows, sql)
 
 
 def queries(me: Actor) -> list[tuple[str, Callable[[Session], int]]]:
@@ -341,14 +358,11 @@ def run_backend(backend: str, url: str, args: argparse.Namespace) -> list[Result
     print(f"{backend}: {make_url(url).render_as_string(hide_password=True)}")
     migrate.upgrade(url)
     engine = engine_for(url)
-    existing = filled_claims(engine)
-    if existing == args.claims:
-        print(f"  reusing {existing} claims already there")
+    seconds = ensure_filled(engine, args.claims)
+    if seconds is None:
+        print(f"  reusing {args.claims} claims already there")
         drop_bench_indexes(engine)
-    elif existing:
-        raise SystemExit(f"{url} holds {existing} benchmark claims, not {args.claims}; remove it first")
     else:
-        seconds = fill(engine, args.claims)
         stages = ", ".join(f"{stage} {value:.1f}s" for stage, value in seconds.items())
         print(f"  fill {args.claims} claims: {stages}; total {sum(seconds.values()):.1f}s")
     create_bench_indexes(engine, args.index)
@@ -385,11 +399,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--sqlite-path", type=Path, help="SQLite file (default: a temporary file)")
+    parser.add_argument(
+        "--sqlite-path",
+        type=Path,
+        help=f"SQLite file (default: a temporary file, or {KEPT_SQLITE} with --keep)",
+    )
     parser.add_argument(
         "--postgres",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
-        help=f"server URL; the benchmark creates and drops the database {PG_DATABASE} on it",
+        help=f"server URL; the benchmark creates (or reuses) and drops the database {PG_DATABASE} on it",
     )
     parser.add_argument("--repeat", type=int, default=20, help="runs per query after one warm-up")
     parser.add_argument("--budget", type=float, default=15.0, help="seconds per query after which to stop (>= 5 runs)")
@@ -401,14 +419,18 @@ def main() -> None:
         help="an extra index to try, e.g. 'predictions (model_version_id, priority DESC, id)'",
     )
     parser.add_argument("--explain", action="store_true", help="print the plan of every query over the target")
-    parser.add_argument("--keep", action="store_true", help="keep the databases for a later run to reuse")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help=f"keep the databases for a later run to reuse (SQLite: --sqlite-path, by default {KEPT_SQLITE})",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
     results: list[Result] = []
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as folder:
-            path = args.sqlite_path or Path(folder) / "bench_queue.db"
+            path = args.sqlite_path or (KEPT_SQLITE if args.keep else Path(folder) / "bench_queue.db")
             try:
                 results += run_backend("sqlite", f"sqlite:///{path}", args)
             finally:
@@ -416,20 +438,8 @@ def main() -> None:
                     for suffix in ("", "-wal", "-shm"):
                         Path(f"{path}{suffix}").unlink(missing_ok=True)
     if args.backend in ("postgresql", "both"):
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        url = make_url(args.postgres).set(database=PG_DATABASE).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": PG_DATABASE})
-            if exists.first() is None:
-                connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        try:
+        with scratch_postgres(args.postgres, PG_DATABASE, reuse=True, keep=args.keep) as url:
             results += run_backend("postgresql", url, args)
-        finally:
-            engine_for(url).dispose()
-            if not args.keep:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-            admin.dispose()
 
     print()
     print_table(results)

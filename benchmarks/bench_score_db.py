@@ -3,8 +3,8 @@
 Builds a fresh SQLite database with `claimlens seed` and quick-profile champions, keeps it
 as a template, then scores copies of it (claims and messages, no explanations) with the
 next chunk claimed and tokenised inline, and on the read-ahead thread, alternating, in one
-run. Prints rows per second of each and the ratio. `scoring.READ_AHEAD_DEVICES` decides
-which devices read ahead by default; this benchmark is how that choice is measured.
+run. Prints rows per second of each and the ratio. `scoring.score` reads ahead on a GPU
+only by default; this benchmark is how that choice is measured.
 
     .venv/bin/python -m benchmarks.bench_score_db [--claims 8000] [--device cpu|cuda] [--rounds 2] [--base-model PATH]
 """
@@ -51,8 +51,9 @@ def score_copy(folder: Path, mode: str, device: str) -> tuple[int, float]:
         leftover.unlink()
     shutil.copy(folder / "template.db", folder / "copy.db")  # the CLI's last connection folded its WAL in
     os.environ["CLAIMLENS_DATABASE_URL"] = f"sqlite:///{folder / 'copy.db'}"
-    scoring.READ_AHEAD_DEVICES = ("cpu", "cuda") if mode == "read-ahead" else ()
-    result = scoring.score(get_sessionmaker(), actor=cli_actor(), explain_limit=0, device=device)
+    result = scoring.score(
+        get_sessionmaker(), actor=cli_actor(), explain_limit=0, device=device, read_ahead=mode == "read-ahead"
+    )
     return result.claims + result.messages, result.seconds
 
 

@@ -5,7 +5,9 @@ a `PreTrainedModel` so the pipeline can run it), same texts, same device, one ru
 predictions are checked to agree. Texts: claimant messages and, as longer inputs, claim
 narratives.
 
-    .venv/bin/python -m benchmarks.bench_scoring [--device cpu|cuda] [--texts N] [--base-model PATH]
+`--batch-size` sets ClaimLens's batch size (default: the one scoring uses on the device).
+
+    .venv/bin/python -m benchmarks.bench_scoring [--device cpu|cuda] [--texts N] [--base-model PATH] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from benchmarks.common import at_precision, training_frames
 from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
 from core.modeling.inference import message_probabilities
 from core.modeling.models import SENTIMENT_LABELS, LoadedModel, ModelMeta, SentimentModel
-from core.modeling.precision import uses_bf16
+from core.modeling.precision import precision_name
 
 
 class PipelineModel(PreTrainedModel):
@@ -51,7 +53,15 @@ def build(base: str, device: str) -> tuple[LoadedModel, PipelineModel]:
     return LoadedModel(model, tokenizer, meta, path=None), PipelineModel(config, model).eval()  # type: ignore[arg-type]
 
 
-def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineModel, device: str, n_pipe: int) -> None:
+def compare(
+    name: str,
+    texts: list[str],
+    loaded: LoadedModel,
+    wrapped: PipelineModel,
+    device: str,
+    n_pipe: int,
+    batch_size: int | None = None,
+) -> None:
     classifier = pipeline("text-classification", model=wrapped, tokenizer=loaded.tokenizer, device=device,
                           truncation=True, max_length=128)  # fmt: skip
     sample = texts[:n_pipe]
@@ -59,16 +69,16 @@ def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineM
     theirs = classifier(sample)
     pipe_rate = len(sample) / (time.perf_counter() - started)
     frame = pd.DataFrame({"text": texts})
-    message_probabilities(loaded, frame.head(64))  # warm-up
+    message_probabilities(loaded, frame.head(64), batch_size=batch_size)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    ours = message_probabilities(loaded, frame)  # the batch size scoring uses on this device
+    ours = message_probabilities(loaded, frame, batch_size=batch_size)  # None: the batch size scoring uses here
     if device == "cuda":
         torch.cuda.synchronize()
     our_rate = len(texts) / (time.perf_counter() - started)
     with at_precision("fp32"):
-        reference = message_probabilities(loaded, frame)
+        reference = message_probabilities(loaded, frame, batch_size=batch_size)
     agree = np.mean(
         [SENTIMENT_LABELS[int(np.argmax(p))] == t["label"] for p, t in zip(ours[:n_pipe], theirs, strict=True)]
     )
@@ -83,7 +93,7 @@ def compare(name: str, texts: list[str], loaded: LoadedModel, wrapped: PipelineM
 
 
 def _precision(loaded: LoadedModel) -> str:
-    return "bf16" if uses_bf16(next(loaded.model.parameters()).device) else "fp32"
+    return precision_name(next(loaded.model.parameters()).device)
 
 
 def main() -> None:
@@ -92,7 +102,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--texts", type=int, default=None)
     parser.add_argument("--base-model", default=None)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="ClaimLens batch size (default: the one scoring uses on the device)",
+    )
     args = parser.parse_args()
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
     on_gpu = args.device == "cuda"
     n = args.texts or (200_000 if on_gpu else 3000)
     n_pipe = 2000 if on_gpu else 400
@@ -100,8 +118,8 @@ def main() -> None:
         torch.set_num_threads(torch.get_num_threads())
     claims, messages = training_frames(max(1000, int(n / 1.3)))
     loaded, wrapped = build(args.base_model or default_base_model(), args.device)
-    compare("messages", messages["text"].tolist()[:n], loaded, wrapped, args.device, n_pipe)
-    compare("claim narratives", claims["narrative"].tolist()[:n], loaded, wrapped, args.device, n_pipe)
+    for name, texts in (("messages", messages["text"]), ("claim narratives", claims["narrative"])):
+        compare(name, texts.tolist()[:n], loaded, wrapped, args.device, n_pipe, args.batch_size)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import MIN_PASSWORD_LENGTH, Actor, Permission, Role, hash_password, require, verify_password
+from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from db.models import User
@@ -49,10 +50,6 @@ class UserRow:
     is_active: bool
     locked: bool
     last_login_at: datetime | None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -148,10 +145,8 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
         return _refuse(
             session, user.username, user, "This account is disabled; ask an administrator.", reason="disabled"
         )
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now()
-    actor = actor_for(user)
-    audit.record(session, actor=actor, action="login.succeeded", entity_type="user", entity_id=user.id)
-    return LoginResult(actor, f"Signed in as {user.username} ({user.role}).")
+    user.failed_logins, user.locked_until = 0, None
+    return _signed_in(session, user)
 
 
 def authenticate_email(session: Session, *, email: str) -> LoginResult:
@@ -161,16 +156,13 @@ def authenticate_email(session: Session, *, email: str) -> LoginResult:
     if user is None or not user.is_active:
         message = f"No active ClaimLens user has the e-mail {email}; ask an administrator."
         return _refuse(session, email, None, message, reason="no active user with this e-mail", method="oidc")
+    return _signed_in(session, user, method="oidc")
+
+
+def _signed_in(session: Session, user: User, **details: str) -> LoginResult:
     user.last_login_at = now()
     actor = actor_for(user)
-    audit.record(
-        session,
-        actor=actor,
-        action="login.succeeded",
-        entity_type="user",
-        entity_id=user.id,
-        details={"method": "oidc"},
-    )
+    audit.record(session, actor=actor, action="login.succeeded", entity_type="user", entity_id=user.id, details=details)
     return LoginResult(actor, f"Signed in as {user.username} ({user.role}).")
 
 
@@ -212,10 +204,12 @@ def _user(session: Session, user_id: int) -> User:
 
 def _keep_an_admin(session: Session, user: User) -> None:
     """Refuse a change that would leave nobody able to manage users."""
+    if user.role != Role.ADMIN.value:
+        return
     others = session.scalar(
         select(func.count()).where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user.id)
     )
-    if user.role == Role.ADMIN.value and not others:
+    if not others:
         raise InvalidInput(f"{user.username} is the last active administrator")
 
 

@@ -9,18 +9,17 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.auth import Actor, Permission, require
+from core.clock import day_after, day_start
 from db.models import AuditLog
 
 ANONYMOUS_ROLE = "anonymous"
-
-if TYPE_CHECKING:
-    from core.auth import Actor
 
 
 def record(
@@ -72,12 +71,8 @@ class AuditRow:
 MAX_AUDIT_ROWS = 10_000
 
 
-def search(
-    session: Session, *, actor: Actor, filters: AuditFilters | None = None, limit: int = 500, offset: int = 0
-) -> list[AuditRow]:
+def search(session: Session, *, actor: Actor, filters: AuditFilters | None = None, limit: int = 500) -> list[AuditRow]:
     """Audit rows, newest first, filtered by exact actor/action/entity and date range."""
-    from core.auth import Permission, require  # core.auth imports this module
-
     require(actor, Permission.VIEW_AUDIT)
     filters = filters or AuditFilters()
     query = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc())
@@ -90,10 +85,10 @@ def search(
         if value.strip():
             query = query.where(column == value.strip())
     if filters.since:
-        query = query.where(AuditLog.at >= datetime.combine(filters.since, time.min, tzinfo=UTC))
+        query = query.where(AuditLog.at >= day_start(filters.since))
     if filters.until:
-        query = query.where(AuditLog.at < datetime.combine(filters.until + timedelta(days=1), time.min, tzinfo=UTC))
-    query = query.limit(min(max(limit, 1), MAX_AUDIT_ROWS)).offset(max(offset, 0))
+        query = query.where(AuditLog.at < day_after(filters.until))
+    query = query.limit(min(max(limit, 1), MAX_AUDIT_ROWS))
     return [
         AuditRow(e.id, e.at, e.actor, e.actor_role, e.action, e.entity_type, e.entity_id, dict(e.details or {}))
         for e in session.scalars(query)
@@ -102,6 +97,12 @@ def search(
 
 def actions(session: Session) -> list[str]:
     return list(session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)))
+
+
+def entity_types(session: Session, *, actor: Actor) -> list[str]:
+    """The kinds of entity that audit entries name, for the compliance page's filter."""
+    require(actor, Permission.VIEW_AUDIT)
+    return list(session.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)))
 
 
 def to_csv(rows: list[AuditRow]) -> str:

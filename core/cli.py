@@ -171,11 +171,14 @@ def users_demo(
 
     with session_scope() as session:
         created = accounts.create_demo_users(session, actor=auth.cli_actor())
-    if created:
+    if created:  # a recreated database gets new passwords: they replace the old lines
+        lines = credentials.read_text(encoding="utf-8").splitlines() if credentials.is_file() else []
+        known = dict(line.split(" ", 1) for line in lines if " " in line)
+        known.update(created)
         credentials.parent.mkdir(parents=True, exist_ok=True)
-        with credentials.open("a", encoding="utf-8") as out:
-            out.writelines(f"{username} {password}\n" for username, password in created.items())
+        credentials.touch(mode=0o600)
         credentials.chmod(0o600)
+        credentials.write_text("".join(f"{user} {password}\n" for user, password in known.items()), encoding="utf-8")
     if credentials.is_file():
         typer.echo(f"Demo sign-ins (username password), kept in {credentials}:")
         typer.echo(credentials.read_text(encoding="utf-8").rstrip())

@@ -50,8 +50,6 @@ class Settings(BaseSettings):
     drift_psi: float = Field(default=0.1, gt=0, description="PSI at which a significant shift raises an alert.")
     drift_min_rows: int = Field(default=100, ge=10, description="Smallest sample a drift verdict is given on.")
     drift_webhook_url: str | None = Field(default=None, description="POST each report's alerts here as JSON.")
-    demo_claims: int = Field(default=8000, ge=1, description="Claims `make run` seeds.")
-    demo_scenario: str = Field(default="storm_surge", description="Scenario `make run` seeds.")
 
     def resolved_device(self) -> str:
         if self.device != "auto":

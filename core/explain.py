@@ -20,7 +20,6 @@ overlaps another's encoder pass (torch releases the GIL).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from shap.maskers import Masker
 
 from core.modeling.features import FIELD_LABELS, raw_numeric
 from core.modeling.models import CLAIM_TASK, LoadedModel
-from core.modeling.precision import inference_precision, uses_bf16
+from core.modeling.precision import inference_precision, precision_name
 
 METHOD = "partition_shap"
 # Evaluations per explanation. Against a 2,000-evaluation permutation reference (top-5 factors
@@ -151,21 +150,18 @@ class Explainer:
         self.spec = loaded.field_spec if self.is_claim else None
         self.mask_id = int(loaded.tokenizer.mask_token_id if loaded.tokenizer.mask_token_id is not None else 0)
         self.device = next(loaded.model.parameters()).device
-        # A fast tokenizer is not safe to call from two threads at once (its truncation
-        # settings are shared state), and explain_many runs claims on threads.
-        self._tokenizer_lock = threading.Lock()
 
     @property
     def parameters(self) -> dict[str, Any]:
         return {"explainer": self.method, "max_evals": self.max_evals, "seed": self.seed, "word_mask": "mask_token",
                 "field_mask": "training_mean", "scale": "probability",
-                "precision": "bf16" if uses_bf16(self.device) else "fp32"}  # fmt: skip
+                "precision": precision_name(self.device)}  # fmt: skip
 
     def explain(self, row: pd.Series | dict[str, Any], target_class: int | None = None) -> Explanation:
         """Explain one claim (claim model) or message (sentiment model, `target_class` index)."""
         frame = pd.DataFrame([dict(row)])
         text = str(frame["narrative" if self.is_claim else "text"].iat[0] or "")
-        with self._tokenizer_lock:
+        with self.loaded.tokenizer_lock:
             words = split_words(self.loaded.tokenizer, text, self.loaded.meta.max_length)
         fields = list(self.spec.columns) if self.spec else []
         encoded = self.spec.encode(frame)[0] if self.spec else None

@@ -10,7 +10,7 @@ machine lost) and is marked failed.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,15 +18,12 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Actor, Permission, require
+from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from db.models import TrainingRun
 
 ACTIVE = ("queued", "running")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def queue_run(session: Session, *, actor: Actor, config: dict[str, Any]) -> TrainingRun:

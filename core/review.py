@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, registry
 from core.auth import Actor, Permission, Role, require
+from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
 from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, User
@@ -35,24 +36,6 @@ FINAL_DECISIONS = ("approve", "deny", "refer_siu")
 DECISION_LABELS = {"deny": 1, "approve": 0}
 MAX_NOTE_LENGTH = 4000
 MASK = "•••"
-CLAIM_FIELDS = (
-    "claim_number",
-    "policy_number",
-    "line_of_business",
-    "policy_start_date",
-    "incident_date",
-    "incident_hour",
-    "report_date",
-    "claimed_amount",
-    "insured_value",
-    "prior_claims",
-    "police_report",
-    "witnesses",
-    "region",
-    "channel",
-    "claimant_name",
-    "claimant_contact",
-)
 PII_FIELDS = ("claimant_name", "claimant_contact")
 CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
@@ -147,8 +130,7 @@ def _explanation(row: Explanation | None) -> StoredExplanation | None:
     )
 
 
-def _prediction(session: Session, prediction: Prediction, version: ModelVersion) -> StoredPrediction:
-    explanation = session.scalar(select(Explanation).where(Explanation.prediction_id == prediction.id))
+def _prediction(prediction: Prediction, version: ModelVersion, explanation: Explanation | None) -> StoredPrediction:
     return StoredPrediction(
         id=prediction.id,
         model_task=version.task,
@@ -179,12 +161,13 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
     if not actor.may(Permission.VIEW_PII):
         fields.update(dict.fromkeys(PII_FIELDS, MASK))
     history_rows = session.execute(
-        select(Prediction, ModelVersion)
+        select(Prediction, ModelVersion, Explanation)
         .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
+        .outerjoin(Explanation, Explanation.prediction_id == Prediction.id)
         .where(Prediction.claim_id == claim_id)
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     ).all()
-    history = [_prediction(session, p, v) for p, v in history_rows]
+    history = [_prediction(p, v, e) for p, v, e in history_rows]
     champion = registry.champion(session, registry.CLAIM_TASK)
     current = next((p for p in history if champion and p.model_version_id == champion.id), None)
     detail = ClaimDetail(
@@ -374,9 +357,9 @@ def decided_claims(
         .limit(min(max(limit, 1), 1000))
     )
     if since:
-        query = query.where(Review.decided_at >= datetime.combine(since, datetime.min.time()))
+        query = query.where(Review.decided_at >= day_start(since))
     if until:
-        query = query.where(Review.decided_at < datetime.combine(until, datetime.max.time()))
+        query = query.where(Review.decided_at < day_after(until))
     if decision:
         query = query.where(Review.decision == decision)
     return [

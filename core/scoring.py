@@ -32,7 +32,6 @@ from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -57,22 +56,20 @@ from core.modeling.inference import (
     tokenize,
 )
 from core.modeling.models import LoadedModel, load_model
-from db.models import Claim, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun
+from db.models import FLAGGED_BANDS, Claim, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun
 from db.models import Explanation as ExplanationRow
 
 # Rows per chunk (and transaction). A GPU scores a CPU chunk in milliseconds, so it takes
 # bigger chunks: fewer round trips per claim, and more texts of each exact token length.
 CHUNK_SIZE = 512
 GPU_CHUNK_SIZE = 8192
-# Devices whose scorers claim and tokenise the next chunk on a thread while the model runs.
-# A GPU would otherwise wait on each chunk's reading and tokenising. On the 2-core CPU the
-# thread has nothing to gain, since the model already uses both cores (bench_score_db,
-# 8,000 claims and their messages: 536 rows/s inline, 538 reading ahead), so the CPU reads
-# inline, the simpler path.
-READ_AHEAD_DEVICES = ("cuda",)
+# Scorers on a GPU claim and tokenise the next chunk on a thread while the model runs
+# (`score(read_ahead=...)`); a GPU would otherwise wait on each chunk's reading and
+# tokenising. On the 2-core CPU the thread has nothing to gain, since the model already
+# uses both cores (bench_score_db, 8,000 claims and their messages: 536 rows/s inline,
+# 538 reading ahead), so the CPU reads inline, the simpler path.
 EXPLAIN_BATCH = 16  # explanations per transaction
 AMOUNT_CAP = 1_000_000.0
-FLAGGED_BANDS = ("high", "medium")
 
 
 @dataclass
@@ -125,13 +122,18 @@ def load_version(version: ModelVersion, device: str) -> LoadedModel:
 def score(
     sessions: sessionmaker[Session], *, actor: Actor, rescore_open: bool = False, explain_limit: int | None = None,
     chunk_size: int | None = None, device: str | None = None, worker_id: str = "scorer",
-    on_chunk: Callable[[str, int], None] | None = None,
+    on_chunk: Callable[[str, int], None] | None = None, read_ahead: bool | None = None,
 ) -> ScoringResult:  # fmt: skip
-    """Score what the champions have not scored; explain flagged claims (up to `explain_limit`)."""
+    """Score what the champions have not scored; explain flagged claims (up to `explain_limit`).
+
+    `read_ahead` claims and tokenises the next chunk on a thread (default: on a GPU only).
+    """
     require(actor, Permission.RUN_SCORING)
     settings = get_settings()
     device = device or settings.resolved_device()
-    chunk_size = chunk_size or (GPU_CHUNK_SIZE if device.startswith("cuda") else CHUNK_SIZE)
+    on_gpu = device.startswith("cuda")
+    chunk_size = chunk_size or (GPU_CHUNK_SIZE if on_gpu else CHUNK_SIZE)
+    read_ahead = on_gpu if read_ahead is None else read_ahead
     with sessions() as session, session.begin():
         claim_version = registry.champion(session, registry.CLAIM_TASK)
         sentiment_version = registry.champion(session, registry.SENTIMENT_TASK)
@@ -151,12 +153,16 @@ def score(
         if claim_model and claim_version:
             if rescore_open:
                 _forget_open_predictions(sessions, claim_version.id)
-            result.claims = _score_claims(sessions, claim_model, claim_version, settings, chunk_size, on_chunk)
+            result.claims = _score_claims(
+                sessions, claim_model, claim_version, settings, chunk_size, on_chunk, read_ahead
+            )
             result.explanations = explain_pending(
                 sessions, actor=actor, loaded=claim_model, limit=explain_limit, on_chunk=on_chunk
             )
         if sentiment_model and sentiment_version:
-            result.messages = _score_messages(sessions, sentiment_model, sentiment_version, chunk_size, on_chunk)
+            result.messages = _score_messages(
+                sessions, sentiment_model, sentiment_version, chunk_size, on_chunk, read_ahead
+            )
     except BaseException as error:
         _finish(sessions, run.id, result, time.perf_counter() - started, f"{type(error).__name__}: {error}")
         raise
@@ -184,18 +190,18 @@ def _finish(
 
 @dataclass
 class _Chunk:
-    """Rows claimed in an open transaction, with their model inputs prepared (token ids)."""
+    """Rows claimed in an open transaction, as a frame, with their texts' token ids."""
 
     session: Session
-    rows: list[Any]
-    prepared: Any
+    rows: pd.DataFrame
+    token_ids: TokenIds
 
 
 def _claimed_chunks(
-    sessions: sessionmaker[Session], query_after: Callable[[int], Select[Any]], prepare: Callable[[list[Any]], Any],
-    lock: type,
+    sessions: sessionmaker[Session], query_after: Callable[[int], Select[Any]], loaded: LoadedModel,
+    texts: Callable[[pd.DataFrame], list[str]], lock: type,
 ) -> Generator[_Chunk]:  # fmt: skip
-    """Unscored rows chunk by chunk, each chunk in its own open transaction.
+    """Unscored rows chunk by chunk, each chunk in its own open transaction, tokenised.
 
     On PostgreSQL a chunk's rows stay locked (`FOR UPDATE SKIP LOCKED`) until whoever
     receives the chunk commits or closes its session, so concurrent scorers skip them.
@@ -208,16 +214,16 @@ def _claimed_chunks(
             query = query_after(after)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=lock)
-            rows = list(session.execute(query).mappings().all())
-            if not rows:
+            rows = pd.DataFrame(session.execute(query).mappings().all())
+            if rows.empty:
                 session.close()
                 return
-            after = int(rows[-1]["id"])
-            prepared = prepare(rows)
+            after = int(rows["id"].iat[-1])
+            token_ids = tokenize(loaded, texts(rows))
         except BaseException:
             session.close()
             raise
-        yield _Chunk(session, rows, prepared)
+        yield _Chunk(session, rows, token_ids)
 
 
 _END = object()
@@ -232,35 +238,25 @@ def _read_ahead(chunks: Generator[_Chunk]) -> Generator[_Chunk]:
     chunk being scored and the one after it. Whatever the caller does not take is rolled
     back. Close the iterator (`contextlib.closing`) to stop the thread.
     """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
+    handoff: queue.Queue[Any] = queue.Queue()  # empty whenever the thread puts: it waits its turn
     turn = threading.Semaphore(1)  # released by the caller each time it takes a chunk
     stopping = threading.Event()
 
-    def wait(step: Callable[[], bool]) -> bool:
+    def my_turn() -> bool:
         while not stopping.is_set():
-            if step():
+            if turn.acquire(timeout=0.05):
                 return True
         return False
 
-    def put(item: Any) -> bool:
-        try:
-            handoff.put(item, timeout=0.05)
-            return True
-        except queue.Full:
-            return False
-
     def produce() -> None:
         try:
-            while wait(partial(turn.acquire, timeout=0.05)):
+            while my_turn():
                 chunk = next(chunks, None)
+                handoff.put(_END if chunk is None else chunk)
                 if chunk is None:
-                    wait(partial(put, _END))
-                    return
-                if not wait(partial(put, chunk)):
-                    chunk.session.close()
                     return
         except BaseException as error:  # handed to the caller, who raises it
-            wait(partial(put, error))
+            handoff.put(error)
         finally:
             chunks.close()
 
@@ -285,8 +281,9 @@ def _read_ahead(chunks: Generator[_Chunk]) -> Generator[_Chunk]:
 
 def _score_unscored(
     sessions: sessionmaker[Session], *, entity: type, predictions: type, key: str, version_id: int, columns: list[Any],
-    prepare: Callable[[list[Any]], Any], to_values: Callable[[list[Any], Any], list[dict[str, Any]]], chunk_size: int,
-    kind: str, on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
+    loaded: LoadedModel, texts: Callable[[pd.DataFrame], list[str]],
+    to_values: Callable[[pd.DataFrame, TokenIds], list[dict[str, Any]]], chunk_size: int, kind: str,
+    on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
 ) -> int:  # fmt: skip
     """Score the rows of `entity` without a prediction from `version_id`, one chunk per transaction."""
     unscored = ~exists().where(getattr(predictions, key) == entity.id, predictions.model_version_id == version_id)
@@ -295,11 +292,11 @@ def _score_unscored(
         return select(entity.id, *columns).where(unscored, entity.id > after).order_by(entity.id).limit(chunk_size)
 
     scored = 0
-    chunks = _claimed_chunks(sessions, query_after, prepare, entity)
+    chunks = _claimed_chunks(sessions, query_after, loaded, texts, entity)
     with closing(_read_ahead(chunks) if read_ahead else chunks) as stream:  # on any exit: unclaim what is left
         for chunk in stream:
             with chunk.session as session:  # closing without commit rolls back
-                values = to_values(chunk.rows, chunk.prepared)
+                values = to_values(chunk.rows, chunk.token_ids)
                 # A list of parameter sets: SQLAlchemy pages it under the driver's parameter limit.
                 session.execute(
                     _insert(session)(predictions).on_conflict_do_nothing(index_elements=[key, "model_version_id"]),
@@ -312,34 +309,27 @@ def _score_unscored(
     return scored
 
 
-def _reads_ahead(loaded: LoadedModel) -> bool:
-    return next(loaded.model.parameters()).device.type in READ_AHEAD_DEVICES
-
-
 def _score_claims(
     sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, settings: Settings, chunk_size: int,
-    on_chunk: Callable[[str, int], None] | None,
+    on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
 ) -> int:  # fmt: skip
     thresholds = version.parameters.get("thresholds", {})
 
-    def prepare(rows: list[Any]) -> TokenIds:
-        return tokenize(loaded, claim_texts(pd.DataFrame(rows)))
-
-    def to_values(rows: list[Any], token_ids: TokenIds) -> list[dict[str, Any]]:
-        probabilities = claim_probabilities(loaded, pd.DataFrame(rows), token_ids=token_ids)
+    def to_values(rows: pd.DataFrame, token_ids: TokenIds) -> list[dict[str, Any]]:
+        probabilities = claim_probabilities(loaded, rows, token_ids=token_ids)
         today = datetime.now(UTC).date()
         return [
             {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
              "band": band_for(float(p), thresholds), "input_hash": input_hash(row),
              "priority": triage_priority(float(p), float(row["claimed_amount"]), (today - row["report_date"]).days,
                                          settings)}
-            for row, p in zip(rows, probabilities, strict=True)
+            for row, p in zip(rows.to_dict("records"), probabilities, strict=True)
         ]  # fmt: skip
 
     return _score_unscored(
         sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
-        columns=[getattr(Claim, c) for c in MODEL_INPUTS], prepare=prepare, to_values=to_values, chunk_size=chunk_size,
-        kind="claims", on_chunk=on_chunk, read_ahead=_reads_ahead(loaded),
+        columns=[getattr(Claim, c) for c in MODEL_INPUTS], loaded=loaded, texts=claim_texts, to_values=to_values,
+        chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead,
     )  # fmt: skip
 
 
@@ -361,25 +351,22 @@ def _forget_open_predictions(sessions: sessionmaker[Session], version_id: int) -
 
 def _score_messages(
     sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, chunk_size: int,
-    on_chunk: Callable[[str, int], None] | None,
+    on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
 ) -> int:  # fmt: skip
     labels = loaded.meta.labels
 
-    def prepare(rows: list[Any]) -> TokenIds:
-        return tokenize(loaded, message_texts(pd.DataFrame(rows)))
-
-    def to_values(rows: list[Any], token_ids: TokenIds) -> list[dict[str, Any]]:
-        probabilities = message_probabilities(loaded, pd.DataFrame(rows), token_ids=token_ids)
+    def to_values(rows: pd.DataFrame, token_ids: TokenIds) -> list[dict[str, Any]]:
+        probabilities = message_probabilities(loaded, rows, token_ids=token_ids)
         return [
-            {"message_id": int(row["id"]), "model_version_id": version.id, "label": labels[int(np.argmax(p))],
+            {"message_id": int(message_id), "model_version_id": version.id, "label": labels[int(np.argmax(p))],
              "probabilities": {label: round(float(q), 6) for label, q in zip(labels, p, strict=True)}}
-            for row, p in zip(rows, probabilities, strict=True)
+            for message_id, p in zip(rows["id"], probabilities, strict=True)
         ]  # fmt: skip
 
     return _score_unscored(
         sessions, entity=Message, predictions=MessagePrediction, key="message_id", version_id=version.id,
-        columns=[Message.text], prepare=prepare, to_values=to_values, chunk_size=chunk_size, kind="messages",
-        on_chunk=on_chunk, read_ahead=_reads_ahead(loaded),
+        columns=[Message.text], loaded=loaded, texts=message_texts, to_values=to_values, chunk_size=chunk_size,
+        kind="messages", on_chunk=on_chunk, read_ahead=read_ahead,
     )  # fmt: skip
 
 

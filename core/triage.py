@@ -20,10 +20,8 @@ from core import audit, registry
 from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import InvalidInput
-from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS, Claim, Explanation, Prediction, User
+from db.models import BANDS, CLAIM_STATUSES, FLAGGED_BANDS, LINES_OF_BUSINESS, Claim, Explanation, Prediction, User
 
-BANDS = ("high", "medium", "low")
-FLAGGED_BANDS = ("high", "medium")
 OPEN_STATUSES = ("new", "in_review")
 MAX_PAGE_SIZE = 200
 MAX_SEARCH_LENGTH = 200
@@ -84,8 +82,9 @@ class QueuePage:
     notes: list[str] = field(default_factory=list)
 
 
-def sla_state(report_date: date, today: date, sla_days: int) -> str:
-    return "overdue" if (today - report_date).days > sla_days else "due"
+def sla_state(age_days: int, sla_days: int) -> str:
+    """`due` up to and including the SLA's last day, `overdue` after it."""
+    return "overdue" if age_days > sla_days else "due"
 
 
 def _escape_like(text: str) -> str:
@@ -154,7 +153,7 @@ def queue(
             region=claim.region,
             report_date=claim.report_date,
             age_days=(today - claim.report_date).days,
-            sla=sla_state(claim.report_date, today, settings.triage_sla_days),
+            sla=sla_state((today - claim.report_date).days, settings.triage_sla_days),
             status=claim.status,
             assigned_to=username,
         )
@@ -182,7 +181,7 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
     if champion is None:
         return None
     candidates = (
-        select(Claim.id, Claim.version)
+        select(Claim.id, Claim.version, Claim.claim_number)
         .join(Prediction, Prediction.claim_id == Claim.id)
         .where(
             Prediction.model_version_id == champion.id,
@@ -200,14 +199,13 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
             row = session.execute(candidates.limit(1)).first()
         if row is None:
             return None
-        claim_id, version = row
+        claim_id, version, claim_number = row
         taken = session.execute(
             update(Claim)
             .where(Claim.id == claim_id, Claim.version == version, Claim.assigned_to_id.is_(None))
             .values(assigned_to_id=actor.user_id, status="in_review", version=version + 1)
         )
         if taken.rowcount == 1:
-            claim_number = session.scalar(select(Claim.claim_number).where(Claim.id == claim_id)) or ""
             audit.record(
                 session,
                 actor=actor,

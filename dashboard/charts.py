@@ -122,7 +122,7 @@ def _field_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
         {
             "window": r.window_start,
             "metric": m["name"],
-            "severity": abs(m["value"]) / m["threshold"],
+            "severity": m["severity"],
             "value": m["value"],
             "drift": m["drift"],
         }
@@ -134,8 +134,9 @@ def _field_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
 
 
 def drift_heatmap(reports: list) -> go.Figure:  # type: ignore[type-arg]
-    """Each monitored field and signal per window, coloured by effect / threshold (1 = at
-    the threshold); cells marked ● also passed the significance test and raised an alert."""
+    """Each monitored field and signal per window, coloured by the metric's severity (its
+    effect / threshold as judged in core.monitoring.drift, 1 = at the threshold); cells
+    marked ● also passed the significance test and raised an alert."""
     frame = _field_rows(reports)
     if frame.empty:  # every window too small for a verdict
         return go.Figure(layout={"title": "Drift per signal and week: no window had enough claims for a verdict"})

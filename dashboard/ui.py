@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import streamlit as st
 from sqlalchemy.orm import Session
-from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.errors import StreamlitInvalidLayoutContextError, StreamlitSecretNotFoundError
 
 from core import accounts, review
 from core.auth import Actor
@@ -71,6 +71,16 @@ def attempt(action: Callable[[Session], T]) -> T | None:
     except ClaimLensError as error:
         st.error(str(error))
         return None
+
+
+def rerun_fragment() -> NoReturn:
+    """Rerun only the calling fragment, to show what an action inside it changed. When the
+    fragment ran as part of a full-app run (Streamlit then refuses a fragment-scoped rerun:
+    an interaction merged into an app rerun, or AppTest), rerun the app."""
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitInvalidLayoutContextError:
+        st.rerun()
 
 
 MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$"

@@ -29,6 +29,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LINES_OF_BUSINESS = ("auto", "property", "health", "travel")
 CLAIM_STATUSES = ("new", "in_review", "decided")
+# Risk bands of a prediction (thresholds live with the model version); high and medium
+# claims are flagged: explained when scored and shown in the triage queue.
+BANDS = ("high", "medium", "low")
+FLAGGED_BANDS = ("high", "medium")
 POLICE_REPORT_VALUES = ("yes", "no", "unknown")
 ROLES = ("adjuster", "compliance", "manager", "admin")
 SENTIMENTS = ("negative", "neutral", "positive")

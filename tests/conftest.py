@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -239,3 +241,28 @@ def scored_database(
     if backend != "sqlite":
         with _admin_engine().connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+T = TypeVar("T")
+
+
+def run_at_once(target: Callable[[int], T], n: int, timeout: float = 120) -> tuple[dict[int, T], list[BaseException]]:
+    """Call `target(0) .. target(n - 1)` on n threads released together; their results by
+    index, and whatever they raised (a thread's exception would otherwise vanish)."""
+    start = threading.Barrier(n)
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            start.wait(timeout=30)
+            results[i] = target(i)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results, errors

@@ -45,7 +45,8 @@ def tokenize(loaded: LoadedModel, texts: list[str]) -> TokenIds:
     """Token ids of each text, truncated to the model's input length."""
     if not texts:
         return []
-    return loaded.tokenizer(texts, truncation=True, max_length=loaded.meta.max_length)["input_ids"]
+    with loaded.tokenizer_lock:
+        return loaded.tokenizer(texts, truncation=True, max_length=loaded.meta.max_length)["input_ids"]
 
 
 def claim_texts(claims: pd.DataFrame) -> list[str]:

@@ -13,6 +13,7 @@ thresholds) and the model card `README.md`.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,9 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerBase
     meta: ModelMeta
     path: Path
+    # A fast tokenizer is not safe to call from two threads at once (its truncation settings
+    # are shared state); scoring's read-ahead and explain_many call it from threads.
+    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def field_spec(self) -> FieldSpec:

@@ -41,9 +41,13 @@ def uses_bf16(device: torch.device) -> bool:
     return device.type == "cpu" and cpu_has_fast_bf16()
 
 
+def precision_name(device: torch.device) -> str:
+    """`bf16` or `fp32`: what `inference_precision` runs at on `device`, for the record."""
+    return "bf16" if uses_bf16(device) else "fp32"
+
+
 @contextlib.contextmanager
-def inference_precision(device: torch.device) -> Iterator[str]:
-    """Run the block at the configured precision; yields its name for the record."""
-    bf16 = uses_bf16(device)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        yield "bf16" if bf16 else "fp32"
+def inference_precision(device: torch.device) -> Iterator[None]:
+    """Run the block at the configured precision."""
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device)):
+        yield

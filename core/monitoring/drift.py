@@ -19,7 +19,7 @@ adapts to sample size. Segments and samples smaller than `min_rows` get no verdi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.monitoring import stats
+from db.models import FLAGGED_BANDS
 
 NUMERIC_FIELDS = (
     "claimed_amount",
@@ -43,6 +44,7 @@ SEGMENT_COLUMNS = ("line_of_business", "region")
 TOP_TERMS = 15
 TERM_LOG2_CHANGE = 1.0  # a word in at least twice the share of narratives
 TERM_MIN_SHARE = 0.02  # ... and in at least 2% of this window's narratives
+CHANCE_AUC = 0.5  # a domain classifier that cannot tell the windows apart
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Metric:
     n_current: int
     details: dict[str, Any] = field(default_factory=dict)
     drift: bool = False
+    severity: float = 0.0  # effect / threshold under the verdict rule (set by `decide`)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -159,8 +162,8 @@ def prediction_metrics(
     ref_p, cur_p = ref["probability"].to_numpy(float), cur["probability"].to_numpy(float)
     ks, p = stats.ks_p(ref_p, cur_p)
     flagged_ref, flagged_cur = (
-        int(ref["band"].isin(["high", "medium"]).sum()),
-        int(cur["band"].isin(["high", "medium"]).sum()),
+        int(ref["band"].isin(FLAGGED_BANDS).sum()),
+        int(cur["band"].isin(FLAGGED_BANDS).sum()),
     )
     change, p_flag = stats.two_proportions(flagged_ref, len(ref), flagged_cur, len(cur))
     bands_ref, bands_cur = ref["band"].astype(str).to_numpy(), cur["band"].astype(str).to_numpy()
@@ -363,17 +366,38 @@ def performance_metric(
     return [metric]
 
 
+def severity(
+    family: str, method: str, value: float | None, threshold: float, details: Mapping[str, Any], wasserstein: float
+) -> float:
+    """The effect as a multiple of its threshold under the metric's verdict rule in
+    `decide` (1 = at the threshold; the verdict's effect condition is `severity >= 1`):
+    a domain classifier's AUC counts from chance (0.5), an estimated ROC-AUC only when it
+    dropped, a numeric field by the larger of its PSI and Wasserstein ratios. NaN when the
+    metric has no finite value."""
+    if value is None or not np.isfinite(value):
+        return float("nan")
+    if family == "performance":  # only a drop counts
+        return max(float(value), 0.0) / threshold
+    if method == "domain_classifier_auc":  # below chance is noise, not drift
+        return max(float(value) - CHANCE_AUC, 0.0) / (threshold - CHANCE_AUC)
+    ratio = abs(float(value)) / threshold
+    if family == "field" and details.get("wasserstein_sd") is not None:
+        ratio = max(ratio, float(details["wasserstein_sd"]) / wasserstein)
+    return ratio
+
+
 def decide(metrics: list[Metric], t: DriftThresholds) -> list[Metric]:
-    """Set each metric's verdict: effect at or over its threshold and significant at the
-    Bonferroni-corrected level over all tests in the report."""
+    """Set each metric's severity and verdict: effect at or over its threshold (severity
+    >= 1) and significant at the Bonferroni-corrected level over all tests in the report."""
     level = t.alpha / max(sum(m.p_value is not None for m in metrics), 1)
     for metric in metrics:
-        if metric.family == "performance":  # only a drop counts, and only beyond its uncertainty
-            metric.drift = metric.value >= metric.threshold and metric.details["beyond_uncertainty"]
-            continue
-        effect = abs(metric.value) >= metric.threshold or (
-            metric.family == "field" and metric.details.get("wasserstein_sd", 0) >= t.wasserstein
+        metric.severity = severity(
+            metric.family, metric.method, metric.value, metric.threshold, metric.details, t.wasserstein
         )
+        effect = bool(metric.severity >= 1)  # False for NaN
+        if metric.family == "performance":  # only a drop counts, and only beyond its uncertainty
+            metric.drift = effect and bool(metric.details["beyond_uncertainty"])
+            continue
         metric.drift = bool(effect and metric.p_value is not None and metric.p_value < level)
         metric.details["significance_level"] = level
     return metrics

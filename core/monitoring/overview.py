@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core import registry
 from core.auth import Actor, Permission, require
+from core.clock import day_after, day_start
 from db.models import Claim, Message, MessagePrediction, Prediction, Review
 
 SCORE_BINS = 20  # probability histogram bins of width 0.05
@@ -32,6 +33,11 @@ class MonitoringOverview:
     @property
     def total_claims(self) -> int:
         return int(self.volume["claims"].sum()) if len(self.volume) else 0
+
+    @property
+    def total_decisions(self) -> int:
+        """Claims with a decision (each claim's latest one) in the window."""
+        return int(self.outcomes["claims"].sum()) if len(self.outcomes) else 0
 
 
 def _week(days: pd.Series) -> pd.Series:
@@ -100,18 +106,20 @@ def _outcomes(session: Session, window: list) -> pd.DataFrame:  # type: ignore[t
 
 
 def _sentiment(session: Session, since: date | None, until: date | None) -> pd.DataFrame:
+    """Messages per week and label, over the days of the window (as claims are)."""
     champion = registry.champion(session, registry.SENTIMENT_TASK)
     day = func.date(Message.sent_at)
+    window = []
+    if since:
+        window.append(Message.sent_at >= day_start(since))
+    if until:
+        window.append(Message.sent_at < day_after(until))
     query = (
         select(day, MessagePrediction.label, func.count())
         .join(MessagePrediction, MessagePrediction.message_id == Message.id)
-        .where(MessagePrediction.model_version_id == (champion.id if champion else -1))
+        .where(MessagePrediction.model_version_id == (champion.id if champion else -1), *window)
         .group_by(day, MessagePrediction.label)
     )
     frame = _weekly(session.execute(query).all(), ["sentiment", "messages"], ["sentiment"], "messages")
-    if since:
-        frame = frame[frame["week"] >= _week(pd.Series([since])).iat[0]]
-    if until:
-        frame = frame[frame["week"] <= until]
     totals = frame.groupby("week")["messages"].transform("sum")
     return frame.assign(share=frame["messages"] / totals.where(totals > 0, 1))

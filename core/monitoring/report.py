@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, registry
 from core.auth import Actor, Permission, require
+from core.clock import day_after, day_start
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
@@ -121,8 +122,8 @@ def _sentiments(session: Session, start: date, end: date) -> pd.Series:
         .where(
             MessagePrediction.model_version_id == champion.id,
             Message.direction == "inbound",
-            Message.sent_at >= datetime.combine(start, datetime.min.time(), tzinfo=UTC),
-            Message.sent_at < datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+            Message.sent_at >= day_start(start),
+            Message.sent_at < day_after(end),
         )
     )
     return pd.Series(list(rows), dtype=str)
@@ -171,12 +172,12 @@ def compute_window(
 ) -> tuple[list[drift.Metric], list[dict[str, Any]]]:
     """Every metric of one window against the reference, with verdicts."""
     metrics: list[drift.Metric] = []
-    medium = float((version.parameters or {}).get("thresholds", {}).get("medium", 0.5))
+    flag_threshold = _flag_threshold((version.parameters or {}).get("thresholds", {}))
     reference_auc = (version.metrics or {}).get("summary", {}).get("roc_auc")
     for segment, ref, cur in _segments(reference, current, t.min_rows):
         metrics += drift.field_metrics(ref, cur, segment, t)
         metrics += drift.prediction_metrics(ref, cur, segment, t)
-        metrics += drift.performance_metric(cur, reference_auc, medium, segment, t)
+        metrics += drift.performance_metric(cur, reference_auc, flag_threshold, segment, t)
     if reference_embeddings is not None and len(current) >= t.min_rows:
         metrics += drift.text_metric(reference_embeddings, embed(_sample(current["narrative"], TEXT_SAMPLE, 1)), t)
     metrics += drift.sentiment_metric(reference_sentiment, current_sentiment, t)
@@ -185,6 +186,12 @@ def compute_window(
     )
     metrics += drift.term_metric(terms, t)
     return drift.decide(metrics, t), terms
+
+
+def _flag_threshold(thresholds: dict[str, float]) -> float:
+    """The lowest probability that `core.scoring.band_for` puts in a flagged band: a
+    missing threshold flags nothing (1.0), as there."""
+    return float(min(thresholds.get("high", 1.0), thresholds.get("medium", 1.0)))
 
 
 def describe(metric: drift.Metric) -> str:
@@ -390,12 +397,29 @@ def reports(session: Session, *, actor: Actor, window: str = "week") -> list[Sto
             r.reference_start,
             r.reference_end,
             r.claims,
-            list(r.metrics),
+            [_with_severity(m, r.thresholds or {}) for m in r.metrics],
             list(r.changed_terms),
             r.alerts,
         )
         for r in rows
     ]
+
+
+def _with_severity(metric: dict[str, Any], stored_thresholds: dict[str, Any]) -> dict[str, Any]:
+    """A stored metric with its severity; reports stored before severities were kept get
+    it computed from the metric and the thresholds the report was judged with."""
+    if "severity" in metric:
+        return dict(metric)
+    wasserstein = float(stored_thresholds.get("wasserstein", drift.DriftThresholds.wasserstein))
+    value = drift.severity(
+        metric["family"],
+        metric["method"],
+        metric["value"],
+        metric["threshold"],
+        metric.get("details") or {},
+        wasserstein,
+    )
+    return {**metric, "severity": value if np.isfinite(value) else None}
 
 
 @dataclass(frozen=True)

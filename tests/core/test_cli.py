@@ -114,15 +114,17 @@ def test_users_demo_creates_one_user_per_role_once_with_working_random_passwords
     from core import accounts
 
     credentials = tmp_path / "demo-credentials.txt"
+    credentials.write_text("manager password-of-a-database-since-deleted\nanalyst kept-as-it-was\n")
     first = claimlens("users", "demo", "--credentials", str(credentials))
     assert first.exit_code == 0, first.output
     pairs = dict(line.split() for line in credentials.read_text().splitlines())
+    assert pairs.pop("analyst") == "kept-as-it-was"  # a line for another user stays; the stale one is replaced
     assert set(pairs) == {"adjuster", "compliance", "manager", "admin"}
     assert len(set(pairs.values())) == 4 and all(len(p) >= 12 for p in pairs.values())
     assert oct(credentials.stat().st_mode & 0o777) == "0o600"
     again = claimlens("users", "demo", "--credentials", str(credentials))
     assert again.exit_code == 0 and stored(User) == 4
-    assert credentials.read_text().count("\n") == 4
+    assert credentials.read_text().count("\n") == 5
     with session_scope() as session:
         for username, password in pairs.items():
             result = accounts.authenticate(session, username=username, password=password)

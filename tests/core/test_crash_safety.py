@@ -72,10 +72,7 @@ def test_an_import_killed_mid_file_leaves_the_database_as_before(configured_data
     path = tmp_path / "claims.csv"
     generate_import_frame(GeneratorConfig(claims=15_000, seed=21)).to_csv(path, index=False)
     before = count(Claim), count(AuditLog)
-    for _ in range(3):  # a kill that lands after the commit is not mid-file: try again
-        kill_when(claimlens("import", str(path)), writing_claims(configured_database))
-        if count(Claim) == before[0]:
-            break
+    kill_when(claimlens("import", str(path)), writing_claims(configured_database))  # while rows go in
     assert (count(Claim), count(AuditLog)) == before
     again = claimlens("import", str(path))
     assert again.wait(timeout=300) == 0, again.stdout.read().decode()  # type: ignore[union-attr]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from core.auth import Actor, Role
 from core.errors import InvalidInput, PermissionDenied
 from db.models import AuditLog, TrainingRun
 from db.session import engine_for
+from tests.conftest import run_at_once
 from training.config import TrainingConfig
 
 BOSS = Actor("boss", Role.ADMIN)
@@ -79,22 +79,9 @@ def test_two_workers_claiming_at_the_same_moment_get_the_two_oldest_runs_not_the
     first, second, third = queue(sessions, 3)
     base = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     set_requested_at(sessions, {third: base, first: base + timedelta(hours=1), second: base + timedelta(hours=2)})
-    start = threading.Barrier(2)
-    results: dict[str, int | None] = {}
-    errors: list[BaseException] = []
-
-    def worker(name: str) -> None:
-        try:
-            start.wait(timeout=10)
-            results[name] = claim_in_own_transaction(sessions, name)
-        except BaseException as error:  # surfaced below: a thread's exception would otherwise vanish
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker, args=(name,)) for name in ("w1", "w2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    names = ("w1", "w2")
+    by_index, errors = run_at_once(lambda i: claim_in_own_transaction(sessions, names[i]), 2, timeout=60)
+    results = {names[i]: run_id for i, run_id in by_index.items()}
     assert errors == []
     assert sorted(results.values()) == sorted([third, first])  # type: ignore[type-var]
     assert {load(sessions, run_id).worker_id for run_id in (third, first)} == {"w1", "w2"}
@@ -117,23 +104,16 @@ def test_postgres_worker_skips_a_run_another_open_transaction_has_locked(
 
 def test_ten_runs_drained_by_two_threads_are_each_claimed_exactly_once(sessions: sessionmaker[Session]) -> None:
     queued = queue(sessions, 10)
-    start = threading.Barrier(2)
-    claimed: dict[str, list[int]] = {"w1": [], "w2": []}
-    errors: list[BaseException] = []
+    names = ("w1", "w2")
 
-    def drain(name: str) -> None:
-        try:
-            start.wait(timeout=10)
-            while (run_id := claim_in_own_transaction(sessions, name)) is not None:
-                claimed[name].append(run_id)
-        except BaseException as error:
-            errors.append(error)
+    def drain(i: int) -> list[int]:
+        taken = []
+        while (run_id := claim_in_own_transaction(sessions, names[i])) is not None:
+            taken.append(run_id)
+        return taken
 
-    threads = [threading.Thread(target=drain, args=(name,)) for name in claimed]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    by_index, errors = run_at_once(drain, 2)
+    claimed = {names[i]: run_ids for i, run_ids in by_index.items()}
     assert errors == []
     everything = claimed["w1"] + claimed["w2"]
     assert sorted(everything) == sorted(queued) and len(set(everything)) == 10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from core.data.seeding import generate_import_frame, seed
 from core.errors import InvalidInput, PermissionDenied
 from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun, User
 from db.session import engine_for
-from tests.conftest import train_tiny
+from tests.conftest import run_at_once, train_tiny
 
 ADMIN = cli_actor()
 
@@ -131,6 +130,7 @@ def test_claims_explained_on_threads_get_the_values_each_gets_alone(world: sessi
         assert mine.output_value == pytest.approx(reference.output_value, abs=1e-6)
         assert mine.fields == pytest.approx(reference.fields, abs=1e-6)
         assert [w for w, _ in mine.words] == [w for w, _ in reference.words]
+        assert [v for _, v in mine.words] == pytest.approx([v for _, v in reference.words], abs=1e-6)
         assert mine.reasons == reference.reasons
 
 
@@ -163,21 +163,11 @@ def test_a_champion_whose_folder_is_gone_is_a_clear_error_and_writes_nothing(
     assert count(world, ScoringRun) == 0
 
 
-def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Session], reading: str) -> None:
-    results: list[scoring.ScoringResult] = []
-    errors: list[BaseException] = []
+def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Session], read_ahead: bool) -> None:
+    def run(_: int) -> scoring.ScoringResult:
+        return scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=32, device="cpu", read_ahead=read_ahead)
 
-    def run() -> None:
-        try:
-            results.append(scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=32, device="cpu"))
-        except BaseException as error:  # surfaced below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = run_at_once(run, 2)
     assert not errors
     assert count(world, Prediction) == 300
     with world() as session:
@@ -188,17 +178,15 @@ def test_two_scorers_at_once_never_score_a_claim_twice(world: sessionmaker[Sessi
     assert duplicates == []
 
 
-@pytest.fixture(params=["inline", "read-ahead"])
-def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture(params=[False, True], ids=["inline", "read-ahead"])
+def read_ahead(request: pytest.FixtureRequest) -> bool:
     """Score chunks as read (the CPU default) or with the GPU's read-ahead thread, here on the CPU."""
-    if request.param == "read-ahead":
-        monkeypatch.setattr(scoring, "READ_AHEAD_DEVICES", ("cuda", "cpu"))
-    return str(request.param)
+    return bool(request.param)
 
 
 @pytest.mark.parametrize("failing", ["claim_probabilities", "tokenize"])
 def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
-    world: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch, failing: str, reading: str
+    world: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch, failing: str, read_ahead: bool
 ) -> None:
     """The model failing on the third chunk, or tokenising failing (on the read-ahead thread
     when reading ahead): the first chunks stay scored, a chunk read ahead is rolled back
@@ -214,7 +202,7 @@ def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
 
     monkeypatch.setattr(scoring, failing, fails_on_third)
     with pytest.raises(RuntimeError, match="out of memory"):
-        scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
+        scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu", read_ahead=read_ahead)
     assert count(world, Prediction) == 100
     assert engine_for(database_url).pool.checkedout() == 0  # no session left open by either thread
     with world() as session:
@@ -234,7 +222,6 @@ def test_reading_ahead_holds_one_chunk_beyond_the_one_being_scored(
     world: sessionmaker[Session], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On PostgreSQL every open chunk locks its rows: the read-ahead claims one more, not a queue of them."""
-    monkeypatch.setattr(scoring, "READ_AHEAD_DEVICES", ("cuda", "cpu"))
     real = scoring.claim_probabilities
     open_connections: list[int] = []
 
@@ -244,7 +231,7 @@ def test_reading_ahead_holds_one_chunk_beyond_the_one_being_scored(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(scoring, "claim_probabilities", slow_model)
-    scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
+    scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu", read_ahead=True)
     assert count(world, Prediction) == 300
     assert max(open_connections) == 2  # the chunk being scored and the next one
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
@@ -10,10 +9,11 @@ from sqlalchemy import func, select, update
 
 from core import registry, triage
 from core.auth import Actor, Role
+from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
 from db.models import AuditLog, Claim, Prediction, User
 from db.session import session_scope
-from tests.conftest import DEMO_USERS
+from tests.conftest import DEMO_USERS, run_at_once
 
 
 def actor(key: str) -> Actor:
@@ -73,7 +73,14 @@ def test_queue_lists_every_open_flagged_claim_once_highest_priority_first(scored
     assert priorities == sorted(priorities, reverse=True)
     assert {r.band for r in rows} <= {"high", "medium"}
     assert any(r.top_reason for r in rows), "flagged claims explained at scoring show their top reason"
-    assert {r.sla for r in rows} <= {"due", "overdue"}
+    sla_days = get_settings().triage_sla_days
+    assert all(r.sla == ("overdue" if r.age_days > sla_days else "due") for r in rows)
+
+
+def test_a_claim_is_due_through_the_slas_last_day_and_overdue_after() -> None:
+    assert triage.sla_state(0, 5) == "due"
+    assert triage.sla_state(5, 5) == "due"
+    assert triage.sla_state(6, 5) == "overdue"
 
 
 def test_filters_by_line_band_dates_and_narrative_text(scored_database: str) -> None:
@@ -130,23 +137,14 @@ def test_take_next_assigns_the_top_unassigned_claim_and_audits_it(scored_databas
 
 def test_twenty_adjusters_taking_at_once_never_share_a_claim(scored_database: str) -> None:
     who = actor("adjuster")
-    results: list[int | None] = []
-    errors: list[BaseException] = []
 
-    def take() -> None:
-        try:
-            with session_scope() as session:
-                assignment = triage.take_next(session, actor=who)
-            results.append(assignment.claim_id if assignment else None)
-        except BaseException as error:
-            errors.append(error)
+    def take(_: int) -> int | None:
+        with session_scope() as session:
+            assignment = triage.take_next(session, actor=who)
+        return assignment.claim_id if assignment else None
 
-    threads = [threading.Thread(target=take) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    taken = [r for r in results if r is not None]
+    results, errors = run_at_once(take, 20)
+    taken = [r for r in results.values() if r is not None]
     assert not errors, errors
     assert len(taken) == len(set(taken)) == 20
 

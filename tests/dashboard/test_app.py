@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from streamlit.testing.v1 import AppTest
 
 from core import accounts
@@ -115,28 +115,24 @@ def test_an_adjuster_takes_the_next_claim_reads_its_reasons_and_denies_it(scored
         assert session.get(Claim, claim_id).status == "decided"
 
 
-def test_a_decision_on_a_claim_someone_else_decided_is_refused(scored_database: str) -> None:
-    from core import review
-    from tests.core.test_triage import actor
-
+def test_a_decision_on_a_claim_that_changed_since_it_was_opened_is_refused(scored_database: str) -> None:
     first = app_as("ada").run()
     first.button(key="take_next").click().run()
     claim_id = first.session_state["claim_id"]
     first.switch_page("pages/adjuster/review.py").run()
-    with session_scope() as session:  # an administrator decides in the meantime
-        version = session.get(Claim, claim_id).version
-        review.decide(
-            session,
-            actor=actor("admin"),
-            claim_id=claim_id,
-            expected_version=version,
-            decision="approve",
-            reason_code="covered_loss",
-        )
+    with session_scope() as session:  # the claim changes behind the page's back; nobody decides it
+        before = session.get(Claim, claim_id)
+        status, version = before.status, before.version + 1
+        session.execute(update(Claim).where(Claim.id == claim_id).values(version=version))
+    first.radio(key=f"review_decision_{claim_id}").set_value("approve")
     first.selectbox(key=f"review_reason_{claim_id}").set_value("covered_loss")
     first.button(key="review_submit").click().run()
-    assert count(Review, Review.claim_id == claim_id) == 1  # nothing overwritten
-    assert first.success and first.success[0].value == "Decided."  # the page shows the claim as decided
+    assert not first.exception
+    assert any("changed while you were reviewing it" in e.value for e in first.error), [e.value for e in first.error]
+    assert count(Review, Review.claim_id == claim_id) == 0  # nothing written
+    with session_scope() as session:
+        after = session.get(Claim, claim_id)
+        assert (after.status, after.version) == (status, version)
 
 
 def test_a_manager_queues_a_retraining_run_for_the_worker(scored_database: str) -> None:
@@ -176,3 +172,7 @@ def test_compliance_exports_the_audit_log_as_csv(scored_database: str) -> None:
     assert app.get("download_button")[0].proto.label == "Export CSV"
     app.selectbox(key="audit_action").set_value("user.created").run()
     assert len(app.dataframe[0].value) == count(AuditLog, AuditLog.action == "user.created") == len(DEMO_USERS)
+    with session_scope() as session:
+        entity_types = sorted(set(session.scalars(select(AuditLog.entity_type))))
+    assert app.selectbox(key="audit_entity").options == ["", *entity_types]  # what the log holds, not a fixed list
+    assert "user" in entity_types and len(entity_types) > 1

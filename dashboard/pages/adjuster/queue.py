@@ -2,41 +2,43 @@
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from core import triage
 from core.auth import Permission
-from core.errors import ClaimLensError
 from dashboard.ui import actor_or_stop, attempt
-from db.models import LINES_OF_BUSINESS
-from db.session import session_scope
+from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS
 
 actor = actor_or_stop()
 st.title("Triage queue")
 
 if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="primary", key="take_next"):
-    assignment = attempt(lambda s: triage.take_next(s, actor=actor))
-    if assignment is not None:
-        st.session_state["claim_id"] = assignment.claim_id
-        st.session_state.setdefault("seen_versions", {})[assignment.claim_id] = assignment.version
-        st.switch_page("pages/adjuster/review.py")
-    elif assignment is None:
-        st.info("Nothing left to take: every flagged claim is assigned or decided.")
+    # Wrapped in a tuple: attempt's None means an error (already shown), take_next's an empty queue.
+    taken = attempt(lambda s: (triage.take_next(s, actor=actor),))
+    if taken is not None:
+        (assignment,) = taken
+        if assignment is None:
+            st.info("Nothing left to take: every flagged claim is assigned or decided.")
+        else:
+            st.session_state["claim_id"] = assignment.claim_id
+            st.session_state.setdefault("seen_versions", {})[assignment.claim_id] = assignment.version
+            st.switch_page("pages/adjuster/review.py")
 
 with st.expander("Filters", expanded=False):
     left, middle, right = st.columns(3)
     lines = left.multiselect("Line of business", LINES_OF_BUSINESS, key="queue_lines")
     bands = middle.multiselect("Risk band", triage.BANDS, default=list(triage.FLAGGED_BANDS), key="queue_bands")
-    statuses = right.multiselect(
-        "Status", ("new", "in_review", "decided"), default=list(triage.OPEN_STATUSES), key="queue_statuses"
-    )
+    statuses = right.multiselect("Status", CLAIM_STATUSES, default=list(triage.OPEN_STATUSES), key="queue_statuses")
     left, middle, right = st.columns(3)
     mine = left.checkbox("Assigned to me", key="queue_mine")
     dates = middle.date_input("Reported between", value=(), key="queue_dates")
     search = right.text_input("Narrative contains", key="queue_search", max_chars=triage.MAX_SEARCH_LENGTH)
 page_size = 25
-page = st.session_state.setdefault("queue_page", 0)
+st.session_state.setdefault("queue_page", 0)
 
-try:
+
+def queue_page(session: Session) -> triage.QueuePage:
+    """This page of the queue under the chosen filters (invalid filters are a user error)."""
     filters = triage.QueueFilters(
         lines=tuple(lines),
         bands=tuple(bands),
@@ -47,12 +49,14 @@ try:
         search=search,
     )
     if st.session_state.get("queue_filters") != filters:  # new filters start at the first page
-        st.session_state["queue_filters"], st.session_state["queue_page"], page = filters, 0, 0
-    with session_scope() as session:
-        result = triage.queue(session, actor=actor, filters=filters, page=page, page_size=page_size)
-except ClaimLensError as error:
-    st.error(str(error))
+        st.session_state["queue_filters"], st.session_state["queue_page"] = filters, 0
+    return triage.queue(session, actor=actor, filters=filters, page=st.session_state["queue_page"], page_size=page_size)
+
+
+result = attempt(queue_page)
+if result is None:
     st.stop()
+page = st.session_state["queue_page"]
 
 for note in result.notes:
     st.info(note)

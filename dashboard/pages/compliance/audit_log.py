@@ -12,7 +12,8 @@ columns = st.columns(4)
 who = columns[0].text_input("Actor", key="audit_actor")
 known_actions = attempt(lambda s: audit.actions(s)) or []
 action = columns[1].selectbox("Action", ["", *known_actions], key="audit_action")
-entity_type = columns[2].selectbox("Entity", ["", "claim", "user", "model_version", "training_run"], key="audit_entity")
+known_entities = attempt(lambda s: audit.entity_types(s, actor=actor)) or []
+entity_type = columns[2].selectbox("Entity", ["", *known_entities], key="audit_entity")
 entity_id = columns[3].text_input("Entity id", key="audit_entity_id")
 period = st.date_input("Between", value=(), key="audit_dates")
 filters = audit.AuditFilters(

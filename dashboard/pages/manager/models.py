@@ -5,9 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs, registry
-from core.errors import ClaimLensError
 from dashboard.ui import actor_or_stop, attempt
-from db.session import session_scope
 from training.config import METHODS, PROFILES
 
 actor = actor_or_stop()
@@ -16,9 +14,8 @@ TASKS = {"Claim risk": registry.CLAIM_TASK, "Sentiment": registry.SENTIMENT_TASK
 
 
 @st.dialog("Promote model version")
-def promote_dialog(version_id: int, label: str) -> None:
-    with session_scope() as session:
-        gate = registry.compare_with_champion(session, actor=actor, version_id=version_id)
+def promote_dialog(version_id: int, label: str, gate: registry.GateResult) -> None:
+    """Confirm a promotion; `gate` is what the page showed for this version."""
     st.write(f"Promote **{label}** to champion?")
     if gate.passed:
         st.success("The gate passes: " + ", ".join(f"{k} {v:.3f}" for k, v in gate.challenger.items()))
@@ -42,8 +39,7 @@ def rollback_dialog(task: str) -> None:
         st.rerun()
 
 
-with session_scope() as session:
-    versions = registry.versions(session)
+versions = attempt(lambda s: registry.versions(s)) or []
 table = pd.DataFrame(
     [
         {
@@ -67,16 +63,14 @@ else:
         row = table.iloc[picked.selection.rows[0]]
         label = f"{row['task']} v{row['version']}"
         compare, promote, rollback = st.columns(3)
-        try:
-            with session_scope() as session:
-                gate = registry.compare_with_champion(session, actor=actor, version_id=int(row["id"]))
+        with compare:
+            gate = attempt(lambda s: registry.compare_with_champion(s, actor=actor, version_id=int(row["id"])))
+        if gate is not None:
             compare.dataframe(
                 pd.DataFrame({"challenger": gate.challenger, "champion": gate.champion}), key="models_compare"
             )
-        except ClaimLensError as error:
-            compare.error(str(error))
-        if row["stage"] != "champion" and promote.button(f"Promote {label}", key="models_promote"):
-            promote_dialog(int(row["id"]), label)
+            if row["stage"] != "champion" and promote.button(f"Promote {label}", key="models_promote"):
+                promote_dialog(int(row["id"]), label, gate)
         if row["stage"] == "champion" and rollback.button(f"Roll back {row['task']}", key="models_rollback"):
             rollback_dialog(str(row["task"]))
 
@@ -109,8 +103,9 @@ if queued:
 @st.fragment(run_every=3)
 def runs() -> None:
     """Training runs, refreshed every few seconds while the rest of the page stays put."""
-    with session_scope() as session:
-        recent = jobs.recent_runs(session, actor=actor)
+    recent = attempt(lambda s: jobs.recent_runs(s, actor=actor))
+    if recent is None:
+        return
     if not recent:
         st.caption("No training runs yet.")
         return

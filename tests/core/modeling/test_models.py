@@ -252,13 +252,15 @@ def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
 
     monkeypatch.setenv("CLAIMLENS_INFERENCE_PRECISION", precision)
     get_settings.cache_clear()
-    # The real MiniLM: its kernels are the ones whose bf16 rounding depends on padding.
-    loaded = claim_model_in_memory(default_base_model(), spec, tmp_path / "claim")
-    loaded.model.to(device)
-    together = claim_probabilities(loaded, claims)
-    alone = np.array([claim_probabilities(loaded, claims.iloc[[i]])[0] for i in range(0, len(claims), 7)])
-    in_pairs = claim_probabilities(loaded, claims.iloc[::7], batch_size=2)
-    get_settings.cache_clear()
+    try:
+        # The real MiniLM: its kernels are the ones whose bf16 rounding depends on padding.
+        loaded = claim_model_in_memory(default_base_model(), spec, tmp_path / "claim")
+        loaded.model.to(device)
+        together = claim_probabilities(loaded, claims)
+        alone = np.array([claim_probabilities(loaded, claims.iloc[[i]])[0] for i in range(0, len(claims), 7)])
+        in_pairs = claim_probabilities(loaded, claims.iloc[::7], batch_size=2)
+    finally:  # later tests must not see this test's precision
+        get_settings.cache_clear()
     # Same up to float32 rounding in the small heads (matrix-vector vs matrix-matrix
     # kernels); bf16 rounding of padded batches alone would move scores by ~1e-3.
     assert np.abs(together[::7] - alone).max() < 1e-5

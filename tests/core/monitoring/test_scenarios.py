@@ -37,6 +37,8 @@ def test_baseline_raises_no_alert_in_at_least_95_percent_of_windows(scenario_wor
     assert len(judged) == len(reports), "weekly windows of ~380 claims all get verdicts"
     quiet = sum(r.alerts == 0 for r in reports)
     assert quiet / len(reports) >= 0.95
+    embeddings = sorted(m["severity"] for r in reports for m in r.metrics if m["name"] == "narrative_embeddings")
+    assert embeddings and embeddings[len(embeddings) // 2] < 0.5  # AUC near chance is no drift, not 0.8 of it
     families = {m["family"] for r in reports for m in r.metrics}
     assert families == {"field", "prediction", "performance", "text", "sentiment"}
     segments = {m["segment"] for r in reports for m in r.metrics}
@@ -56,6 +58,7 @@ def test_storm_surge_alerts_on_region_line_amount_and_text_in_the_first_storm_we
     drifting = {(m["family"], m["name"]) for m in first.metrics if m["drift"] and m["segment"] == "all"}
     assert {("field", "region"), ("field", "line_of_business"), ("field", "claimed_amount")} <= drifting
     assert any(family == "text" for family, _ in drifting)
+    assert all(m["severity"] >= 1 for m in first.metrics if m["drift"])  # the heat map agrees with the alerts
     assert {"storm", "roof"} & {t["term"] for t in first.changed_terms[:5]}
     assert sum(r.alerts > 0 for r in before) <= max(1, len(before) // 20)
 

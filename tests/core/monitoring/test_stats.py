@@ -54,3 +54,36 @@ def test_a_verdict_needs_both_a_material_effect_and_significance() -> None:
     drift.decide([small_but_certain, large_but_noisy, both], t)
     assert (small_but_certain.drift, large_but_noisy.drift, both.drift) == (False, False, True)
     assert both.details["significance_level"] == pytest.approx(0.01 / 3)
+
+
+def test_severity_follows_each_metrics_verdict_rule() -> None:
+    t = drift.DriftThresholds(alpha=0.01)
+    rng = np.random.default_rng(3)
+    [unchanged] = drift.text_metric(rng.normal(size=(300, 8)), rng.normal(size=(300, 8)), t)
+    [shifted] = drift.text_metric(rng.normal(size=(300, 8)), rng.normal(0.5, size=(300, 8)), t)
+    by_wasserstein = drift.Metric(
+        "field", "claimed_amount", "all", "psi+ks", 0.05, 0.1, 1e-12, 1000, 1000, {"wasserstein_sd": 0.3}
+    )
+    at_chance = drift.Metric("text", "narrative_embeddings", "all", "domain_classifier_auc", 0.5, 0.6, 0.5, 300, 300)
+    improved = drift.Metric(
+        "performance", "roc_auc", "all", "cbpe", -0.2, 0.05, None, 0, 1000, {"beyond_uncertainty": False}
+    )
+    metrics = drift.decide([unchanged, shifted, by_wasserstein, at_chance, improved], t)
+    assert at_chance.severity == 0 and unchanged.severity < 0.5  # AUC counts from chance, not from 0
+    assert unchanged.value / unchanged.threshold > 0.75  # what effect / threshold would have shown
+    assert shifted.drift and shifted.severity > 1
+    assert by_wasserstein.drift and by_wasserstein.severity == pytest.approx(3.0)  # PSI alone would say 0.5
+    assert improved.severity == 0 and not improved.drift  # only a drop counts
+    assert all(m.severity >= 1 for m in metrics if m.drift)
+    assert all(m.to_dict()["severity"] == m.severity for m in metrics)
+
+
+def test_reports_stored_without_severity_get_it_from_their_thresholds() -> None:
+    from core.monitoring.report import _with_severity
+
+    stored = drift.Metric(
+        "field", "claimed_amount", "all", "psi+ks", 0.05, 0.1, 1e-12, 1000, 1000, {"wasserstein_sd": 0.3}
+    ).to_dict()
+    del stored["severity"]
+    assert _with_severity(stored, {"wasserstein": 0.2})["severity"] == pytest.approx(1.5)
+    assert _with_severity({**stored, "severity": 2.0}, {})["severity"] == 2.0
