@@ -1,12 +1,20 @@
-"""Local accounts: creating users, signing in (with lockout), resuming a signed-in
-session, and the administrator's changes to users. Every change is audited.
+"""Local accounts: creating users, signing in (with lockout), the signed-in sessions that
+a browser resumes from its cookie, and the administrator's changes to users. Every change
+is audited.
 
 Sign-in never says whether a username exists: a wrong username and a wrong password get
 the same message, and both count against the account when it exists.
+
+A sign-in starts a session row (`UserSession`). The browser's tab keeps the row's id; the
+browser keeps a random token in an HttpOnly cookie, which it gets by trading a one-time
+sign-in code (`issue_cookie`). Only SHA-256 hashes of codes and tokens are stored. Every
+page run re-reads the session and its user, so sign-out, expiry, disabling the user, a
+role change or a password reset take effect on the next click, in every browser.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +27,7 @@ from core.auth import MIN_PASSWORD_LENGTH, Actor, Permission, Role, hash_passwor
 from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
-from db.models import User
+from db.models import User, UserSession
 
 # One message for every refusal, so that a stranger learns nothing about which accounts
 # exist or are locked (the audit log records the real reason).
@@ -29,16 +37,47 @@ WRONG_CREDENTIALS = (
 )
 
 
+# How long after sign-in the browser may trade its one-time code for the session cookie.
+SIGN_IN_CODE_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    """A new sign-in: the session row, and the one-time code its browser trades for the cookie."""
+
+    session_id: int
+    sign_in_code: str
+
+
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of a sign-in attempt; `actor` is set only on success."""
+    """The outcome of a sign-in attempt; `actor` and `started` are set only on success."""
 
     actor: Actor | None
     message: str
+    started: StartedSession | None = None
 
     @property
     def ok(self) -> bool:
         return self.actor is not None
+
+
+@dataclass(frozen=True)
+class IssuedCookie:
+    """The token a browser keeps in its session cookie, and when the session expires."""
+
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a tab's session id or a browser's cookie stands for now: the session and its
+    user, or (`ended`) why it no longer signs anyone in."""
+
+    session_id: int | None = None
+    actor: Actor | None = None
+    ended: str | None = None  # signed out | expired | disabled | role changed | password reset | unknown
 
 
 @dataclass(frozen=True)
@@ -55,6 +94,10 @@ class UserRow:
 def _aware(moment: datetime | None) -> datetime | None:
     # SQLite hands timestamps back without a zone; everything we store is UTC.
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def actor_for(user: User) -> Actor:
@@ -160,21 +203,132 @@ def authenticate_email(session: Session, *, email: str) -> LoginResult:
 
 
 def _signed_in(session: Session, user: User, **details: str) -> LoginResult:
-    user.last_login_at = now()
+    moment = now()
+    user.last_login_at = moment
+    code = secrets.token_urlsafe(32)
+    row = UserSession(
+        user_id=user.id,
+        token_hash=_digest(code),
+        created_at=moment,
+        expires_at=moment + timedelta(hours=get_settings().session_hours),
+    )
+    session.add(row)
+    session.flush()
     actor = actor_for(user)
-    audit.record(session, actor=actor, action="login.succeeded", entity_type="user", entity_id=user.id, details=details)
-    return LoginResult(actor, f"Signed in as {user.username} ({user.role}).")
+    audit.record(
+        session,
+        actor=actor,
+        action="login.succeeded",
+        entity_type="user",
+        entity_id=user.id,
+        details={**details, "session": row.id},
+    )
+    return LoginResult(actor, f"Signed in as {user.username} ({user.role}).", StartedSession(row.id, code))
 
 
-def resume(session: Session, *, user_id: int, signed_in_at: datetime) -> Actor | None:
-    """The actor behind a signed-in browser session, read afresh on every page so that a
-    disabled user, a changed role or an expired session takes effect at once."""
-    if now() - (_aware(signed_in_at) or now()) > timedelta(hours=get_settings().session_hours):
+def _digest(secret: str) -> str:
+    # Codes and tokens are 256 random bits: a fast hash is enough, no salt or stretching needed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_cookie(session: Session, *, sign_in_code: str) -> IssuedCookie | None:
+    """Trade a session's one-time sign-in code for the token its browser keeps in the
+    cookie: once, within SIGN_IN_CODE_SECONDS of signing in, while the session lasts.
+    The code stops working as it is traded (a conditional update, so two browsers racing
+    with one code cannot both win); None for a code that is unknown, spent or stale."""
+    moment = now()
+    row = session.scalar(
+        select(UserSession).where(
+            UserSession.token_hash == _digest(sign_in_code), UserSession.cookie_issued_at.is_(None)
+        )
+    )
+    if (
+        row is None
+        or row.ended_at is not None
+        or _utc(row.created_at) < moment - timedelta(seconds=SIGN_IN_CODE_SECONDS)
+        or _utc(row.expires_at) <= moment
+    ):
         return None
-    user = session.get(User, user_id)
+    token = secrets.token_urlsafe(32)
+    traded = session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == row.id,
+            UserSession.token_hash == _digest(sign_in_code),
+            UserSession.cookie_issued_at.is_(None),
+        )
+        .values(token_hash=_digest(token), cookie_issued_at=moment)
+    )
+    if traded.rowcount != 1:
+        return None
+    return IssuedCookie(token, _utc(row.expires_at))
+
+
+def _check(session: Session, row: UserSession | None) -> Resumed:
+    if row is None:
+        return Resumed(ended="unknown")
+    if row.ended_at is not None:
+        return Resumed(row.id, ended=row.end_reason or "signed out")
+    if _utc(row.expires_at) <= now():
+        return Resumed(row.id, ended="expired")
+    user = session.get(User, row.user_id)
     if user is None or not user.is_active:
-        return None
-    return actor_for(user)
+        return Resumed(row.id, ended="disabled")
+    return Resumed(row.id, actor_for(user))
+
+
+def resume(session: Session, *, session_id: int) -> Resumed:
+    """The session a tab signed in to, read afresh on every page run so that sign-out,
+    expiry, a disabled user, a changed role or a reset password take effect at once."""
+    return _check(session, session.get(UserSession, session_id))
+
+
+def resume_cookie(session: Session, *, token: str) -> Resumed:
+    """The session behind a browser's cookie (a reload, a bookmark, a new tab): the same
+    checks as `resume`. A one-time sign-in code is not a cookie token and resumes nothing."""
+    row = session.scalar(
+        select(UserSession).where(UserSession.token_hash == _digest(token), UserSession.cookie_issued_at.isnot(None))
+    )
+    return _check(session, row)
+
+
+def end_session(session: Session, *, session_id: int | None = None, token: str | None = None) -> bool:
+    """Sign out: end the session named by its id or by its cookie's token, audited. False
+    when there was no open session to end (already ended, expired, or unknown)."""
+    if token is not None:
+        row = session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
+    else:
+        row = session.get(UserSession, session_id) if session_id is not None else None
+    if row is None or row.ended_at is not None or _utc(row.expires_at) <= now():
+        return False
+    ended = session.execute(
+        update(UserSession)
+        .where(UserSession.id == row.id, UserSession.ended_at.is_(None))
+        .values(ended_at=now(), end_reason="signed out")
+    )
+    if ended.rowcount != 1:
+        return False
+    user = session.get(User, row.user_id)
+    audit.record(
+        session,
+        actor=actor_for(user) if user else None,
+        action="logout",
+        entity_type="user",
+        entity_id=row.user_id,
+        details={"session": row.id},
+    )
+    return True
+
+
+def _end_sessions(session: Session, user: User, reason: str) -> int:
+    """End every open session of `user`: an administrator disabled the user, changed the
+    role or reset the password, and no browser may go on under the old terms."""
+    ended = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=now(), end_reason=reason)
+    )
+    return int(ended.rowcount)
 
 
 def list_users(session: Session, *, actor: Actor) -> list[UserRow]:
@@ -220,15 +374,18 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
         _keep_an_admin(session, user)
     before = user.is_active
     user.is_active = active
+    details: dict[str, object] = {"before": {"is_active": before}, "after": {"is_active": active}}
     if active:
         user.failed_logins, user.locked_until = 0, None
+    else:
+        details["sessions_ended"] = _end_sessions(session, user, "disabled")
     audit.record(
         session,
         actor=actor,
         action="user.enabled" if active else "user.disabled",
         entity_type="user",
         entity_id=user.id,
-        details={"before": {"is_active": before}, "after": {"is_active": active}},
+        details=details,
     )
     return user
 
@@ -240,13 +397,15 @@ def change_role(session: Session, *, actor: Actor, user_id: int, role: Role) -> 
         _keep_an_admin(session, user)
     before = user.role
     user.role = role.value
+    # A signed-in browser must not keep what the old role allowed, nor gain the new one unasked.
+    ended = _end_sessions(session, user, "role changed") if before != role.value else 0
     audit.record(
         session,
         actor=actor,
         action="user.role_changed",
         entity_type="user",
         entity_id=user.id,
-        details={"before": {"role": before}, "after": {"role": role.value}},
+        details={"before": {"role": before}, "after": {"role": role.value}, "sessions_ended": ended},
     )
     return user
 
@@ -257,8 +416,35 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, password: st
     user = _user(session, user_id)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
+    ended = _end_sessions(session, user, "password reset")  # whoever knew the old password is out
     # The password itself never reaches the log.
-    audit.record(session, actor=actor, action="user.password_reset", entity_type="user", entity_id=user.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.password_reset",
+        entity_type="user",
+        entity_id=user.id,
+        details={"sessions_ended": ended},
+    )
+    return user
+
+
+def unlock(session: Session, *, actor: Actor, user_id: int) -> User:
+    """Lift a lockout from repeated failed sign-ins before it runs out (password unchanged)."""
+    require(actor, Permission.MANAGE_USERS)
+    user = _user(session, user_id)
+    locked_until = _aware(user.locked_until)
+    if locked_until is None or locked_until <= now():
+        raise InvalidInput(f"{user.username} is not locked")
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(
+        session,
+        actor=actor,
+        action="user.unlocked",
+        entity_type="user",
+        entity_id=user.id,
+        details={"before": {"locked_until": locked_until.isoformat()}, "after": {"locked_until": None}},
+    )
     return user
 
 

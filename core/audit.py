@@ -1,4 +1,5 @@
-"""The append-only audit log: who did what to which entity, and when.
+"""The append-only audit log: who did what to which entity, and when; and how it reads to
+compliance (the entity by its name, the details as text, the decision note) and in CSV.
 
 Rows are only ever inserted here; no code path updates or deletes them.
 """
@@ -12,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
-from db.models import AuditLog
+from db.models import AuditLog, Claim, ModelVersion, Review, User
 
 ANONYMOUS_ROLE = "anonymous"
 
@@ -66,6 +67,14 @@ class AuditRow:
     entity_type: str
     entity_id: str | None
     details: dict[str, Any]
+    entity: str = ""  # how people name it: a claim number, a username, "claim_risk v2"
+    note: str | None = None  # the note typed with the action (a decision's note, an acknowledgement's)
+
+    @property
+    def summary(self) -> str:
+        """The details as one line of text, without what the entity and note columns show."""
+        shown = {"note"} | ({"claim_number", "username"} if self.entity else set())
+        return describe({k: v for k, v in self.details.items() if k not in shown})
 
 
 MAX_AUDIT_ROWS = 10_000
@@ -80,19 +89,130 @@ def search(session: Session, *, actor: Actor, filters: AuditFilters | None = Non
         (AuditLog.actor, filters.actor),
         (AuditLog.action, filters.action),
         (AuditLog.entity_type, filters.entity_type),
-        (AuditLog.entity_id, filters.entity_id),
     ):
         if value.strip():
             query = query.where(column == value.strip())
+    if filters.entity_id.strip():
+        query = query.where(_names_entity(filters.entity_id.strip()))
     if filters.since:
         query = query.where(AuditLog.at >= day_start(filters.since))
     if filters.until:
         query = query.where(AuditLog.at < day_after(filters.until))
     query = query.limit(min(max(limit, 1), MAX_AUDIT_ROWS))
-    return [
-        AuditRow(e.id, e.at, e.actor, e.actor_role, e.action, e.entity_type, e.entity_id, dict(e.details or {}))
-        for e in session.scalars(query)
-    ]
+    entries = list(session.scalars(query))
+    names = _entity_names(session, entries)
+    notes = _decision_notes(session, entries)
+    return [_row(e, names.get((e.entity_type, e.entity_id or ""), ""), notes.get(e.id)) for e in entries]
+
+
+def _row(entry: AuditLog, entity: str, decision_note: str | None) -> AuditRow:
+    details = dict(entry.details or {})
+    typed = details.get("note")
+    return AuditRow(
+        id=entry.id,
+        at=entry.at,
+        actor=entry.actor,
+        actor_role=entry.actor_role,
+        action=entry.action,
+        entity_type=entry.entity_type,
+        entity_id=entry.entity_id,
+        details=details,
+        entity=entity,
+        note=decision_note or (typed if isinstance(typed, str) and typed else None),
+    )
+
+
+def _names_entity(value: str) -> ColumnElement[bool]:
+    """An entry's entity is `value`: its internal id, or the claim number or username people know it by."""
+    claims = select(cast(Claim.id, String)).where(Claim.claim_number == value)
+    users = select(cast(User.id, String)).where(User.username == value)
+    return or_(
+        AuditLog.entity_id == value,
+        and_(AuditLog.entity_type == "claim", AuditLog.entity_id.in_(claims)),
+        and_(AuditLog.entity_type == "user", AuditLog.entity_id.in_(users)),
+    )
+
+
+ID_CHUNK = 1000  # ids per IN list: far below every backend's limit on bound parameters
+
+
+def _ids(entries: list[AuditLog], entity_type: str) -> list[int]:
+    found = {int(e.entity_id) for e in entries if e.entity_type == entity_type and (e.entity_id or "").isdigit()}
+    return sorted(found)
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+
+
+def _entity_names(session: Session, entries: list[AuditLog]) -> dict[tuple[str, str], str]:
+    """(entity type, entity id) -> the name people know it by, for claims, users and model versions."""
+    names: dict[tuple[str, str], str] = {}
+    for e in entries:  # a deleted claim still has the number it was logged with
+        if e.entity_type == "claim" and e.entity_id and (e.details or {}).get("claim_number"):
+            names[("claim", e.entity_id)] = str(e.details["claim_number"])
+    for chunk in _chunks(_ids(entries, "claim")):
+        for claim_id, number in session.execute(select(Claim.id, Claim.claim_number).where(Claim.id.in_(chunk))):
+            names[("claim", str(claim_id))] = number
+    for chunk in _chunks(_ids(entries, "user")):
+        for user_id, username in session.execute(select(User.id, User.username).where(User.id.in_(chunk))):
+            names[("user", str(user_id))] = username
+    for chunk in _chunks(_ids(entries, "model_version")):
+        query = select(ModelVersion.id, ModelVersion.task, ModelVersion.version).where(ModelVersion.id.in_(chunk))
+        for version_id, task, version in session.execute(query):
+            names[("model_version", str(version_id))] = f"{task} v{version}"
+    return names
+
+
+def _decision_notes(session: Session, entries: list[AuditLog]) -> dict[int, str]:
+    """Entry id -> the note of the decision it logged. A decision's entry names the claim
+    version it produced, and each claim version comes from exactly one review."""
+    decided: dict[tuple[int, int], int] = {}
+    for e in entries:
+        after = (e.details or {}).get("after")
+        digits = (e.entity_id or "").isdigit()
+        if e.action == "claim.decided" and digits and isinstance(after, dict) and isinstance(after.get("version"), int):
+            decided[(int(e.entity_id or 0), after["version"])] = e.id
+    notes: dict[int, str] = {}
+    for chunk in _chunks(sorted({claim_id for claim_id, _ in decided})):
+        query = select(Review.claim_id, Review.claim_version, Review.note).where(
+            Review.claim_id.in_(chunk), Review.note.is_not(None)
+        )
+        for claim_id, version, note in session.execute(query):
+            if (claim_id, version) in decided and note:
+                notes[decided[(claim_id, version)]] = note
+    return notes
+
+
+def describe(details: dict[str, Any]) -> str:
+    """Audit details as one line of text, e.g. "decision: deny; status: in_review → decided";
+    a before/after pair is shown as the change of each value."""
+    before, after = details.get("before"), details.get("after")
+    paired = isinstance(before, dict) and isinstance(after, dict)
+    parts = [f"{_words(k)}: {_text(v)}" for k, v in details.items() if not (paired and k in ("before", "after"))]
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in dict.fromkeys([*before, *after]):
+            parts.append(f"{_words(key)}: {_text(before.get(key))} → {_text(after.get(key))}")
+    return "; ".join(parts)
+
+
+def _words(key: object) -> str:
+    return str(key).replace("_", " ")
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, dict):
+        return ", ".join(f"{_words(k)} {_text(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        items = [f"({_text(v)})" if isinstance(v, dict) else _text(v) for v in value]
+        return ", ".join(items) or "none"
+    return str(value)
 
 
 def actions(session: Session) -> list[str]:
@@ -105,12 +225,16 @@ def entity_types(session: Session, *, actor: Actor) -> list[str]:
     return list(session.scalars(select(AuditLog.entity_type).distinct().order_by(AuditLog.entity_type)))
 
 
+CSV_COLUMNS = ("id", "at", "actor", "actor_role", "action", "entity_type", "entity_id", "entity", "note", "details")
+
+
 def to_csv(rows: list[AuditRow]) -> str:
-    """CSV for compliance, one row per audit entry, details as JSON. Cells that a
-    spreadsheet would run as a formula are prefixed with a quote."""
+    """CSV for compliance, one row per audit entry: the entity by its name beside its id,
+    the note, and the details as JSON. Cells that a spreadsheet would run as a formula are
+    prefixed with a quote."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["id", "at", "actor", "actor_role", "action", "entity_type", "entity_id", "details"])
+    writer.writerow(CSV_COLUMNS)
     for r in rows:
         cells = [
             r.id,
@@ -120,6 +244,8 @@ def to_csv(rows: list[AuditRow]) -> str:
             r.action,
             r.entity_type,
             r.entity_id or "",
+            r.entity,
+            r.note or "",
             json.dumps(r.details, sort_keys=True, default=str, ensure_ascii=False),
         ]
         writer.writerow([_safe_cell(c) for c in cells])

@@ -10,7 +10,7 @@ import os
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import click
 import typer
@@ -46,6 +46,7 @@ TASK_ALIASES = {"claim": "claim_risk", "claim_risk": "claim_risk", "sentiment": 
 
 PASSWORD_ENV = "CLAIMLENS_PASSWORD"
 PROGRESS_EVERY_S = 10.0  # scoring progress lines: often enough to see it move, few enough to read
+PHASE_UNITS = {"encoding": "text", "training": "step", "evaluating": "stage"}  # a training run's counted phases
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -70,8 +71,8 @@ def generate(
     claims: Annotated[int, typer.Option(min=1, help="Number of claims.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
     scenario: Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")] = "baseline",
-    start: Annotated[str, typer.Option(help="First report date (YYYY-MM-DD).")] = "2025-11-01",
-    end: Annotated[str, typer.Option(help="Last report date (YYYY-MM-DD).")] = "2026-10-31",
+    start: Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")] = None,
     fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
 ) -> None:
     """Write a synthetic claims file in the import format."""
@@ -89,8 +90,8 @@ def seed(
     claims: Annotated[int, typer.Option(min=1, help="Number of claims.")] = 5000,
     scenario: Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")] = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same claim numbers.")] = 7,
-    start: Annotated[str, typer.Option(help="First report date (YYYY-MM-DD).")] = "2025-11-01",
-    end: Annotated[str, typer.Option(help="Last report date (YYYY-MM-DD).")] = "2026-10-31",
+    start: Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")] = None,
     fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
 ) -> None:
     """Generate claims and load them into the database (claims already there are skipped)."""
@@ -186,6 +187,49 @@ def users_demo(
         typer.echo("The demo users already exist; their passwords were printed when they were created.")
 
 
+class PhaseBars:
+    """`claimlens train`'s progress: one bar per phase of the run (texts encoded, steps
+    trained, evaluation stages), each timed from its own start, so a rate or ETA never
+    mixes encoding time into training. A phase that ends early (early stopping) ends full."""
+
+    def __init__(self, label: str, file: TextIO | None = None) -> None:
+        self.label, self.file = label, file
+        self.phase: str | None = None
+        self.bar = None  # tqdm.tqdm | None
+
+    def __call__(self, progress) -> None:  # type: ignore[no-untyped-def]  # training.loop.Progress
+        from tqdm import tqdm
+
+        if progress.phase != self.phase:
+            self.close(finished=True)  # a new phase starts only when the last one is done
+            self.phase = progress.phase
+            unit = PHASE_UNITS.get(progress.phase)
+            if unit is not None:
+                desc = f"{self.label} {progress.phase}"
+                self.bar = tqdm(total=progress.total, unit=unit, desc=desc, file=self.file)
+        if self.bar is None:
+            return
+        self.bar.total = progress.total
+        if progress.phase == "training":
+            best = "-" if progress.best_metric is None else f"{progress.best_metric:.3f}"
+            loss = "-" if progress.loss is None else f"{progress.loss:.4f}"
+            self.bar.set_postfix_str(f"epoch {progress.epoch}/{progress.epochs}, loss {loss}, best {best}", False)
+        elif progress.stage:
+            self.bar.set_postfix_str(progress.stage, False)
+        self.bar.update(progress.done - self.bar.n)
+        if progress.done >= progress.total:
+            self.bar.refresh()
+
+    def close(self, *, finished: bool) -> None:
+        """End the current bar: full when its phase finished, where it stood otherwise."""
+        if self.bar is None:
+            return
+        if finished:
+            self.bar.update(self.bar.total - self.bar.n)
+        self.bar.close()
+        self.bar = None
+
+
 @app.command()
 def train(
     task: Annotated[str, typer.Argument(help="claim | sentiment")],
@@ -200,8 +244,6 @@ def train(
     unless_champion: Annotated[bool, typer.Option(help="Do nothing if the task already has a champion.")] = False,
 ) -> None:
     """Train a model in the foreground; the first model of a task becomes champion if it passes the gate."""
-    from tqdm import tqdm
-
     from core import jobs, registry
     from core.auth import cli_actor
     from db.session import get_sessionmaker, session_scope
@@ -228,16 +270,9 @@ def train(
         run = jobs.queue_run(session, actor=actor, config=config.to_dict())
         jobs.claim_run(session, run_id=run.id, worker_id="cli")
         run_id = run.id
-    bar = tqdm(total=None, unit="step", desc=f"{config.task} run {run_id}")
-
-    def show(progress) -> None:  # type: ignore[no-untyped-def]
-        bar.total = progress.total_steps
-        bar.n = progress.step
-        bar.set_postfix(epoch=progress.epoch, loss=f"{progress.loss:.4f}", best=progress.best_metric)
-        bar.refresh()
-
-    outcome = execute_run(get_sessionmaker(), run_id=run_id, actor=actor, on_progress=show)
-    bar.close()
+    bars = PhaseBars(f"{config.task} run {run_id}")
+    outcome = execute_run(get_sessionmaker(), run_id=run_id, actor=actor, on_progress=bars)
+    bars.close(finished=outcome.status == "succeeded")
     if outcome.status != "succeeded":
         fail(f"run {run_id} {outcome.status}: {outcome.error}")
     typer.echo(f"run {run_id} registered {config.task} v{outcome.version}: {_metrics_line(outcome.summary or {})}")
@@ -255,8 +290,16 @@ def score(
         int | None, typer.Option(min=1, help="Rows per chunk and transaction [default: 512 on CPU, 8192 on GPU].")
     ] = None,
     drift_after: Annotated[bool, typer.Option("--drift/--no-drift", help="Run the drift report afterwards.")] = True,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Score about this many claims and messages (whole chunks, open claims first), "
+            "leaving the rest to the worker.",
+        ),
+    ] = None,
 ) -> None:
-    """Score every claim and message the champions have not scored; explain high/medium claims."""
+    """Score every claim and message the champions have not scored (open claims first); explain high/medium claims."""
     from core import scoring
     from core.auth import cli_actor
     from db.session import get_sessionmaker
@@ -285,12 +328,15 @@ def score(
         explain_limit=explain_limit,
         chunk_size=chunk_size,
         on_chunk=show,
+        limit=limit,
     )
     typer.echo(
         f"scoring run {result.run_id}: {result.claims} claims, {result.messages} messages, "
         f"{result.explanations} explanations in {result.seconds:.1f}s"
     )
-    if drift_after:
+    if drift_after and limit is not None:
+        typer.echo("drift reports wait until every claim is scored: the worker writes them")
+    elif drift_after:
         try:
             _drift("week", None)
         except ClaimLensError as error:  # scoring succeeded; say why monitoring could not run
@@ -407,16 +453,18 @@ def _metrics_line(summary: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in summary.items())
 
 
-def _generator_config(claims: int, seed: int, scenario: str, start: str, end: str, fraud_rate: float):  # type: ignore[no-untyped-def]
+def _generator_config(claims: int, seed: int, scenario: str, start: str | None, end: str | None, fraud_rate: float):  # type: ignore[no-untyped-def]
     from core.data.generator import GeneratorConfig
+    from core.data.seeding import demo_calendar
 
+    first, last = demo_calendar(_date(end))  # by default the demo's year, ending today
     try:
         return GeneratorConfig(
             claims=claims,
             seed=seed,
             scenario=scenario,  # type: ignore[arg-type]
-            start=date.fromisoformat(start),
-            end=date.fromisoformat(end),
+            start=_date(start) or first,
+            end=last,
             fraud_rate=fraud_rate,
         )
     except ValueError as error:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         default="auto",
         description="Scoring/explanation precision; `auto` is bf16 on GPUs and on CPUs with AMX/AVX512-BF16.",
     )
+    cpu_runtime: Literal["auto", "torch", "onnxruntime"] = Field(
+        default="auto",
+        description="What runs the text encoder on the CPU; `auto` is ONNX Runtime (float32) unless the "
+        "precision is bf16 (then torch, whose bf16 autocast uses AMX/AVX512-BF16).",
+    )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
     worker_stale_seconds: int = Field(
         default=600, ge=1, description="A running job whose heartbeat is older than this is marked failed."

@@ -14,7 +14,8 @@ batches and encoding each distinct word coalition once per claim (shap asks for 
 coalitions again in later batches; they come from a cache): a coalition that differs only
 in fields reuses the text embedding, so the encoder runs only for word coalitions.
 `explain_many` explains claims on two threads, so one claim's shap bookkeeping (Python)
-overlaps another's encoder pass (torch releases the GIL).
+overlaps another's encoder pass (torch and ONNX Runtime release the GIL). The encoder is the
+loaded model's, so explanations run on the runtime scoring used (`LoadedModel.runtime`).
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ class Explainer:
     @property
     def parameters(self) -> dict[str, Any]:
         return {"explainer": self.method, "max_evals": self.max_evals, "seed": self.seed, "word_mask": "mask_token",
-                "field_mask": "training_mean", "scale": "probability",
-                "precision": precision_name(self.device)}  # fmt: skip
+                "field_mask": "training_mean", "scale": "probability", "runtime": self.loaded.runtime,
+                "precision": precision_name(self.device, self.loaded.runtime)}  # fmt: skip
 
     def explain(self, row: pd.Series | dict[str, Any], target_class: int | None = None) -> Explanation:
         """Explain one claim (claim model) or message (sentiment model, `target_class` index)."""

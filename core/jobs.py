@@ -6,11 +6,17 @@ Two workers never take the same run: on PostgreSQL the claim is a
 A worker writes a heartbeat while it trains; a run whose heartbeat is older than
 `settings.worker_stale_seconds` (default 10 minutes) belongs to a dead worker (killed,
 machine lost) and is marked failed.
+
+A cancel takes effect at once for a queued run; a running one is flagged (shown as
+"cancelling…") and its worker stops it at the next progress report, within seconds.
+Progress is stored with the run as a dict: its `phase` (one of PHASES), `done` of `total`
+in that phase, and the phase's own figures (`RunView` turns it into what a page shows).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,6 +30,9 @@ from core.errors import InvalidInput, NotFound
 from db.models import TrainingRun
 
 ACTIVE = ("queued", "running")
+CANCELLING = "cancelling…"  # shown for a running run whose cancel the worker has not acted on yet
+PREPARING, ENCODING, TRAINING, EVALUATING = "preparing", "encoding", "training", "evaluating"
+PHASES = (PREPARING, ENCODING, TRAINING, EVALUATING)
 
 
 def queue_run(session: Session, *, actor: Actor, config: dict[str, Any]) -> TrainingRun:
@@ -124,6 +133,8 @@ def request_cancel(session: Session, *, actor: Actor, run_id: int) -> TrainingRu
         raise NotFound(f"training run {run_id} does not exist")
     if run.status not in ACTIVE:
         raise InvalidInput(f"training run {run_id} is already {run.status}")
+    if run.cancel_requested:  # a second click, or a second tab: the first request stands
+        return run
     if run.status == "queued":
         run.status, run.finished_at = "cancelled", now()
     run.cancel_requested = True
@@ -168,3 +179,81 @@ def recent_runs(session: Session, *, actor: Actor, limit: int = 20) -> list[Trai
             .limit(limit)
         )
     )
+
+
+def has_queued_runs(session: Session) -> bool:
+    """Whether a training run waits for a worker (background scoring yields to it)."""
+    return session.scalar(select(TrainingRun.id).where(TrainingRun.status == "queued").limit(1)) is not None
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One training run as the managers' page shows it: `status` says "cancelling…" from
+    the moment a cancel is requested; `phase`, `fraction` (of that phase) and `detail`
+    come from the stored progress."""
+
+    run_id: int
+    task: str
+    method: str
+    status: str
+    phase: str
+    fraction: float | None
+    detail: str
+    requested_at: datetime
+    error: str
+    cancellable: bool
+
+
+def run_views(session: Session, *, actor: Actor, limit: int = 20) -> list[RunView]:
+    return [describe(run) for run in recent_runs(session, actor=actor, limit=limit)]
+
+
+def describe(run: TrainingRun) -> RunView:
+    progress = dict(run.progress or {})
+    if "phase" not in progress and "total_steps" in progress:  # written before runs had phases
+        progress.update(phase=TRAINING, done=progress.get("step", 0), total=progress["total_steps"])
+    phase = str(progress.get("phase") or "")
+    done, total = int(progress.get("done") or 0), int(progress.get("total") or 0)
+    fraction = min(done / total, 1.0) if total > 0 else None
+    detail = _detail(phase, progress, done, total, live=run.status == "running")
+    status = CANCELLING if run.status == "running" and run.cancel_requested else run.status
+    if run.status == "succeeded":
+        phase, fraction, detail = "finished", 1.0, ""
+    elif run.status == "queued":
+        phase, fraction, detail = "", None, "waiting for a worker"
+    return RunView(
+        run_id=run.id, task=run.task, method=run.method, status=status, phase=phase, fraction=fraction,
+        detail=detail, requested_at=run.requested_at, error=run.error or "",
+        cancellable=run.status in ACTIVE and not run.cancel_requested,
+    )  # fmt: skip
+
+
+def _detail(phase: str, progress: dict[str, Any], done: int, total: int, *, live: bool) -> str:
+    eta = progress.get("eta_s")
+    left = _duration(eta) if live and isinstance(eta, int | float) and done < total else None
+    if phase == PREPARING:
+        return "loading data and models"
+    if phase == ENCODING:
+        return f"{done:,} / {total:,} texts encoded" + (f" · about {left} left" if left else "")
+    if phase == TRAINING:
+        parts = [f"epoch {progress.get('epoch') or 0} / {progress.get('epochs') or '?'}", f"step {done:,} / {total:,}"]
+        if isinstance(progress.get("loss"), int | float):
+            parts.append(f"loss {progress['loss']:.4f}")
+        if isinstance(progress.get("best_metric"), int | float):
+            parts.append(f"best {progress['best_metric']:.3f}")
+        if progress.get("stopped_early"):
+            parts.append("stopped early")
+        elif left:
+            parts.append(f"at most {left} left")  # early stopping may end it sooner
+        return " · ".join(parts)
+    if phase == EVALUATING:
+        return f"{progress.get('stage') or 'evaluating'} ({min(done + 1, total)} / {total})"
+    return ""
+
+
+def _duration(seconds: float) -> str:
+    whole = max(round(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    minutes = round(whole / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

@@ -9,6 +9,11 @@ settings) then checks:
   expected calibration error at most `max_ece` (monitoring relies on calibration);
 - sentiment model: macro-F1 not lower than the champion's by more than `f1_margin`.
 
+Whether or not there is a champion, the gate also checks the model against its own
+baselines (`metrics["report"]`, the TF-IDF models trained on the same rows): its ROC-AUC
+(sentiment: macro-F1) must not be lower than the strongest baseline's by more than
+`baseline_margin`.
+
 A manager may override a failed gate with a recorded reason. Every promotion, override
 and rollback is audited with who and why.
 """
@@ -16,6 +21,7 @@ and rollback is audited with who and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Actor, Permission, require
+from core.config import get_settings
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.jobs import now
 from db.models import ModelVersion
@@ -36,6 +43,59 @@ class GateSettings:
     auc_margin: float = 0.01
     max_ece: float = 0.05
     f1_margin: float = 0.01
+    baseline_margin: float = 0.0
+
+
+GATE_METRIC = {CLAIM_TASK: "roc_auc", SENTIMENT_TASK: "macro_f1"}
+BASELINE_PREFIX = "baseline_"
+BASELINE_LABELS = {
+    "baseline_tfidf_lr": "TF-IDF text baseline",
+    "baseline_tfidf_fields_lr": "TF-IDF + fields baseline",
+}
+
+
+@dataclass(frozen=True)
+class BaselineCheck:
+    """A model against its strongest baseline on the gate's metric, both on the model's
+    own held-out test rows."""
+
+    metric: str
+    model: float
+    baseline: str  # the report's name for it, e.g. "baseline_tfidf_fields_lr"
+    baseline_value: float
+
+    @property
+    def label(self) -> str:
+        return BASELINE_LABELS.get(self.baseline, self.baseline)
+
+    @property
+    def below(self) -> bool:
+        """The model does not beat its baseline (what cards and pages flag; the gate allows `baseline_margin`)."""
+        return self.model < self.baseline_value
+
+    def describe(self) -> str:
+        relation = "below" if self.below else "above"
+        return (
+            f"{self.metric} {self.model:.3f} is {relation} the {self.label}'s {self.baseline_value:.3f} "
+            "on the same test rows"
+        )
+
+
+def baseline_check(task: str, report: dict[str, Any]) -> BaselineCheck | None:
+    """The model in a training report against the best of its baselines; None when the
+    report has no model figure or no baseline on the gate's metric."""
+    key = GATE_METRIC.get(task)
+    model = _metric(report.get("model") or {}, key) if key else None
+    baselines = [
+        (name, value)
+        for name, values in report.items()
+        if name.startswith(BASELINE_PREFIX) and isinstance(values, dict)
+        and (value := _metric(values, key or "")) is not None
+    ]  # fmt: skip
+    if key is None or model is None or not baselines:
+        return None
+    name, value = max(baselines, key=lambda item: item[1])
+    return BaselineCheck(key, model, name, value)
 
 
 @dataclass
@@ -44,6 +104,7 @@ class GateResult:
     reasons: list[str] = field(default_factory=list)
     challenger: dict[str, float] = field(default_factory=dict)
     champion: dict[str, float] = field(default_factory=dict)
+    baseline: BaselineCheck | None = None
 
 
 class GateFailed(ClaimLensError):
@@ -94,6 +155,9 @@ def evaluate_gate(challenger: ModelVersion, current: ModelVersion | None, settin
             result.reasons.append(
                 f"ECE {ece if ece is not None else float('nan'):.3f} above the bound {settings.max_ece:.3f}"
             )
+    check = result.baseline = baseline_check(challenger.task, challenger.metrics.get("report") or {})
+    if check is not None and check.model < check.baseline_value - settings.baseline_margin:
+        result.reasons.append(_below_baseline_reason(check, settings.baseline_margin))
     if current is not None:
         comparison = challenger.metrics.get("comparison", {})
         if comparison.get("champion_version_id") != current.id:
@@ -110,6 +174,11 @@ def evaluate_gate(challenger: ModelVersion, current: ModelVersion | None, settin
                 )
     result.passed = not result.reasons
     return result
+
+
+def _below_baseline_reason(check: BaselineCheck, margin: float) -> str:
+    by = f" by more than {margin:.3f}" if margin else ""
+    return f"does not beat its baseline{by}: {check.describe()}"
 
 
 def _metric(values: dict[str, Any], key: str) -> float | None:
@@ -154,6 +223,22 @@ def _make_champion(session: Session, challenger: ModelVersion, current: ModelVer
     challenger.stage = "champion"
     challenger.promoted_at = now()
     challenger.previous_champion_id = current.id if current else None
+    _hand_over_serving(challenger, current)
+
+
+def _hand_over_serving(new: ModelVersion, outgoing: ModelVersion | None) -> None:
+    """The outgoing claim-risk champion keeps serving the open claims the new one has not
+    rescored yet (`core.serving`); the worker rescores them and ends the hand-over."""
+    if new.task != CLAIM_TASK or outgoing is None:
+        new.serving_fallback_id = None
+        return
+    # The outgoing model keeps its own fallback: after a second change before the first
+    # finished, the claims neither newer model has scored are served from further back.
+    # A rollback to a model the outgoing one still falls back on would close a loop
+    # (v2 -> v3 -> v2) and lose what v2 fell back on: splice v2 out of the chain instead.
+    if outgoing.serving_fallback_id == new.id:
+        outgoing.serving_fallback_id = new.serving_fallback_id
+    new.serving_fallback_id = outgoing.id
 
 
 def rollback(session: Session, *, actor: Actor, task: str, reason: str) -> ModelVersion:
@@ -170,6 +255,7 @@ def rollback(session: Session, *, actor: Actor, task: str, reason: str) -> Model
     session.flush()
     previous.stage = "champion"
     previous.promoted_at = now()
+    _hand_over_serving(previous, current)
     audit.record(
         session, actor=actor, action="model.rolled_back", entity_type="model_version", entity_id=previous.id,
         details={"task": task, "from_version": current.version, "to_version": previous.version, "reason": reason},
@@ -188,8 +274,17 @@ def model_card(session: Session, *, actor: Actor, version_id: int) -> str:
         raise NotFound(f"model version {version_id} does not exist")
     card = Path(version.artifact_path) / MODEL_CARD_FILE
     if not card.is_file():
-        raise NotFound(f"the model card of {version.task} v{version.version} is missing ({card})")
+        raise NotFound(f"the model card of {version.task} v{version.version} is missing ({_under_model_dir(card)})")
     return card.read_text(encoding="utf-8")
+
+
+def _under_model_dir(path: Path) -> str:
+    """A model folder's path as the people who read pages know it: relative to the model
+    directory (absolute server paths say nothing to them and reveal the server's layout)."""
+    try:
+        return str(path.resolve().relative_to(get_settings().model_dir.resolve()))
+    except ValueError:  # moved or trained elsewhere: the version's folder name is what people recognise
+        return str(Path(path.parent.name) / path.name)
 
 
 def compare_with_champion(session: Session, *, actor: Actor, version_id: int) -> GateResult:
@@ -199,3 +294,79 @@ def compare_with_champion(session: Session, *, actor: Actor, version_id: int) ->
     if challenger is None:
         raise NotFound(f"model version {version_id} does not exist")
     return evaluate_gate(challenger, champion(session, challenger.task), GateSettings())
+
+
+FIRST_MODEL_OVERRIDE = (
+    "first model of the task, promoted automatically although it does not beat its baseline: "
+    "there is no champion to keep, and the queue needs a model"
+)
+
+
+def promote_first(
+    session: Session, *, actor: Actor, version_id: int, settings: GateSettings | None = None
+) -> GateResult | None:
+    """Make a task's first model champion if it passes the gate. One whose only failing
+    check is its baseline is promoted too, as an audited override (`FIRST_MODEL_OVERRIDE`),
+    and stays flagged on its card and the Models page; any other failure leaves it a
+    candidate. None when it was not promoted or the task already has a champion."""
+    require(actor, Permission.PROMOTE_MODELS)
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise NotFound(f"model version {version_id} does not exist")
+    if champion(session, version.task) is not None:
+        return None
+    settings = settings or GateSettings()
+    result = evaluate_gate(version, None, settings)
+    if result.passed:
+        return promote(session, actor=actor, version_id=version_id, settings=settings)
+    check = result.baseline
+    if check is not None and result.reasons == [_below_baseline_reason(check, settings.baseline_margin)]:
+        return promote(session, actor=actor, version_id=version_id, settings=settings,
+                       override_reason=FIRST_MODEL_OVERRIDE)  # fmt: skip
+    return None
+
+
+@dataclass(frozen=True)
+class VersionOverview:
+    """One registry row as the Models page lists it: the headline metrics are on the
+    version's own test rows (`test_rows` of them), taken when it was trained."""
+
+    id: int
+    task: str
+    version: int
+    stage: str
+    method: str
+    created_at: datetime
+    summary: dict[str, float | None]
+    test_rows: int | None
+    baseline: BaselineCheck | None
+    baseline_summary: dict[str, float | None]  # the strongest baseline on the same keys as `summary`
+
+    @property
+    def label(self) -> str:
+        return f"{self.task} v{self.version}"
+
+
+def overview(session: Session, *, actor: Actor) -> list[VersionOverview]:
+    """Every version, newest first per task, with its baseline check and how many test rows its metrics are on."""
+    require(actor, Permission.VIEW_MODELS)
+    return [_overview(version) for version in versions(session)]
+
+
+def _overview(version: ModelVersion) -> VersionOverview:
+    summary = version.metrics.get("summary") or {}
+    report = version.metrics.get("report") or {}
+    test_rows = (report.get("model") or {}).get("count")
+    check = baseline_check(version.task, report)
+    return VersionOverview(
+        id=version.id,
+        task=version.task,
+        version=version.version,
+        stage=version.stage,
+        method=version.method,
+        created_at=version.created_at,
+        summary={key: _metric(summary, key) for key in summary},
+        test_rows=int(test_rows) if isinstance(test_rows, int | float) else None,
+        baseline=check,
+        baseline_summary={key: _metric(report.get(check.baseline) or {}, key) for key in summary} if check else {},
+    )

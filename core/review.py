@@ -3,24 +3,41 @@ from what is stored (prediction, explanation, messages, history, decisions), and
 decision itself, guarded by the claim's version counter so that two adjusters deciding
 at once never overwrite each other.
 
+A referral to SIU leaves the claim open in `siu_review` until SIU records its outcome as
+a decision: confirmed fraud is a denial, cleared is an approval (so both become training
+labels like any other). A note can be added to a claim as a comment at any time, for
+example when someone else decided first.
+
 Claimant name and contact are masked for roles without `VIEW_PII`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core import audit, registry
+from core import audit, claim_fields, registry, serving
 from core.auth import Actor, Permission, Role, require
 from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
-from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, User
+from db.models import (
+    CLOSED_STATUSES,
+    SIU_STATUS,
+    Claim,
+    ClaimComment,
+    Explanation,
+    Message,
+    MessagePrediction,
+    ModelVersion,
+    Prediction,
+    Review,
+    User,
+)
 
 # Decisions and the reason codes an adjuster must pick from for each.
 REASON_CODES: dict[str, tuple[str, ...]] = {
@@ -29,19 +46,46 @@ REASON_CODES: dict[str, tuple[str, ...]] = {
     "refer_siu": ("fraud_indicators", "ring_pattern", "identity_concern", "prior_history"),
     "request_info": ("missing_documents", "police_report_needed", "proof_of_ownership", "clarify_narrative"),
 }
-# Decisions that close the review; `request_info` keeps the claim with its adjuster.
-FINAL_DECISIONS = ("approve", "deny", "refer_siu")
-# What a decision says about fraud, for training labels and realized performance
-# (a referral to SIU is a suspicion, not a finding, so it is no label).
+# SIU's outcome of a referral, recorded as a decision on a claim in `siu_review`.
+SIU_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "deny": ("siu_confirmed_fraud", "siu_confirmed_exaggeration"),
+    "approve": ("siu_cleared", "siu_insufficient_evidence"),
+}
+DECISION_NAMES = {"approve": "approve", "deny": "deny", "refer_siu": "refer to SIU", "request_info": "request info"}
+SIU_OUTCOME_NAMES = {"deny": "confirmed fraud: deny", "approve": "cleared: approve"}
+# The claim's status after each decision: approve and deny close it, a referral waits for
+# SIU's outcome, `request_info` keeps the claim with its adjuster.
+NEXT_STATUS = {"approve": "decided", "deny": "decided", "refer_siu": SIU_STATUS, "request_info": "in_review"}
+# What a decision says about fraud, for training labels and realized performance; the one
+# table of it. A referral to SIU is a suspicion, not a finding, so it is no label; SIU's
+# outcome is a denial (confirmed fraud) or an approval (cleared), labelled as such.
 DECISION_LABELS = {"deny": 1, "approve": 0}
-MAX_NOTE_LENGTH = 4000
+MAX_NOTE_LENGTH = 10_000
 MASK = "•••"
 PII_FIELDS = ("claimant_name", "claimant_contact")
 CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
 
+STATUS_NAMES = {"new": "new", "in_review": "in review", "siu_review": "SIU review", "decided": "decided"}
+
+
+def moment(at: datetime) -> str:
+    """A stored timestamp for people, in UTC ("2026-12-03 10:15 UTC"); naive ones are UTC already."""
+    return f"{(at.astimezone(UTC) if at.tzinfo else at):%Y-%m-%d %H:%M} UTC"
+
+
 class DecisionConflict(ClaimLensError):
     """Someone else changed the claim since this user loaded it."""
+
+
+def decision_choices(status: str) -> dict[str, tuple[str, ...]]:
+    """The decisions open on a claim in this status, each with its reason codes: SIU's
+    outcomes on a referred claim, nothing on a closed one, the adjuster's otherwise."""
+    if status == SIU_STATUS:
+        return SIU_OUTCOMES
+    if status in CLOSED_STATUSES:
+        return {}
+    return REASON_CODES
 
 
 @dataclass(frozen=True)
@@ -79,6 +123,13 @@ class MessageView:
     sentiment: str | None
     probabilities: dict[str, float] | None
 
+    @property
+    def confidence(self) -> float | None:
+        """The sentiment model's probability of the label it gave."""
+        if self.sentiment is None or not self.probabilities:
+            return None
+        return self.probabilities.get(self.sentiment)
+
 
 @dataclass(frozen=True)
 class DecisionView:
@@ -93,6 +144,14 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class CommentView:
+    id: int
+    text: str
+    author: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class ClaimDetail:
     id: int
     fields: dict[str, Any]
@@ -100,10 +159,16 @@ class ClaimDetail:
     status: str
     version: int
     assigned_to: str | None
-    prediction: StoredPrediction | None  # the current champion's
+    prediction: StoredPrediction | None  # the serving one: the champion's, or mid-change the outgoing model's
     history: list[StoredPrediction] = field(default_factory=list)  # every model version's, newest first
     messages: list[MessageView] = field(default_factory=list)
-    decisions: list[DecisionView] = field(default_factory=list)
+    decisions: list[DecisionView] = field(default_factory=list)  # newest first
+    comments: list[CommentView] = field(default_factory=list)  # oldest first
+
+    @property
+    def sections(self) -> list[claim_fields.Section]:
+        """The claim's fields grouped (claimant, policy, incident, amounts), labelled and formatted."""
+        return claim_fields.sections(self.fields)
 
 
 def find_claim(session: Session, *, actor: Actor, claim_number: str) -> int:
@@ -168,8 +233,7 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     ).all()
     history = [_prediction(p, v, e) for p, v, e in history_rows]
-    champion = registry.champion(session, registry.CLAIM_TASK)
-    current = next((p for p in history if champion and p.model_version_id == champion.id), None)
+    current = _serving_prediction(session, history)
     detail = ClaimDetail(
         id=claim.id,
         fields=fields,
@@ -181,6 +245,7 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
         history=history,
         messages=_messages(session, claim_id),
         decisions=_decisions(session, claim_id, history),
+        comments=_comments(session, claim_id),
     )
     if record_view:
         details = {"claim_number": claim.claim_number}
@@ -188,6 +253,18 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
             session, actor=actor, action="claim.viewed", entity_type="claim", entity_id=claim_id, details=details
         )
     return detail
+
+
+def _serving_prediction(session: Session, history: list[StoredPrediction]) -> StoredPrediction | None:
+    """The champion's prediction, or during a model change the outgoing model's (see core.serving)."""
+    served = serving.serving(session)
+    if served is None:
+        return None
+    for version_id in (served.champion_id, *(version_id for version_id, _ in served.fallbacks)):
+        found = next((p for p in history if p.model_version_id == version_id), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _messages(session: Session, claim_id: int) -> list[MessageView]:
@@ -239,13 +316,62 @@ def _decisions(session: Session, claim_id: int, history: list[StoredPrediction])
     ]
 
 
+def _latest_decision(session: Session, claim_id: int) -> str:
+    """The claim's latest decision in words ("deny (staged_incident) by ada at 2026-12-03 10:15 UTC"), or ""."""
+    row = session.execute(
+        select(Review.decision, Review.reason_code, Review.decided_at, User.username)
+        .join(User, User.id == Review.user_id)
+        .where(Review.claim_id == claim_id)
+        .order_by(Review.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return ""
+    decision, reason_code, decided_at, username = row
+    return f"{DECISION_NAMES.get(decision, decision)} ({reason_code}) by {username} at {moment(decided_at)}"
+
+
+def _comments(session: Session, claim_id: int) -> list[CommentView]:
+    rows = session.execute(
+        select(ClaimComment, User.username)
+        .join(User, User.id == ClaimComment.user_id)
+        .where(ClaimComment.claim_id == claim_id)
+        .order_by(ClaimComment.created_at, ClaimComment.id)
+    ).all()
+    return [CommentView(c.id, c.text, username, c.created_at) for c, username in rows]
+
+
+def add_comment(session: Session, *, actor: Actor, claim_id: int, text: str) -> ClaimComment:
+    """Add a note to the claim outside a decision (any status, decided included); audited
+    with its text, so the log says what was added."""
+    require(actor, Permission.REVIEW_CLAIMS)
+    if actor.user_id is None:
+        raise InvalidInput("only a signed-in user can comment on claims")
+    cleaned = _clean_note(text)
+    if cleaned is None:
+        raise InvalidInput("the comment is empty")
+    claim = _claim(session, claim_id)
+    comment = ClaimComment(claim_id=claim_id, user_id=actor.user_id, text=cleaned)
+    session.add(comment)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="claim.commented",
+        entity_type="claim",
+        entity_id=claim_id,
+        details={"claim_number": claim.claim_number, "comment_id": comment.id, "status": claim.status, "text": cleaned},
+    )
+    return comment
+
+
 def _clean_note(note: str | None) -> str | None:
     if note is None:
         return None
     # Control characters other than newlines and tabs have no place in a note.
     cleaned = "".join(ch for ch in note if ch in "\n\t" or ch.isprintable()).strip()
     if len(cleaned) > MAX_NOTE_LENGTH:
-        raise InvalidInput(f"the note is limited to {MAX_NOTE_LENGTH} characters")
+        raise InvalidInput(f"the note is limited to {MAX_NOTE_LENGTH:,} characters")
     return cleaned or None
 
 
@@ -267,33 +393,49 @@ def decide(
         raise InvalidInput("only a signed-in user can decide claims")
     if decision not in REASON_CODES:
         raise InvalidInput(f"unknown decision {decision!r}; choose one of {', '.join(REASON_CODES)}")
-    if reason_code not in REASON_CODES[decision]:
-        raise InvalidInput(f"pick a reason code for {decision}: {', '.join(REASON_CODES[decision])}")
     note = _clean_note(note)
     claim = _claim(session, claim_id)
-    if claim.status == "decided":
-        raise DecisionConflict(f"claim {claim.claim_number} was already decided; reload to see the decision")
+    if claim.status in CLOSED_STATUSES:
+        raise DecisionConflict(
+            f"claim {claim.claim_number} was already decided ({_latest_decision(session, claim_id)}); nothing was saved"
+        )
+    choices = decision_choices(claim.status)
+    if decision not in choices:
+        raise InvalidInput(
+            f"claim {claim.claim_number} is waiting for SIU's outcome: {' or '.join(choices)}"
+            if claim.status == SIU_STATUS
+            else f"{decision} is not open on claim {claim.claim_number}"
+        )
+    if reason_code not in choices[decision]:
+        raise InvalidInput(f"pick a reason code for {decision}: {', '.join(choices[decision])}")
+    if claim.status == SIU_STATUS and _referred_by(session, claim_id) == actor.user_id:
+        # Four eyes: the outcome of a referral becomes a training label, so the adjuster who
+        # referred the claim cannot also clear or confirm it.
+        raise InvalidInput(f"you referred claim {claim.claim_number} to SIU; another reviewer records its outcome")
     if claim.assigned_to_id not in (None, actor.user_id) and actor.role != Role.ADMIN:
         owner = claim.assigned_to.username if claim.assigned_to else "another adjuster"
         raise DecisionConflict(f"claim {claim.claim_number} is assigned to {owner}; only they can decide it")
-    new_status = "decided" if decision in FINAL_DECISIONS else "in_review"
+    new_status = NEXT_STATUS[decision]
+    # A referral leaves the adjuster's desk for the SIU queue; otherwise the decider holds the claim.
+    assignee = None if new_status == SIU_STATUS else claim.assigned_to_id or actor.user_id
     changed = session.execute(
         update(Claim)
-        .where(Claim.id == claim_id, Claim.version == expected_version, Claim.status != "decided")
-        .values(status=new_status, version=expected_version + 1, assigned_to_id=claim.assigned_to_id or actor.user_id)
+        .where(Claim.id == claim_id, Claim.version == expected_version, Claim.status.not_in(CLOSED_STATUSES))
+        .values(status=new_status, version=expected_version + 1, assigned_to_id=assignee)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:
+        latest = _latest_decision(session, claim_id)
         raise DecisionConflict(
-            f"claim {claim.claim_number} changed while you were reviewing it (someone else decided or took it); "
-            "reload to see the latest state — nothing was saved"
+            f"claim {claim.claim_number} changed while you were reviewing it (someone else decided or took it"
+            + (f"; latest decision: {latest}" if latest else "")
+            + "); reload to see the latest state — nothing was saved"
         )
-    champion = registry.champion(session, registry.CLAIM_TASK)
+    # The prediction the adjuster saw: the champion's, or the outgoing model's mid-change.
+    served = serving.serving(session)
     prediction_id = (
-        session.scalar(
-            select(Prediction.id).where(Prediction.claim_id == claim_id, Prediction.model_version_id == champion.id)
-        )
-        if champion
+        session.scalar(select(Prediction.id).where(Prediction.claim_id == claim_id, served.served()))
+        if served
         else None
     )
     review = Review(
@@ -320,9 +462,20 @@ def decide(
             "before": {"status": claim.status, "version": expected_version},
             "after": {"status": new_status, "version": expected_version + 1},
             "prediction_id": prediction_id,
+            "note": note,  # in the append-only log as written, whatever later happens to the review row
         },
     )
     return review
+
+
+def _referred_by(session: Session, claim_id: int) -> int | None:
+    """Who made the claim's latest SIU referral."""
+    return session.scalar(
+        select(Review.user_id)
+        .where(Review.claim_id == claim_id, Review.decision == "refer_siu")
+        .order_by(Review.id.desc())
+        .limit(1)
+    )
 
 
 @dataclass(frozen=True)

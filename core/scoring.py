@@ -36,12 +36,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit, registry
+from core import audit, registry, serving
 from core.auth import Actor, Permission, require
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
@@ -56,7 +56,17 @@ from core.modeling.inference import (
     tokenize,
 )
 from core.modeling.models import LoadedModel, load_model
-from db.models import FLAGGED_BANDS, Claim, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun
+from db.models import (
+    CLOSED_STATUSES,
+    FLAGGED_BANDS,
+    Claim,
+    Message,
+    MessagePrediction,
+    ModelVersion,
+    Prediction,
+    Review,
+    ScoringRun,
+)
 from db.models import Explanation as ExplanationRow
 
 # Rows per chunk (and transaction). A GPU scores a CPU chunk in milliseconds, so it takes
@@ -119,14 +129,39 @@ def load_version(version: ModelVersion, device: str) -> LoadedModel:
         raise InvalidInput(f"{version.task} v{version.version} cannot be loaded: {error}") from None
 
 
+class ModelCache:
+    """The champions' loaded models for a long-lived process (the worker): each version is
+    loaded once, and a task's model is reloaded only when its champion changes."""
+
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device
+        self._loaded: dict[str, tuple[int, LoadedModel]] = {}
+        self.loads = 0  # how many times a model was read from disk
+
+    def get(self, version: ModelVersion) -> LoadedModel:
+        held = self._loaded.get(version.task)
+        if held is not None and held[0] == version.id:
+            return held[1]
+        self._loaded.pop(version.task, None)  # let the old champion go before loading the new one
+        loaded = load_version(version, self.device or get_settings().resolved_device())
+        self._loaded[version.task] = (version.id, loaded)
+        self.loads += 1
+        return loaded
+
+
 def score(
     sessions: sessionmaker[Session], *, actor: Actor, rescore_open: bool = False, explain_limit: int | None = None,
     chunk_size: int | None = None, device: str | None = None, worker_id: str = "scorer",
     on_chunk: Callable[[str, int], None] | None = None, read_ahead: bool | None = None,
+    limit: int | None = None, should_stop: Callable[[], bool] | None = None, models: ModelCache | None = None,
 ) -> ScoringResult:  # fmt: skip
-    """Score what the champions have not scored; explain flagged claims (up to `explain_limit`).
+    """Score what the champions have not scored, open claims first; explain flagged claims
+    (up to `explain_limit`).
 
-    `read_ahead` claims and tokenises the next chunk on a thread (default: on a GPU only).
+    `limit` scores at most about that many claims and messages (whole chunks); `should_stop`
+    is asked between chunks and ends the run early when it says so (the worker yields to
+    training runs); `models` reuses loaded champions. `read_ahead` claims and tokenises the
+    next chunk on a thread (default: on a GPU only).
     """
     require(actor, Permission.RUN_SCORING)
     settings = get_settings()
@@ -140,8 +175,9 @@ def score(
         if claim_version is None and sentiment_version is None:
             raise InvalidInput("no champion model yet: train one first (claimlens train claim)")
         # Load before writing anything: a missing model folder must leave no trace but the error.
-        claim_model = load_version(claim_version, device) if claim_version else None
-        sentiment_model = load_version(sentiment_version, device) if sentiment_version else None
+        models = models or ModelCache(device)
+        claim_model = models.get(claim_version) if claim_version else None
+        sentiment_model = models.get(sentiment_version) if sentiment_version else None
         run = ScoringRun(worker_id=worker_id, rescore_all=rescore_open, status="running",
                          claim_model_version_id=claim_version.id if claim_version else None,
                          sentiment_model_version_id=sentiment_version.id if sentiment_version else None)  # fmt: skip
@@ -149,19 +185,23 @@ def score(
         session.flush()
         result = ScoringResult(run_id=run.id)
     started = time.perf_counter()
+    budget = _Budget(limit, should_stop)
     try:
         if claim_model and claim_version:
             if rescore_open:
                 _forget_open_predictions(sessions, claim_version.id)
             result.claims = _score_claims(
-                sessions, claim_model, claim_version, settings, chunk_size, on_chunk, read_ahead
+                sessions, claim_model, claim_version, settings, chunk_size, on_chunk, read_ahead, budget
             )
-            result.explanations = explain_pending(
-                sessions, actor=actor, loaded=claim_model, limit=explain_limit, on_chunk=on_chunk
-            )
-        if sentiment_model and sentiment_version:
+            with sessions() as session, session.begin():
+                serving.finish_transition(session, actor=actor)
+            if not budget.stopped:
+                result.explanations = explain_pending(
+                    sessions, actor=actor, models=models, limit=explain_limit, on_chunk=on_chunk
+                )
+        if sentiment_model and sentiment_version and not budget.stopped:
             result.messages = _score_messages(
-                sessions, sentiment_model, sentiment_version, chunk_size, on_chunk, read_ahead
+                sessions, sentiment_model, sentiment_version, chunk_size, on_chunk, read_ahead, budget.fresh()
             )
     except BaseException as error:
         _finish(sessions, run.id, result, time.perf_counter() - started, f"{type(error).__name__}: {error}")
@@ -173,6 +213,23 @@ def score(
                      details={"claims": result.claims, "messages": result.messages,
                               "explanations": result.explanations})  # fmt: skip
     return result
+
+
+def pending(session: Session) -> bool:
+    """Whether a champion has claims or messages left to score (cheap: stops at the first)."""
+    claim_version = registry.champion(session, registry.CLAIM_TASK)
+    sentiment_version = registry.champion(session, registry.SENTIMENT_TASK)
+    if claim_version is not None:
+        scored = exists().where(Prediction.claim_id == Claim.id, Prediction.model_version_id == claim_version.id)
+        if session.scalar(select(Claim.id).where(~scored).limit(1)) is not None:
+            return True
+    if sentiment_version is not None:
+        scored = exists().where(
+            MessagePrediction.message_id == Message.id, MessagePrediction.model_version_id == sentiment_version.id
+        )
+        if session.scalar(select(Message.id).where(~scored).limit(1)) is not None:
+            return True
+    return False
 
 
 def _finish(
@@ -279,39 +336,68 @@ def _read_ahead(chunks: Generator[_Chunk]) -> Generator[_Chunk]:
                     left.session.close()
 
 
+@dataclass
+class _Budget:
+    """What a run may still score: at most `limit` rows of a kind, until `should_stop` says stop."""
+
+    limit: int | None = None
+    should_stop: Callable[[], bool] | None = None
+    used: int = 0
+    stopped: bool = False  # asked to stop: the run ends after the chunk in hand
+
+    def spend(self, rows: int) -> bool:
+        """Count a finished chunk; whether the run may take another."""
+        self.used += rows
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = True
+        return not self.stopped and (self.limit is None or self.used < self.limit)
+
+    def fresh(self) -> _Budget:
+        """The same limits for the next kind of row."""
+        return _Budget(self.limit, self.should_stop, stopped=self.stopped)
+
+
 def _score_unscored(
     sessions: sessionmaker[Session], *, entity: type, predictions: type, key: str, version_id: int, columns: list[Any],
     loaded: LoadedModel, texts: Callable[[pd.DataFrame], list[str]],
     to_values: Callable[[pd.DataFrame, TokenIds], list[dict[str, Any]]], chunk_size: int, kind: str,
-    on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
+    on_chunk: Callable[[str, int], None] | None, read_ahead: bool, budget: _Budget,
+    first: ColumnElement[bool] | None = None,
 ) -> int:  # fmt: skip
-    """Score the rows of `entity` without a prediction from `version_id`, one chunk per transaction."""
+    """Score the rows of `entity` without a prediction from `version_id`, one chunk per
+    transaction: those matching `first` before the rest."""
     unscored = ~exists().where(getattr(predictions, key) == entity.id, predictions.model_version_id == version_id)
-
-    def query_after(after: int) -> Select[Any]:
-        return select(entity.id, *columns).where(unscored, entity.id > after).order_by(entity.id).limit(chunk_size)
-
     scored = 0
-    chunks = _claimed_chunks(sessions, query_after, loaded, texts, entity)
-    with closing(_read_ahead(chunks) if read_ahead else chunks) as stream:  # on any exit: unclaim what is left
-        for chunk in stream:
-            with chunk.session as session:  # closing without commit rolls back
-                values = to_values(chunk.rows, chunk.token_ids)
-                # A list of parameter sets: SQLAlchemy pages it under the driver's parameter limit.
-                session.execute(
-                    _insert(session)(predictions).on_conflict_do_nothing(index_elements=[key, "model_version_id"]),
-                    values,
-                )
-                session.commit()
-            scored += len(values)
-            if on_chunk:
-                on_chunk(kind, scored)
+    for condition in ([first] if first is not None else []) + [None]:
+
+        def query_after(after: int, condition: ColumnElement[bool] | None = condition) -> Select[Any]:
+            query = select(entity.id, *columns).where(unscored, entity.id > after)
+            if condition is not None:
+                query = query.where(condition)
+            return query.order_by(entity.id).limit(chunk_size)
+
+        chunks = _claimed_chunks(sessions, query_after, loaded, texts, entity)
+        with closing(_read_ahead(chunks) if read_ahead else chunks) as stream:  # on any exit: unclaim what is left
+            for chunk in stream:
+                with chunk.session as session:  # closing without commit rolls back
+                    values = to_values(chunk.rows, chunk.token_ids)
+                    # A list of parameter sets: SQLAlchemy pages it under the driver's parameter limit.
+                    session.execute(
+                        _insert(session)(predictions).on_conflict_do_nothing(index_elements=[key, "model_version_id"]),
+                        values,
+                    )
+                    session.commit()
+                scored += len(values)
+                if on_chunk:
+                    on_chunk(kind, scored)
+                if not budget.spend(len(values)):
+                    return scored
     return scored
 
 
 def _score_claims(
     sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, settings: Settings, chunk_size: int,
-    on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
+    on_chunk: Callable[[str, int], None] | None, read_ahead: bool, budget: _Budget,
 ) -> int:  # fmt: skip
     thresholds = version.parameters.get("thresholds", {})
 
@@ -329,7 +415,8 @@ def _score_claims(
     return _score_unscored(
         sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
         columns=[getattr(Claim, c) for c in MODEL_INPUTS], loaded=loaded, texts=claim_texts, to_values=to_values,
-        chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead,
+        chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
+        first=Claim.status.not_in(CLOSED_STATUSES),  # the queue needs open claims; decided ones are for monitoring
     )  # fmt: skip
 
 
@@ -351,7 +438,7 @@ def _forget_open_predictions(sessions: sessionmaker[Session], version_id: int) -
 
 def _score_messages(
     sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, chunk_size: int,
-    on_chunk: Callable[[str, int], None] | None, read_ahead: bool,
+    on_chunk: Callable[[str, int], None] | None, read_ahead: bool, budget: _Budget,
 ) -> int:  # fmt: skip
     labels = loaded.meta.labels
 
@@ -366,23 +453,24 @@ def _score_messages(
     return _score_unscored(
         sessions, entity=Message, predictions=MessagePrediction, key="message_id", version_id=version.id,
         columns=[Message.text], loaded=loaded, texts=message_texts, to_values=to_values, chunk_size=chunk_size,
-        kind="messages", on_chunk=on_chunk, read_ahead=read_ahead,
+        kind="messages", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
     )  # fmt: skip
 
 
 def explain_pending(
-    sessions: sessionmaker[Session], *, actor: Actor, loaded: LoadedModel | None = None, limit: int | None = None,
+    sessions: sessionmaker[Session], *, actor: Actor, models: ModelCache | None = None, limit: int | None = None,
     on_chunk: Callable[[str, int], None] | None = None, device: str | None = None,
 ) -> int:  # fmt: skip
-    """Explain flagged (high/medium) predictions of the champion that have none, highest priority first."""
+    """Explain flagged (high/medium) predictions of the champion that have none, highest
+    priority first. The model is loaded only when there is something to explain."""
     require(actor, Permission.RUN_SCORING)
+    models = models or ModelCache(device)
     done = 0
     while limit is None or done < limit:
         with sessions() as session, session.begin():
             version = registry.champion(session, registry.CLAIM_TASK)
             if version is None:
                 return done
-            loaded = loaded or load_version(version, device or get_settings().resolved_device())
             missing = ~exists().where(ExplanationRow.prediction_id == Prediction.id)
             query = (
                 select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
@@ -396,7 +484,7 @@ def explain_pending(
             rows = session.execute(query).mappings().all()
             if not rows:
                 return done
-            explanations = Explainer(loaded).explain_many(dict(row) for row in rows)
+            explanations = Explainer(models.get(version)).explain_many(dict(row) for row in rows)
             for row, explanation in zip(rows, explanations, strict=True):
                 store_explanation(session, prediction_id=int(row["id"]), explanation=explanation)
             done += len(rows)
@@ -420,16 +508,17 @@ def store_explanation(session: Session, *, prediction_id: int, explanation: Expl
 
 
 def explain_claim(session: Session, *, actor: Actor, claim_id: int, device: str | None = None) -> ExplanationRow:
-    """On demand: the stored explanation of the claim's champion prediction, computing it if missing."""
+    """On demand: the stored explanation of the claim's serving prediction (the champion's,
+    or mid-change the outgoing model's: see core.serving), computing it if missing."""
     require(actor, Permission.EXPLAIN)
-    version = registry.champion(session, registry.CLAIM_TASK)
-    if version is None:
+    served = serving.serving(session)
+    if served is None:
         raise InvalidInput("no champion claim model")
-    prediction = session.scalar(
-        select(Prediction).where(Prediction.claim_id == claim_id, Prediction.model_version_id == version.id)
-    )
+    prediction = session.scalar(select(Prediction).where(Prediction.claim_id == claim_id, served.served()))
     if prediction is None:
-        raise InvalidInput(f"claim {claim_id} has no prediction from the champion yet; run claimlens score")
+        raise InvalidInput(f"claim {claim_id} has no prediction yet; the worker scores it shortly")
+    version = session.get(ModelVersion, prediction.model_version_id)
+    assert version is not None
     existing = session.scalar(select(ExplanationRow).where(ExplanationRow.prediction_id == prediction.id))
     if existing is not None:
         return existing
@@ -456,9 +545,14 @@ def explain_message(session: Session, *, actor: Actor, message_id: int, device: 
 
 @dataclass
 class GlobalImportance:
-    claims: int
+    claims: int  # stored explanations averaged over
     fields: dict[str, float]  # mean |SHAP| per field
     words: list[tuple[str, float, int]]  # (word, mean SHAP, occurrences), strongest first
+    # What the explanations cover: only flagged claims are explained routinely (others
+    # only when someone asks), so the averages describe the flagged part of the book.
+    scored: int = 0  # claims in the selection that the champion scored
+    flagged: int = 0  # of those, in the flagged bands
+    explained_flagged: int = 0  # of `claims`, explanations of flagged claims
 
 
 def global_importance(
@@ -470,27 +564,36 @@ def global_importance(
     line_of_business: str | None = None,
     top_words: int = 25,
 ) -> GlobalImportance:
-    """Mean |SHAP| per field and the words that push scores most, over stored explanations."""
+    """Mean |SHAP| per field and the words that push scores most, over stored explanations,
+    with how many of the selection's scored and flagged claims they cover."""
     require(actor, Permission.VIEW_MODELS)
-    query = (
-        select(ExplanationRow.attributions)
-        .join(Prediction, Prediction.id == ExplanationRow.prediction_id)
-        .join(Claim, Claim.id == Prediction.claim_id)
-    )
     champion = registry.champion(session, registry.CLAIM_TASK)
-    # One model's view: explanations of earlier versions would count claims twice.
-    query = query.where(Prediction.model_version_id == (champion.id if champion else -1))
-    if since is not None:
-        query = query.where(Claim.report_date >= since)
-    if until is not None:
-        query = query.where(Claim.report_date <= until)
-    if line_of_business:
-        query = query.where(Claim.line_of_business == line_of_business)
+
+    def selected(query: Select[Any]) -> Select[Any]:
+        # One model's view: explanations of earlier versions would count claims twice.
+        query = query.join(Claim, Claim.id == Prediction.claim_id).where(
+            Prediction.model_version_id == (champion.id if champion else -1)
+        )
+        if since is not None:
+            query = query.where(Claim.report_date >= since)
+        if until is not None:
+            query = query.where(Claim.report_date <= until)
+        if line_of_business:
+            query = query.where(Claim.line_of_business == line_of_business)
+        return query
+
+    bands = dict(session.execute(selected(select(Prediction.band, func.count()).group_by(Prediction.band))).all())
+    query = selected(
+        select(ExplanationRow.attributions, Prediction.band).join(
+            Prediction, Prediction.id == ExplanationRow.prediction_id
+        )
+    )
     field_sums: dict[str, float] = {}
     word_stats: dict[str, list[float]] = {}
-    count = 0
-    for (attributions,) in session.execute(query):
+    count = explained_flagged = 0
+    for attributions, band in session.execute(query):
         count += 1
+        explained_flagged += band in FLAGGED_BANDS
         for name, value in attributions["fields"].items():
             field_sums[name] = field_sums.get(name, 0.0) + abs(value)
         for word, value in attributions["words"]:
@@ -500,4 +603,7 @@ def global_importance(
     fields = {name: total / count for name, total in sorted(field_sums.items(), key=lambda x: -x[1])} if count else {}
     ranked = sorted(((w, float(np.mean(v)), len(v)) for w, v in word_stats.items() if len(v) >= 3),
                     key=lambda item: -abs(item[1]))  # fmt: skip
-    return GlobalImportance(claims=count, fields=fields, words=ranked[:top_words])
+    return GlobalImportance(
+        claims=count, fields=fields, words=ranked[:top_words], scored=sum(bands.values()),
+        flagged=sum(n for band, n in bands.items() if band in FLAGGED_BANDS), explained_flagged=explained_flagged,
+    )  # fmt: skip

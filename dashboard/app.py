@@ -4,12 +4,16 @@ Hiding a page here only tidies the menu; every core function a page calls checks
 role again, so a page reached some other way still cannot do what the role may not.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.auth import Role
-from dashboard.ui import current_actor, sign_out, sso_configured
+from dashboard.ui import current_actor, sign_out, sso_configured, sync_session_cookie
 
-st.set_page_config(page_title="ClaimLens", page_icon=":material/policy:", layout="wide")
+# A local file (sent inline as a data URI): a ":material/…:" favicon is fetched from Google's font host.
+FAVICON = Path(__file__).parent / "assets" / "favicon.svg"
+st.set_page_config(page_title="ClaimLens", page_icon=str(FAVICON), layout="wide")
 
 QUEUE = st.Page("pages/adjuster/queue.py", title="Triage queue", icon=":material/inbox:", url_path="queue")
 REVIEW = st.Page("pages/adjuster/review.py", title="Claim review", icon=":material/fact_check:", url_path="review")
@@ -46,8 +50,17 @@ def _sign_out() -> None:
 
 
 actor = current_actor()
+sync_session_cookie()  # after current_actor, which may find the cookie spent
 if actor is None:
-    navigation = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
+    # The sign-in form also answers at every page's URL, so that a bookmark (or a reload after
+    # the session ended) asks to sign in and then opens the page it names.
+    sections = [pages for by_section in PAGES_BY_ROLE.values() for pages in by_section.values()]
+    page_urls = sorted({page.url_path for pages in sections for page in pages})
+    navigation = st.navigation(
+        [st.Page("pages/login.py", title="Sign in", icon=":material/login:", default=True)]
+        + [st.Page("pages/login.py", title="Sign in", url_path=url) for url in page_urls],
+        position="hidden",
+    )
 else:
     pages = dict(PAGES_BY_ROLE[actor.role])
     pages["Account"] = [

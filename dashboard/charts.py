@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -178,50 +179,135 @@ def score_overlay(metric: dict) -> go.Figure:  # type: ignore[type-arg]
     return figure
 
 
+PERFORMANCE_ASSUMPTION = (
+    "The estimate assumes the champion is still calibrated as on its test claims and that fraud given "
+    "its inputs has not changed (no concept drift): it follows covariate shift only."
+)
+
+
+def _performance_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    """One row per window: the estimate with its band clipped to [0, 1] (reports stored
+    before the band was kept get it computed here), realized, tested."""
+    frame = pd.DataFrame(
+        [
+            {"window": r.window_start, **m["details"]}
+            for r in reports
+            for m in r.metrics
+            if m["family"] == "performance" and m["segment"] == "all"
+        ]
+    )
+    if frame.empty:
+        return frame
+    std = frame["estimated_std"].astype(float).fillna(0)
+    for column, sign in (("estimated_lower", -1), ("estimated_upper", 1)):
+        computed = (frame["estimated"].astype(float) + sign * 2 * std).clip(0, 1)
+        frame[column] = frame[column].astype(float).fillna(computed) if column in frame else computed
+    frame["realized"] = frame["realized"].astype(float) if "realized" in frame else float("nan")
+    frame["below_band"] = frame["realized"] < frame["estimated_lower"]
+    return frame
+
+
 def performance(reports: list) -> go.Figure:  # type: ignore[type-arg]
-    """Estimated ROC-AUC (no labels needed) with a ±2 standard deviation band, realized
-    ROC-AUC where decisions exist, and the champion's tested ROC-AUC."""
-    rows = [
-        {"window": r.window_start, **m["details"]}
-        for r in reports
-        for m in r.metrics
-        if m["family"] == "performance" and m["segment"] == "all"
-    ]
-    frame = pd.DataFrame(rows)
+    """Estimated ROC-AUC (CBPE, no labels needed) with its ±2 SD band clipped to [0, 1],
+    realized ROC-AUC where outcomes are known, the champion's tested ROC-AUC, and ✕ on the
+    windows whose realized AUC fell below the band: there the estimate's assumption (calibration
+    holds, no concept drift) broke, which the estimate itself cannot see."""
+    frame = _performance_rows(reports)
     figure = go.Figure()
     if frame.empty:
         return figure
-    std = frame["estimated_std"].fillna(0)
+    windows = list(frame["window"])
     figure.add_scatter(
-        x=list(frame["window"]) + list(frame["window"])[::-1],
-        y=list(frame["estimated"] + 2 * std) + list(frame["estimated"] - 2 * std)[::-1],
+        x=windows + windows[::-1],
+        y=list(frame["estimated_upper"]) + list(frame["estimated_lower"])[::-1],
         fill="toself",
         fillcolor="rgba(46,134,193,0.15)",
         line={"width": 0},
-        name="±2 sd",
+        name="estimate ±2 sd (clipped to [0, 1])",
+        hoverinfo="skip",
     )
-    figure.add_scatter(x=frame["window"], y=frame["estimated"], name="estimated", line={"color": "#2e86c1"})
+    figure.add_scatter(x=frame["window"], y=frame["estimated"], name="estimated (CBPE)", line={"color": "#2e86c1"})
     figure.add_scatter(
         x=frame["window"],
         y=frame["realized"],
-        name="realized (decisions)",
+        name="realized (known outcomes)",
         mode="lines+markers",
         line={"color": "#c0392b"},
     )
-    figure.add_hline(y=float(frame["reference"].iat[0]), line_dash="dot", annotation_text="at training")
-    figure.update_layout(title="ROC-AUC: estimated vs realized", margin=dict(l=0, r=0, t=40, b=0))
+    broken = frame[frame["below_band"]]
+    if len(broken):
+        figure.add_scatter(
+            x=broken["window"],
+            y=broken["realized"],
+            mode="markers",
+            marker={"symbol": "x", "size": 12, "color": "#7b241c"},
+            name="realized below the band: calibration broke",
+            hovertext=[_broken_text(row) for _, row in broken.iterrows()],
+            hoverinfo="text",
+        )
+    figure.add_hline(y=float(frame["reference"].iat[0]), line_dash="dot", annotation_text="tested at training")
+    lowest = float(np.nanmin(frame[["estimated_lower", "realized"]].to_numpy(float)))
+    figure.update_yaxes(title="ROC-AUC", range=[max(0.0, min(lowest, 0.7) - 0.05), 1.0])
+    figure.update_layout(
+        title={"text": f"ROC-AUC: estimated vs realized<br><sup>{PERFORMANCE_ASSUMPTION}</sup>"},
+        margin=dict(l=0, r=0, t=60, b=0),
+        legend={"orientation": "h", "y": -0.15},
+    )
     return figure
 
 
+def _broken_text(row: pd.Series) -> str:
+    rates = ""
+    if pd.notna(row.get("expected_fraud_rate")) and pd.notna(row.get("observed_fraud_rate")):
+        rates = f" (expected fraud rate {row['expected_fraud_rate']:.1%}, observed {row['observed_fraud_rate']:.1%})"
+    return (
+        f"realized {row['realized']:.3f} < band {row['estimated_lower']:.3f}..{row['estimated_upper']:.3f}{rates}: "
+        "claims score high (or low) for reasons the champion never saw, so its probabilities no longer match outcomes"
+    )
+
+
+ALERT_STATUS_COLORS = {"open": "#c0392b", "acknowledged": "#95a5a6"}
+
+
 def alert_timeline(alerts: list) -> go.Figure:  # type: ignore[type-arg]
+    """One marker per week and signal: red while any of its alerts is open, grey once all
+    are acknowledged; its size is the number of segments the signal alerted in."""
     frame = pd.DataFrame(
         [
-            {"window": a.window_start, "signal": f"{a.family}: {a.metric}", "segment": a.segment, "message": a.message}
+            {
+                "window": a.window_start,
+                "signal": a.signal,
+                "segment": a.segment,
+                "open": a.acknowledged_at is None,
+            }
             for a in alerts
         ]
     )
-    figure = px.scatter(frame, x="window", y="signal", color="segment", hover_data=["message"], title="Alerts")
-    figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), showlegend=False)
+    grouped = (
+        frame.groupby(["window", "signal"], as_index=False)
+        .agg(segments=("segment", "nunique"), open=("open", "sum"), names=("segment", lambda s: ", ".join(sorted(s))))
+        .assign(status=lambda f: np.where(f["open"] > 0, "open", "acknowledged"))
+    )
+    figure = px.scatter(
+        grouped,
+        x="window",
+        y="signal",
+        size="segments",
+        size_max=16,
+        color="status",
+        color_discrete_map=ALERT_STATUS_COLORS,
+        category_orders={"status": list(ALERT_STATUS_COLORS)},
+        hover_data={"names": True, "open": True, "segments": True, "status": False},
+        labels={"names": "segments", "open": "open alerts", "segments": "segments alerting"},
+        title="Alerts per week and signal (size: segments alerting)",
+    )
+    figure.update_layout(
+        margin=dict(l=0, r=0, t=40, b=0),
+        showlegend=True,
+        legend={"title": "status"},
+        xaxis_title="week",
+        yaxis_title=None,
+    )
     return figure
 
 

@@ -3,8 +3,8 @@ user errors shown as messages (never tracebacks). No SQL and no business rules h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import NoReturn, TypeVar
 
 import streamlit as st
@@ -14,20 +14,52 @@ from streamlit.errors import StreamlitInvalidLayoutContextError, StreamlitSecret
 from core import accounts, review
 from core.auth import Actor
 from core.errors import ClaimLensError
+from dashboard import session_cookie
 from db.session import session_scope
 
 T = TypeVar("T")
-USER_KEY, SIGNED_IN_KEY = "user_id", "signed_in_at"
+# The tab's session row; the cookie script the next run owes the browser (trade a sign-in
+# code, sign out, or prune a dead cookie); the cookie token this tab has already tried.
+SESSION_KEY, COOKIE_DUE_KEY, COOKIE_TRIED_KEY = "user_session_id", "session_cookie_due", "session_cookie_tried"
+SIGNED_OUT_REASON_KEY = "signed_out_reason"
+ENDED_MESSAGES = {
+    "expired": "Your session expired; please sign in again.",
+    "signed out": "You were signed out (in another tab or window); please sign in again.",
+}
+ENDED_BY_CHANGE = "Your session ended because your account was changed; please sign in again."
 
 
-def sign_in(actor: Actor) -> None:
-    st.session_state[USER_KEY] = actor.user_id
-    st.session_state[SIGNED_IN_KEY] = datetime.now(UTC)
+def sign_in(started: accounts.StartedSession) -> None:
+    """Remember the new session in this tab; the next run hands the browser its cookie."""
+    st.session_state[SESSION_KEY] = started.session_id
+    st.session_state[COOKIE_DUE_KEY] = session_cookie.issue_script(started.sign_in_code)
+
+
+def _forget(reason: str | None = None) -> None:
+    """Drop everything this tab remembers (its session has ended)."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state[COOKIE_TRIED_KEY] = session_cookie.browser_token()  # spent: never resume it again here
+    if reason:
+        st.session_state[SIGNED_OUT_REASON_KEY] = reason
 
 
 def sign_out() -> None:
-    for key in list(st.session_state.keys()):
-        del st.session_state[key]
+    """End the session in the database (every tab and bookmark with its cookie is out) and
+    forget it here."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is not None:
+        with session_scope() as session:
+            accounts.end_session(session, session_id=session_id)
+    _forget()
+    st.session_state[COOKIE_DUE_KEY] = session_cookie.sign_out_script()
+
+
+def sync_session_cookie() -> None:
+    """Run once per page run, before the page: set or delete the browser's cookie when a
+    sign-in or sign-out left that owed. Renders nothing visible."""
+    if due := st.session_state.pop(COOKIE_DUE_KEY, None):
+        st.html(due, unsafe_allow_javascript=True)
 
 
 def sso_configured() -> bool:
@@ -39,19 +71,34 @@ def sso_configured() -> bool:
 
 
 def current_actor() -> Actor | None:
-    """The signed-in user, re-read from the database on every run: a disabled account, a
-    changed role or an expired session takes effect on the next click."""
-    user_id = st.session_state.get(USER_KEY)
-    if user_id is None:
-        return None
+    """The signed-in user, re-read from the database on every run: sign-out elsewhere,
+    expiry, a disabled account, a changed role or a reset password takes effect on the next
+    click. A tab that has not signed in resumes the session of the browser's cookie (a
+    reload, a bookmark, a new tab)."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is None:
+        return _resume_from_cookie()
     with session_scope() as session:
-        actor = accounts.resume(
-            session, user_id=user_id, signed_in_at=st.session_state.get(SIGNED_IN_KEY, datetime.min)
-        )
-    if actor is None:
-        sign_out()
-        st.session_state["signed_out_reason"] = "Your session ended (expired or account changed); please sign in again."
-    return actor
+        resumed = accounts.resume(session, session_id=session_id)
+    if resumed.actor is None:
+        _forget(ENDED_MESSAGES.get(resumed.ended or "", ENDED_BY_CHANGE))
+    return resumed.actor
+
+
+def _resume_from_cookie() -> Actor | None:
+    token = session_cookie.browser_token()
+    if token is None or st.session_state.get(COOKIE_TRIED_KEY) == token:
+        return None
+    st.session_state[COOKIE_TRIED_KEY] = token
+    with session_scope() as session:
+        resumed = accounts.resume_cookie(session, token=token)
+    if resumed.actor is None:
+        st.session_state[COOKIE_DUE_KEY] = session_cookie.prune_script()
+        if resumed.ended not in ("signed out", "unknown"):  # after a sign-out, being signed out needs no news
+            st.session_state[SIGNED_OUT_REASON_KEY] = ENDED_MESSAGES.get(resumed.ended or "", ENDED_BY_CHANGE)
+        return None
+    st.session_state[SESSION_KEY] = resumed.session_id
+    return resumed.actor
 
 
 def actor_or_stop() -> Actor:
@@ -84,12 +131,48 @@ def rerun_fragment() -> NoReturn:
 
 
 MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$"
+# Streamlit's markdown turns "http://…", "www.…" and e-mail addresses into links, and
+# ":name:" into emoji or icons, after parsing, from the unescaped text: escaping cannot stop
+# it. An invisible word joiner after ":" or "@" (before a letter, digit or "/") and between
+# "www" and "." breaks every one of those patterns while the text reads the same.
+WORD_JOINER = "\u2060"
+_LINK_TRIGGERS = re.compile(r"(?<=[:@])(?=[\w/])|(?<=www)(?=\.)", re.IGNORECASE)
 
 
 def plain(text: str) -> str:
-    """Text from claimants or adjusters, escaped for st.markdown: shown as typed, never
-    turned into links, images or formatting."""
-    return "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in text)
+    """Text from claimants or adjusters for st.markdown: shown as typed, never turned into
+    links, e-mail links, emoji, icons, images or formatting; its line breaks kept."""
+    inert = _LINK_TRIGGERS.sub(WORD_JOINER, text.replace("\r\n", "\n"))
+    escaped = "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in inert)
+    return escaped.replace("\n", "  \n")  # a hard line break, not a new paragraph
+
+
+def _keep_within(key: str, limit: int) -> None:
+    """on_change of a bounded text area: text past the limit moves aside, never silently lost."""
+    text = st.session_state.get(key) or ""
+    st.session_state[f"{key}__overflow"] = text[limit:]
+    st.session_state[f"{key}__cut_now"] = len(text) > limit
+    if len(text) > limit:
+        st.session_state[key] = text[:limit]
+
+
+def bounded_text_area(label: str, *, key: str, limit: int) -> tuple[str, bool]:
+    """A text area that holds up to `limit` characters and says so. Text pasted past the
+    limit is cut to it, with a message and the cut-off part shown to copy elsewhere
+    (Streamlit's own `max_chars` drops a too-long paste whole, without a word). Returns
+    the text and whether it was cut in this very run (the user has not seen it yet)."""
+    text = st.text_area(label, key=key, on_change=_keep_within, args=(key, limit))
+    cut_now = bool(st.session_state.pop(f"{key}__cut_now", False))
+    st.caption(f"{len(text):,} of {limit:,} characters")
+    overflow = st.session_state.get(f"{key}__overflow", "")
+    if overflow:
+        st.warning(
+            f"The text was {len(text) + len(overflow):,} characters, over the limit of {limit:,}: the first "
+            f"{limit:,} are kept above, and the {len(overflow):,} that did not fit are below to copy elsewhere."
+        )
+        with st.expander(f"Text that did not fit ({len(overflow):,} characters)"):
+            st.code(overflow, language=None, wrap_lines=True)
+    return text, cut_now
 
 
 def claim_or_stop(actor: Actor, claim_id: int) -> review.ClaimDetail:

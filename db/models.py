@@ -28,7 +28,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LINES_OF_BUSINESS = ("auto", "property", "health", "travel")
-CLAIM_STATUSES = ("new", "in_review", "decided")
+# `siu_review`: referred to the Special Investigations Unit, open until SIU records an outcome.
+CLAIM_STATUSES = ("new", "in_review", "siu_review", "decided")
+SIU_STATUS = "siu_review"
+# A claim is open (waiting for a decision or an outcome) in every status but these.
+CLOSED_STATUSES = ("decided",)
 # Risk bands of a prediction (thresholds live with the model version); high and medium
 # claims are flagged: explained when scored and shown in the triage queue.
 BANDS = ("high", "medium", "low")
@@ -64,6 +68,29 @@ class User(TimestampMixin, Base):
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
+
+
+class UserSession(Base):
+    """A signed-in browser session. The browser keeps a random token in a cookie; only the
+    token's SHA-256 is stored, so a copy of this table signs nobody in. Until the browser
+    has traded the one-time sign-in code for its cookie (`cookie_issued_at`), the hash is
+    the code's."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_open", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cookie_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # signed out | disabled | role changed | password reset
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+    def __repr__(self) -> str:
+        return f"UserSession(id={self.id!r}, user_id={self.user_id!r}, ended_at={self.ended_at!r})"
 
 
 class Claim(TimestampMixin, Base):
@@ -169,6 +196,11 @@ class ModelVersion(Base):
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The champion this version replaced, so a rollback knows what to restore.
     previous_champion_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    # While a new champion has not yet scored every open claim, the champion it replaced
+    # (by promotion or rollback) keeps serving the queue for the claims not yet rescored.
+    serving_fallback_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", name="fk_model_versions_serving_fallback")
+    )
 
     def __repr__(self) -> str:
         return f"ModelVersion(task={self.task!r}, version={self.version!r}, stage={self.stage!r})"
@@ -287,6 +319,22 @@ class Review(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class ClaimComment(Base):
+    """A note added to a claim outside a decision (for example after someone else decided it)."""
+
+    __tablename__ = "claim_comments"
+    __table_args__ = (Index("ix_claim_comments_claim_created", "claim_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    def __repr__(self) -> str:
+        return f"ClaimComment(id={self.id!r}, claim_id={self.claim_id!r}, user_id={self.user_id!r})"
+
+
 class AuditLog(Base):
     """Append-only record of who did what; no code path updates or deletes rows."""
 
@@ -336,7 +384,12 @@ class DriftAlert(Base):
     """A metric over its threshold; a manager acknowledges it (audited)."""
 
     __tablename__ = "drift_alerts"
-    __table_args__ = (Index("ix_drift_alerts_report", "report_id"), Index("ix_drift_alerts_open", "acknowledged_at"))
+    __table_args__ = (
+        Index("ix_drift_alerts_report", "report_id"),
+        Index("ix_drift_alerts_open", "acknowledged_at"),
+        # One alert per signal and segment in a window (migration 0010).
+        Index("uq_drift_alerts_signal_segment", "report_id", "family", "metric", "segment", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("drift_reports.id", ondelete="CASCADE"))

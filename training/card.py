@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from core import registry
+from core.config import get_settings
 from training.config import TrainingConfig
 
 CLAIM_COLUMNS = ("roc_auc", "pr_auc", "f1", "recall", "brier", "ece")
@@ -16,7 +19,7 @@ INTENDED_USE = {
     "sentiment": "Reads claimants' messages as negative, neutral or positive, to spot unhappy customers early.",
 }
 LIMITATIONS = (
-    "- Trained on the data window below; claims unlike it (new regions, products, fraud patterns) may be scored "
+    "- Trained on the data window above; claims unlike it (new regions, products, fraud patterns) may be scored "
     "poorly: watch the drift reports.\n"
     "- Labels are partly adjusters' decisions, which carry their own biases; undetected fraud is labelled honest.\n"
     "- Probabilities are calibrated on the validation window; recalibrate when the base rate moves."
@@ -30,21 +33,22 @@ def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any],
         for name, values in report.items()
         if isinstance(values, dict) and name != "label_sources"
     )
-    hyper = "\n".join(f"- `{k}`: {v}" for k, v in config.to_dict().items())
-    calibration = meta.get("calibration", {})
-    thresholds = meta.get("thresholds", {})
+    settings = config.to_dict()
+    settings["base_model"] = _source(settings.get("base_model"))
+    hyper = "\n".join(f"- `{k}`: {'-' if v is None else v}" for k, v in settings.items())
+    check = registry.baseline_check(config.task, report)
     return f"""# ClaimLens {config.task} model
-
+{_baseline_warning(check)}
 ## Intended use
 {INTENDED_USE[config.task]}
 
 ## Data
 - window: {data.get("first")} to {data.get("last")} (report dates), split by time
 - rows: train {data.get("train")}, validation {data.get("validation")}, test {data.get("test")}
-- label sources (test): {report.get("label_sources", {})}
+- label sources (test): {_pairs(report.get("label_sources")) or "not recorded"}
 
 ## Method and hyper-parameters
-- base encoder: `{meta.get("base_model")}`
+- base encoder: `{_source(meta.get("base_model"))}`
 - method: {config.method} ({config.profile} profile)
 {hyper}
 
@@ -53,20 +57,65 @@ def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any],
 | --- | {" | ".join("---" for _ in columns)} |
 {rows}
 
-`baseline_tfidf_lr` is a TF-IDF + logistic-regression baseline on the text{_baseline_note(config.task)};
-`oracle` is the data generator's true probability, the best any model could reach (synthetic data only).
+{_baseline_note(config.task, "oracle" in report)}
+
+{_against_baseline(check)}
 
 ## Calibration
-- calibration parameters: {calibration}
-- band thresholds (probability): {thresholds or "n/a"}
+- calibration parameters: {_pairs(meta.get("calibration")) or "n/a"}
+- band thresholds (probability): {_pairs(meta.get("thresholds")) or "n/a"}
 
 ## Limitations
 {LIMITATIONS}
 """
 
 
-def _baseline_note(task: str) -> str:
-    return "; `baseline_tfidf_fields_lr` adds the encoded claim fields" if task == "claim_risk" else ""
+def _baseline_note(task: str, oracle: bool) -> str:
+    note = "`baseline_tfidf_lr` is a TF-IDF + logistic-regression baseline on the text"
+    if task == "claim_risk":
+        note += "; `baseline_tfidf_fields_lr` adds the encoded claim fields"
+    if oracle:
+        note += (
+            ";\n`oracle` is the data generator's true probability, the best any model could reach (synthetic data only)"
+        )
+    return note + "."
+
+
+def _baseline_warning(check: registry.BaselineCheck | None) -> str:
+    if check is None or not check.below:
+        return ""
+    return (
+        f"\n> **This model does not beat its baseline**: {check.describe()}. The promotion gate fails it "
+        "unless a manager overrides it with a recorded reason.\n"
+    )
+
+
+def _against_baseline(check: registry.BaselineCheck | None) -> str:
+    if check is None:
+        return "Against the baselines: no baseline figure on record."
+    verdict = "does not beat" if check.below else "beats"
+    return f"Against the strongest baseline: the model {verdict} it ({check.describe()})."
+
+
+def _source(name_or_path: str | None) -> str:
+    """A base model as a hub id, a package or a folder name: an absolute path of the
+    training machine says nothing to a reader and reveals the server's layout."""
+    if not name_or_path:
+        return "-"
+    path = Path(name_or_path)
+    if not path.is_absolute():
+        return name_or_path
+    for packages in ("site-packages", "dist-packages"):
+        if packages in path.parts:
+            return "/".join(path.parts[path.parts.index(packages) + 1 :]) + " (installed package)"
+    try:
+        return str(path.relative_to(get_settings().model_dir.resolve())) + " (in the model directory)"
+    except ValueError:
+        return path.name
+
+
+def _pairs(values: dict[str, Any] | None) -> str:
+    return ", ".join(f"{key} {_fmt(value)}" for key, value in (values or {}).items())
 
 
 def _fmt(value: Any) -> str:

@@ -21,33 +21,58 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from transformers import get_linear_schedule_with_warmup
 
+from core.jobs import EVALUATING, TRAINING
 from core.modeling.batching import in_length_order, pad
 from training.config import TrainingConfig
 
 BUCKET_MULTIPLIER = 50  # sort by length inside windows of this many batches
-PROGRESS_EVERY = 10  # steps between progress reports (and cancel checks)
+# Between progress reports (each one also a cancel check): seconds in one process; steps
+# under `accelerate launch`, where every process must reach the same reduction together.
+REPORT_SECONDS = 1.0
+PROGRESS_EVERY = 10
+
+# In a run's phases (core.jobs.PHASES), `done` / `total` count texts while encoding,
+# optimiser steps while training, and the stages of EVALUATION_STAGES while evaluating.
+EVALUATION_STAGES = ("calibrating", "metrics and baselines", "comparing with the champion", "saving")
 
 
 @dataclass
 class Progress:
-    epoch: int
-    epochs: int
-    step: int
-    total_steps: int
-    loss: float
-    validation_metric: float | None
-    best_metric: float | None
+    """Where a run stands: its phase, `done` of `total` in it, seconds spent in it, and
+    while training the epoch and metrics. A run stopped early by early stopping reports
+    its last step with `total` cut to that step and `stopped_early` set."""
+
+    phase: str
+    done: int
+    total: int
     elapsed_s: float
+    epoch: int | None = None
+    epochs: int | None = None
+    loss: float | None = None
+    validation_metric: float | None = None
+    best_metric: float | None = None
+    stopped_early: bool = False
+    stage: str | None = None  # the evaluation stage under way
 
     @property
-    def eta_s(self) -> float:
-        return self.elapsed_s / max(self.step, 1) * max(self.total_steps - self.step, 0)
+    def eta_s(self) -> float | None:
+        """Seconds left in this phase at its rate so far (while training an upper bound:
+        early stopping may end it sooner); None until something is done."""
+        if self.done <= 0 or self.elapsed_s <= 0:
+            return None
+        return self.elapsed_s / self.done * max(self.total - self.done, 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "eta_s": round(self.eta_s, 1)}
+        eta = self.eta_s
+        values = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+        return {**values, "eta_s": None if eta is None else round(eta, 1)}
+
+    @classmethod
+    def evaluating(cls, stage: str, elapsed_s: float) -> Progress:
+        return cls(EVALUATING, EVALUATION_STAGES.index(stage), len(EVALUATION_STAGES), elapsed_s, stage=stage)
 
 
-# Returns False to ask the loop to stop (a cancel request); checked between steps.
+# Returns False to ask the loop to stop (a cancel request); checked between batches.
 ProgressCallback = Callable[[Progress], bool]
 
 
@@ -155,7 +180,9 @@ def fit(
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     use_bf16 = config.bf16 and accelerator.device.type == "cuda"
     best_metric, best_state, stale, step = -math.inf, None, 0, 0
-    started = time.perf_counter()
+    reporting = on_progress is not None or accelerator.num_processes > 1
+    started = last_report = time.perf_counter()
+    check_in(accelerator, on_progress, Progress(TRAINING, 0, total_steps, 0.0, epoch=0, epochs=config.epochs))
     for epoch in range(1, config.epochs + 1):
         model.train()
         # Loss stays on the device and is read only when reported: a read per step would
@@ -170,13 +197,11 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             running, seen = running + loss.detach().float(), seen + 1
-            if step % PROGRESS_EVERY == 0 and (on_progress or accelerator.num_processes > 1):
-                elapsed = time.perf_counter() - started
-                mean_loss = float(running) / seen
-                progress = Progress(
-                    epoch, config.epochs, step, total_steps, mean_loss, None, _finite(best_metric), elapsed
-                )
-                _check_in(accelerator, on_progress, progress)
+            if reporting and _report_due(accelerator, step, last_report):
+                last_report = time.perf_counter()
+                progress = Progress(TRAINING, step, total_steps, last_report - started, epoch, config.epochs,
+                                    float(running) / seen, None, _finite(best_metric))  # fmt: skip
+                check_in(accelerator, on_progress, progress)
         metric = adapter.validate(accelerator.unwrap_model(model))
         if metric > best_metric + 1e-4:
             best_metric, stale = metric, 0
@@ -185,10 +210,14 @@ def fit(
             )
         else:
             stale += 1
-        elapsed, mean_loss = time.perf_counter() - started, float(running) / max(seen, 1)
-        progress = Progress(epoch, config.epochs, step, total_steps, mean_loss, metric, best_metric, elapsed)
-        _check_in(accelerator, on_progress, progress)
-        if stale >= config.patience:
+        stopping = stale >= config.patience
+        # Early stopping ends the phase here: its last report says so and counts the steps
+        # actually taken as the total, so whatever shows it ends complete.
+        progress = Progress(TRAINING, step, step if stopping else total_steps, time.perf_counter() - started, epoch,
+                            config.epochs, float(running) / max(seen, 1), metric, best_metric, stopping)  # fmt: skip
+        check_in(accelerator, on_progress, progress)
+        last_report = time.perf_counter()
+        if stopping:
             break
     unwrapped = accelerator.unwrap_model(model)
     if best_state is not None:
@@ -196,7 +225,13 @@ def fit(
     return unwrapped, best_metric
 
 
-def _check_in(accelerator: Accelerator, on_progress: ProgressCallback | None, progress: Progress) -> None:
+def _report_due(accelerator: Accelerator, step: int, last_report: float) -> bool:
+    if accelerator.num_processes > 1:
+        return step % PROGRESS_EVERY == 0
+    return time.perf_counter() - last_report >= REPORT_SECONDS
+
+
+def check_in(accelerator: Accelerator, on_progress: ProgressCallback | None, progress: Progress) -> None:
     """Report progress; stop every process together when a cancel was requested.
 
     Only the main process gets a callback under `accelerate launch`; the others learn
@@ -222,13 +257,18 @@ def predict_batches(
     device: torch.device,
     pad_id: int = 0,
     bf16: bool = False,
+    after_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Run `forward` over the dataset in length-sorted batches; outputs in the original order."""
+    """Run `forward` over the dataset in length-sorted batches; outputs in the original order.
+    `after_batch` hears each batch's row count (progress; it may raise `Cancelled`)."""
 
     def run(indexes: np.ndarray) -> np.ndarray:
         rows = [dataset[int(i)] for i in indexes]
         batch = {k: v.to(device, non_blocking=True) for k, v in collate(rows, pad_id).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
-            return forward(batch).float().cpu().numpy()
+            output = forward(batch).float().cpu().numpy()
+        if after_batch is not None:
+            after_batch(len(indexes))
+        return output
 
     return in_length_order(dataset.lengths(), batch_size, run)

@@ -8,6 +8,7 @@ fails or is cancelled writes no model version and never touches the champion.
 from __future__ import annotations
 
 import shutil
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,13 +22,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import jobs, registry
 from core.auth import Actor
 from core.config import get_settings
+from core.jobs import PREPARING
 from core.modeling.inference import claim_probabilities, message_probabilities
 from core.modeling.models import CLAIM_TASK, load_model, save_model
 from db.models import TrainingRun
 from training import card, data, evaluation
 from training.config import TrainingConfig
-from training.loop import Cancelled, Progress, ProgressCallback
+from training.loop import Cancelled, Progress
 from training.tasks import TrainedModel, sentiment_targets, train_task
+
+# Progress is stored at most this often (and at each phase's start and end); between two
+# writes a report answers with the cancel flag the last write read.
+WRITE_EVERY_S = 1.0
 
 
 @dataclass
@@ -52,7 +58,10 @@ def execute_run(
     writes progress, evaluates, saves and registers.
     """
     main = accelerator is None or accelerator.is_main_process
+    progress = _ProgressWriter(sessions, run_id, on_progress) if main else None
     try:
+        if progress is not None:  # a record only: under `accelerate launch` the first collective check acts on it
+            progress(Progress(PREPARING, 0, 0, 0.0))
         with sessions() as session, session.begin():
             run = session.get(TrainingRun, run_id)
             assert run is not None and run.status == "running", f"run {run_id} is not claimed"
@@ -60,13 +69,21 @@ def execute_run(
             splits = _load_splits(session, config)
             current = registry.champion(session, config.task)
             champion_ref = (current.id, current.artifact_path) if current else None
-        progress = _progress_writer(sessions, run_id, on_progress) if main else None
         trained = train_task(config, splits, progress, accelerator)
-        if not main:
+        if progress is None:
             return RunOutcome(run_id, "secondary")
+
+        def stage(name: str) -> None:
+            assert progress is not None
+            if not progress(Progress.evaluating(name, time.perf_counter() - trained.evaluation_started)):
+                raise Cancelled("cancelled by request")
+
+        stage("metrics and baselines")
         report = _evaluate(config, splits, trained)
         summary = evaluation.summary_metrics(config.task, report)
+        stage("comparing with the champion")
         comparison = _compare_with_champion(config, splits, champion_ref)
+        stage("saving")
         folder = _save(config, run_id, trained, report, splits)
         return _register(sessions, run_id, actor, config, trained, report, summary, comparison, folder, splits,
                          auto_promote_first)  # fmt: skip
@@ -88,16 +105,26 @@ def _load_splits(session: Session, config: TrainingConfig) -> data.Splits:
     return data.time_split(frame, config)
 
 
-def _progress_writer(
-    sessions: sessionmaker[Session], run_id: int, echo: Callable[[Progress], None] | None
-) -> ProgressCallback:
-    def write(progress: Progress) -> bool:
-        if echo:
-            echo(progress)
-        with sessions() as session, session.begin():
-            return jobs.report_progress(session, run_id=run_id, progress=progress.to_dict())
+class _ProgressWriter:
+    """The run's progress callback: echoes every report, stores one at most every
+    WRITE_EVERY_S (a phase's first and last always), and says whether to go on."""
 
-    return write
+    def __init__(self, sessions: sessionmaker[Session], run_id: int, echo: Callable[[Progress], None] | None) -> None:
+        self.sessions, self.run_id, self.echo = sessions, run_id, echo
+        self.phase: str | None = None
+        self.written_at = -float("inf")
+        self.keep_going = True
+
+    def __call__(self, progress: Progress) -> bool:
+        if self.echo:
+            self.echo(progress)
+        boundary = progress.phase != self.phase or progress.done >= progress.total
+        if not boundary and time.monotonic() - self.written_at < WRITE_EVERY_S:
+            return self.keep_going
+        with self.sessions() as session, session.begin():
+            self.keep_going = jobs.report_progress(session, run_id=self.run_id, progress=progress.to_dict())
+        self.phase, self.written_at = progress.phase, time.monotonic()
+        return self.keep_going
 
 
 def _evaluate(config: TrainingConfig, splits: data.Splits, trained: TrainedModel) -> dict[str, Any]:
@@ -156,12 +183,9 @@ def _register(
             parameters={"thresholds": trained.meta.thresholds, "calibration": trained.meta.calibration},
             training_run_id=run_id,
         )  # fmt: skip
-        promoted = False
-        if auto_promote_first and registry.champion(session, config.task) is None:
-            result = registry.evaluate_gate(version, None, registry.GateSettings())
-            if result.passed:
-                registry.promote(session, actor=actor, version_id=version.id)
-                promoted = True
+        promoted = (
+            auto_promote_first and registry.promote_first(session, actor=actor, version_id=version.id) is not None
+        )
         jobs.finish_run(session, run_id=run_id, status="succeeded", manifest=splits.manifest(id_column))
         return RunOutcome(run_id, "succeeded", version.id, version.version, promoted, summary, report)
 

@@ -1,4 +1,12 @@
-"""`claimlens worker`: serve queued training runs until stopped.
+"""`claimlens worker`: serve queued training runs until stopped, and between runs score
+and explain in the background.
+
+Between training runs the worker scores what the champions have not scored (open claims
+first, so a new champion takes over the queue quickly; a queued training run interrupts
+it between chunks), then explains flagged claims a few at a time, then writes the drift
+reports once everything is scored. The champions are loaded once and reloaded only when
+a champion changes; when nothing is left to score, the worker looks again every
+`IDLE_SCORE_CHECK_SECONDS`, or at once when a champion changes.
 
 SIGTERM/SIGINT mark the run in hand failed before exiting; a worker killed outright
 (SIGKILL, power loss) stops beating, and the next worker reaps its run as failed.
@@ -18,16 +26,22 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs
+from core import jobs, registry, scoring, serving
 from core.auth import Actor, Role
 from core.errors import ClaimLensError
-from core.scoring import explain_pending
+from core.monitoring.report import notify, run_drift
 from training.run import RunOutcome, execute_run
 
 log = logging.getLogger("claimlens.worker")
 POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 30.0
 EXPLAIN_WHEN_IDLE = 8  # explanations between two looks at the training queue
+# With nothing left to score, how often the worker looks for new claims and messages
+# (each look is an anti-join over the claims: cheap, but not free at a million claims).
+IDLE_SCORE_CHECK_SECONDS = 30.0
+# Background scoring asks after every chunk whether a training run waits; smaller chunks
+# than `claimlens score` uses keep that wait to seconds on a 2-core CPU.
+BACKGROUND_CHUNK_SIZE = 128
 
 
 class Stopped(BaseException):  # not Exception: a run must not swallow it
@@ -62,13 +76,84 @@ def _heartbeat(sessions: sessionmaker[Session], run_id: int) -> Iterator[None]:
         thread.join(timeout=5)
 
 
-def _explain_some(sessions: sessionmaker[Session], worker_id: str) -> int:
-    """Idle time explains flagged claims that scoring left unexplained, highest priority first."""
-    try:
-        return explain_pending(sessions, actor=worker_actor(worker_id), limit=EXPLAIN_WHEN_IDLE)
-    except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
-        log.warning("cannot explain pending claims: %s", error)
-        return 0
+class Background:
+    """The worker's idle work, one bounded step at a time, with the champions kept loaded."""
+
+    def __init__(self, sessions: sessionmaker[Session], actor: Actor, worker_id: str) -> None:
+        self.sessions = sessions
+        self.actor = actor
+        self.worker_id = worker_id
+        self.models = scoring.ModelCache()
+        self._champions: tuple[int | None, int | None] | None = None
+        self._next_score_check = 0.0
+        self._drift_due = True  # once at start: reports may be missing for what is already scored
+
+    def step(self) -> bool:
+        """Score, explain or report a little; False when there was nothing to do."""
+        try:
+            return self._score() or self._explain() or self._drift()
+        except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
+            log.warning("background scoring: %s", error)
+        except Exception:  # a locked or lost database, a broken model file: log it, back off, go on
+            log.exception("background work failed; trying again in %.0f s", IDLE_SCORE_CHECK_SECONDS)
+        self._next_score_check = time.monotonic() + IDLE_SCORE_CHECK_SECONDS
+        return False
+
+    def _champion_ids(self) -> tuple[int | None, int | None]:
+        with self.sessions() as session:
+            claim, sentiment = (
+                registry.champion(session, task) for task in (registry.CLAIM_TASK, registry.SENTIMENT_TASK)
+            )
+            return (claim.id if claim else None, sentiment.id if sentiment else None)
+
+    def _score(self) -> bool:
+        champions = self._champion_ids()
+        if champions != self._champions:  # a promotion or rollback: rescore at once
+            self._champions, self._next_score_check = champions, 0.0
+        if time.monotonic() < self._next_score_check:
+            return False
+        with self.sessions() as session, session.begin():
+            # A new champion whose open claims are all scored already (a rollback to a model
+            # that scored them) has nothing to rescore: end the hand-over now.
+            serving.finish_transition(session, actor=self.actor)
+            nothing_to_score = not scoring.pending(session)
+        if nothing_to_score:
+            self._next_score_check = time.monotonic() + IDLE_SCORE_CHECK_SECONDS
+            return False
+        result = scoring.score(
+            self.sessions, actor=self.actor, explain_limit=0, worker_id=self.worker_id, models=self.models,
+            should_stop=self._training_waits, chunk_size=BACKGROUND_CHUNK_SIZE,
+        )  # fmt: skip
+        log.info("scored %s claims and %s messages in the background", result.claims, result.messages)
+        if not (result.claims or result.messages):  # others hold what is left (SKIP LOCKED): do not spin
+            self._next_score_check = time.monotonic() + IDLE_SCORE_CHECK_SECONDS
+            return False
+        self._drift_due = True
+        return True
+
+    def _training_waits(self) -> bool:
+        with self.sessions() as session:
+            return jobs.has_queued_runs(session)
+
+    def _explain(self) -> bool:
+        return bool(
+            scoring.explain_pending(self.sessions, actor=self.actor, models=self.models, limit=EXPLAIN_WHEN_IDLE)
+        )
+
+    def _drift(self) -> bool:
+        if not self._drift_due:
+            return False
+        with self.sessions() as session:
+            if scoring.pending(session):  # a report is stored for good: never write one from part of a window
+                return False
+        self._drift_due = False
+        with self.sessions() as session, session.begin():
+            result = run_drift(session, actor=self.actor, window="week")
+        log.info("drift: %s new report(s), %s alert(s)", len(result.reports), result.alerts)
+        webhook_error = notify(result)  # after the commit: a slow webhook must not hold the database
+        if webhook_error:
+            log.warning("%s", webhook_error)
+        return bool(result.reports)
 
 
 def serve(
@@ -76,6 +161,7 @@ def serve(
 ) -> list[RunOutcome]:
     """Claim and execute runs; with `once`, stop when the queue is empty."""
     worker_id = worker_identity()
+    background = Background(sessions, worker_actor(worker_id), worker_id)
     outcomes: list[RunOutcome] = []
     current: dict[str, int | None] = {"run": None}
 
@@ -94,7 +180,7 @@ def serve(
             if run_id is None:
                 if once:
                     return outcomes
-                if not _explain_some(sessions, worker_id):
+                if not background.step():
                     time.sleep(poll_seconds)
                 continue
             current["run"] = run_id

@@ -7,7 +7,8 @@ Sentiment: mean-pooled message embedding -> linear layer -> 3 logits, temperatur
 
 A model folder holds `encoder/` (weights and tokenizer, `save_pretrained` format, LoRA
 merged in), `head.safetensors`, `model.json` (task, labels, field spec, calibration,
-thresholds) and the model card `README.md`.
+thresholds), the model card `README.md` and, where the CPU runs the encoder with ONNX
+Runtime, `encoder.onnx` (the same encoder exported, see `core.modeling.onnx_encoder`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from transformers import PreTrainedTokenizerBase
 from core.errors import InvalidInput
 from core.modeling.encoder import TextEncoder, load_tokenizer
 from core.modeling.features import FieldSpec
+from core.modeling.onnx_encoder import onnx_encoder_for, write_onnx_encoder
+from core.modeling.precision import cpu_runtime
 
 CLAIM_TASK = "claim_risk"
 SENTIMENT_TASK = "sentiment"
@@ -121,6 +124,8 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerBase
     meta: ModelMeta
     path: Path
+    # What runs the text encoder: "torch", or "onnxruntime" (`core.modeling.precision.cpu_runtime`).
+    runtime: str = "torch"
     # A fast tokenizer is not safe to call from two threads at once (its truncation settings
     # are shared state); scoring's read-ahead and explain_many call it from threads.
     tokenizer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -152,6 +157,8 @@ def save_model(
     save_file(head, str(path / "head.safetensors"))
     meta.calibration = {"scale": float(model.calibration[0]), "bias": float(model.calibration[1])}
     (path / "model.json").write_text(json.dumps(meta.__dict__, indent=2))
+    if cpu_runtime(torch.device("cpu")) == "onnxruntime":  # export once here, not at every load
+        write_onnx_encoder(path)
 
 
 def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
@@ -177,4 +184,8 @@ def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
     if unexpected or any(not k.startswith("encoder.") for k in missing):
         raise InvalidInput(f"model folder {path} has weights that do not fit its model.json")
     model.to(device).eval()
-    return LoadedModel(model=model, tokenizer=load_tokenizer(str(path / "encoder")), meta=meta, path=path)
+    runtime = cpu_runtime(torch.device(device))
+    if runtime == "onnxruntime":
+        model.encoder = onnx_encoder_for(path, encoder)
+    tokenizer = load_tokenizer(str(path / "encoder"))
+    return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=path, runtime=runtime)

@@ -1,4 +1,6 @@
-"""The numeric precision models run at for scoring and explanations.
+"""The numeric precision models run at for scoring and explanations, and what runs the
+text encoder on the CPU (`cpu_runtime`: eager torch, or ONNX Runtime in float32, see
+`core.modeling.onnx_encoder`).
 
 bf16 roughly doubles encoder speed on GPUs and on CPUs with AMX or AVX512-BF16 (measured
 on this project's 2-core CPU: 176 -> 262 narratives/s). Its rounding depends on the
@@ -19,6 +21,8 @@ from pathlib import Path
 import torch
 
 from core.config import get_settings
+from core.errors import InvalidInput
+from core.modeling import onnx_encoder
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -41,9 +45,26 @@ def uses_bf16(device: torch.device) -> bool:
     return device.type == "cpu" and cpu_has_fast_bf16()
 
 
-def precision_name(device: torch.device) -> str:
-    """`bf16` or `fp32`: what `inference_precision` runs at on `device`, for the record."""
-    return "bf16" if uses_bf16(device) else "fp32"
+def cpu_runtime(device: torch.device) -> str:
+    """`onnxruntime` or `torch`: what runs the text encoder of a model loaded onto `device`.
+
+    ONNX Runtime only on the CPU; `auto` takes it unless the encoder would run in bf16
+    there (explicitly, or by `auto` on a CPU with fast bf16), which only torch does.
+    """
+    if device.type != "cpu":
+        return "torch"
+    choice = get_settings().cpu_runtime
+    if choice == "auto":
+        return "torch" if uses_bf16(device) or not onnx_encoder.available() else "onnxruntime"
+    if choice == "onnxruntime" and not onnx_encoder.available():
+        raise InvalidInput("CLAIMLENS_CPU_RUNTIME=onnxruntime needs the onnxruntime and onnx packages (make install)")
+    return choice
+
+
+def precision_name(device: torch.device, runtime: str = "torch") -> str:
+    """`bf16` or `fp32`: what the encoder runs at on `device` under `runtime`, for the record
+    (ONNX Runtime always runs it in float32)."""
+    return "bf16" if runtime == "torch" and uses_bf16(device) else "fp32"
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.monitoring import stats
+from core.monitoring import cbpe, stats
 from db.models import FLAGGED_BANDS
 
 NUMERIC_FIELDS = (
@@ -45,6 +45,7 @@ TOP_TERMS = 15
 TERM_LOG2_CHANGE = 1.0  # a word in at least twice the share of narratives
 TERM_MIN_SHARE = 0.02  # ... and in at least 2% of this window's narratives
 CHANCE_AUC = 0.5  # a domain classifier that cannot tell the windows apart
+MIN_REALIZED = 30  # labelled claims for a realized ROC-AUC
 
 
 @dataclass(frozen=True)
@@ -325,20 +326,25 @@ def sentiment_metric(reference: pd.Series, current: pd.Series, t: DriftThreshold
 
 
 def performance_metric(
-    current: pd.DataFrame, reference_auc: float | None, threshold: float, segment: str, t: DriftThresholds
+    current: pd.DataFrame,
+    reference_auc: float | None,
+    threshold: float,
+    segment: str,
+    t: DriftThresholds,
+    calibration: cbpe.Calibration = cbpe.IDENTITY,
 ) -> list[Metric]:
-    """Estimated ROC-AUC from calibrated probabilities (no labels needed), against the
-    champion's tested AUC; realized AUC where adjusters' decisions exist."""
+    """Estimated ROC-AUC (CBPE: from the probabilities recalibrated on the champion's test
+    claims, no labels needed) against the champion's tested AUC; the realized AUC where
+    at least `MIN_REALIZED` claims of the window have a known outcome (`label`: an
+    adjuster's decision, else the label the claim came with) of both kinds."""
     scored = current.dropna(subset=["probability"])
     if len(scored) < t.min_rows or reference_auc is None:
         return []
-    estimate = stats.estimate_performance(scored["probability"].to_numpy(float), threshold)
-    labelled = scored.dropna(subset=["decision_label"])
+    estimate = cbpe.estimate(scored["probability"].to_numpy(float), calibration, threshold)
+    labelled = scored.dropna(subset=["label"])
     realized = None
-    if len(labelled) >= 30 and labelled["decision_label"].nunique() == 2:
-        realized = stats.realized_auc(
-            labelled["probability"].to_numpy(float), labelled["decision_label"].to_numpy(bool)
-        )
+    if len(labelled) >= MIN_REALIZED and labelled["label"].nunique() == 2:
+        realized = stats.realized_auc(labelled["probability"].to_numpy(float), labelled["label"].to_numpy(bool))
     drop = reference_auc - estimate.roc_auc
     # No test statistic (p-value None): the drop must also exceed twice its uncertainty.
     beyond_uncertainty = bool(np.isfinite(estimate.roc_auc_std) and drop > 2 * estimate.roc_auc_std)
@@ -355,11 +361,18 @@ def performance_metric(
         {
             "estimated": estimate.roc_auc,
             "estimated_std": estimate.roc_auc_std,
+            "estimated_lower": estimate.roc_auc_lower,
+            "estimated_upper": estimate.roc_auc_upper,
             "reference": reference_auc,
             "realized": realized,
             "realized_n": len(labelled),
+            "realized_decisions": int(labelled["decision_label"].notna().sum()) if "decision_label" in labelled else 0,
             "estimated_precision": estimate.precision,
             "estimated_recall": estimate.recall,
+            "expected_fraud_rate": estimate.expected_fraud_rate,
+            "observed_fraud_rate": float(labelled["label"].mean()) if len(labelled) else None,
+            "calibration": calibration.source,
+            "calibration_n": calibration.reference_n,
             "beyond_uncertainty": beyond_uncertainty,
         },
     )

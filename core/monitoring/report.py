@@ -1,10 +1,11 @@
 """Drift reports: for each day or week after the champion's training window, compare the
-window with that reference, store every metric with its threshold and verdict, raise an
-alert per drifting metric (and post it to a webhook when configured), and let a manager
-acknowledge alerts.
+window with that reference, store every metric with its threshold and verdict, raise one
+alert per drifting signal and segment (and post them to a webhook when configured), and
+let a manager acknowledge an alert (a whole week's: `core.monitoring.incidents`).
 
 The reference is the report-date range of the claims the champion was trained on (its
-training run's manifest). Samples are bounded (`REFERENCE_SAMPLE`, `TEXT_SAMPLE`) so a
+training run's manifest); the performance estimate is calibrated on the run's test claims
+(`reference_calibration`). Samples are bounded (`REFERENCE_SAMPLE`, `TEXT_SAMPLE`) so a
 report costs the same at a million claims as at ten thousand; tests grow faster than
 linearly only in the text check, which is why that one is sampled hardest.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core import audit, registry
@@ -29,10 +30,11 @@ from core.clock import day_after, day_start
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
-from core.monitoring import drift
+from core.monitoring import cbpe, drift
 from core.review import DECISION_LABELS
 from db.models import (
     Claim,
+    ClaimGroundTruth,
     DriftAlert,
     DriftReport,
     Message,
@@ -94,22 +96,77 @@ def reference_window(session: Session, version: ModelVersion) -> tuple[date, dat
     raise InvalidInput(f"{version.task} v{version.version} has no recorded training window to compare with")
 
 
-def _claims(session: Session, version_id: int, start: date, end: date, limit: int | None = None) -> pd.DataFrame:
+def _with_outcomes(query: Select, version_id: int) -> Select:  # type: ignore[type-arg]
+    """Add the champion's prediction, the claim's latest decision and its imported label."""
     latest_review = select(Review.claim_id, func.max(Review.id).label("review_id")).group_by(Review.claim_id).subquery()
-    query = (
-        select(*[getattr(Claim, c) for c in CLAIM_COLUMNS], Prediction.probability, Prediction.band, Review.decision)
+    return (
+        query.add_columns(Prediction.probability, Prediction.band, Review.decision, ClaimGroundTruth.is_fraud)
         .outerjoin(Prediction, (Prediction.claim_id == Claim.id) & (Prediction.model_version_id == version_id))
         .outerjoin(latest_review, latest_review.c.claim_id == Claim.id)
         .outerjoin(Review, Review.id == latest_review.c.review_id)
-        .where(Claim.report_date.between(start, end))
+        .outerjoin(ClaimGroundTruth, ClaimGroundTruth.claim_id == Claim.id)
+    )
+
+
+OUTCOME_COLUMNS = ("probability", "band", "decision", "is_fraud")
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The outcome as training defines it (`training.data`): an adjuster's decision (deny =
+    fraud, approve = not), else the label the claim was imported with; NaN when neither."""
+    frame["decision_label"] = frame["decision"].map(DECISION_LABELS)
+    imported = frame["is_fraud"].map({True: 1.0, False: 0.0})  # 1 and 0 hash as True and False
+    frame["label"] = frame["decision_label"].astype(float).fillna(imported.astype(float))
+    return frame
+
+
+def _claims(session: Session, version_id: int, start: date, end: date, limit: int | None = None) -> pd.DataFrame:
+    query = _with_outcomes(select(*[getattr(Claim, c) for c in CLAIM_COLUMNS]), version_id).where(
+        Claim.report_date.between(start, end)
     )
     if limit is not None:
         total = session.scalar(select(func.count()).where(Claim.report_date.between(start, end))) or 0
         if total > limit:  # an evenly spread, repeatable sample
             query = query.where(Claim.id % (total // limit + 1) == 0)
-    frame = pd.DataFrame(session.execute(query).all(), columns=[*CLAIM_COLUMNS, "probability", "band", "decision"])
-    frame["decision_label"] = frame["decision"].map(DECISION_LABELS)
-    return drift.derive_fields(frame)
+    frame = pd.DataFrame(session.execute(query).all(), columns=[*CLAIM_COLUMNS, *OUTCOME_COLUMNS])
+    return drift.derive_fields(_labelled(frame))
+
+
+def reference_outcomes(session: Session, version: ModelVersion) -> pd.DataFrame:
+    """The champion's training-run test claims (labelled, not learnt from) with its
+    probability and their outcome as `_labelled` reads it today: CBPE's reference."""
+    run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
+    ids = (run.data_manifest or {}).get("test", []) if run else []
+    frames = [
+        pd.DataFrame(
+            session.execute(
+                _with_outcomes(select(Claim.id, Claim.report_date), version.id).where(Claim.id.in_(ids[i : i + 10_000]))
+            ).all(),
+            columns=["id", "report_date", *OUTCOME_COLUMNS],
+        )
+        for i in range(0, len(ids), 10_000)  # SQLite binds at most 32,766 parameters
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["id", "report_date", *OUTCOME_COLUMNS, "decision_label", "label"])
+    return _labelled(pd.concat(frames, ignore_index=True)).dropna(subset=["probability", "label"])
+
+
+def reference_calibration(session: Session, version: ModelVersion) -> cbpe.Calibration:
+    """CBPE's calibration for the champion: isotonic on `reference_outcomes`."""
+    frame = reference_outcomes(session, version)
+    if frame.empty:
+        return cbpe.IDENTITY
+    return cbpe.fit_calibration(
+        frame["probability"].to_numpy(float),
+        frame["label"].to_numpy(bool),
+        source=f"isotonic on the {len(frame):,} test claims of training run {version.training_run_id}",
+    )
+
+
+def window_claims(session: Session, *, version: ModelVersion, start: date, end: date) -> pd.DataFrame:
+    """A window's claims as a report reads them: model inputs, the champion's probability
+    and band, the latest decision, the imported label and the outcome `label`."""
+    return _claims(session, version.id, start, end)
 
 
 def _sentiments(session: Session, start: date, end: date) -> pd.Series:
@@ -169,15 +226,16 @@ def compute_window(
     embed: Any,
     reference_embeddings: np.ndarray | None,
     t: drift.DriftThresholds,
+    calibration: cbpe.Calibration = cbpe.IDENTITY,
 ) -> tuple[list[drift.Metric], list[dict[str, Any]]]:
     """Every metric of one window against the reference, with verdicts."""
     metrics: list[drift.Metric] = []
-    flag_threshold = _flag_threshold((version.parameters or {}).get("thresholds", {}))
+    threshold = flag_threshold((version.parameters or {}).get("thresholds", {}))
     reference_auc = (version.metrics or {}).get("summary", {}).get("roc_auc")
     for segment, ref, cur in _segments(reference, current, t.min_rows):
         metrics += drift.field_metrics(ref, cur, segment, t)
         metrics += drift.prediction_metrics(ref, cur, segment, t)
-        metrics += drift.performance_metric(cur, reference_auc, flag_threshold, segment, t)
+        metrics += drift.performance_metric(cur, reference_auc, threshold, segment, t, calibration)
     if reference_embeddings is not None and len(current) >= t.min_rows:
         metrics += drift.text_metric(reference_embeddings, embed(_sample(current["narrative"], TEXT_SAMPLE, 1)), t)
     metrics += drift.sentiment_metric(reference_sentiment, current_sentiment, t)
@@ -188,7 +246,7 @@ def compute_window(
     return drift.decide(metrics, t), terms
 
 
-def _flag_threshold(thresholds: dict[str, float]) -> float:
+def flag_threshold(thresholds: dict[str, float]) -> float:
     """The lowest probability that `core.scoring.band_for` puts in a flagged band: a
     missing threshold flags nothing (1.0), as there."""
     return float(min(thresholds.get("high", 1.0), thresholds.get("medium", 1.0)))
@@ -234,7 +292,7 @@ def run_drift(
             )
         )
     )
-    starts = _window_starts(ref_end + timedelta(days=1), last, window)
+    starts = window_starts(ref_end + timedelta(days=1), last, window)
     todo = [s for s in starts if s not in done][: max_windows or None]
     if not todo:  # nothing new: skip loading the reference sample and the encoder
         return result
@@ -243,6 +301,7 @@ def run_drift(
     reference_sentiment = _sentiments(session, ref_start, ref_end)
     embed = _Embedder(version)
     reference_embeddings = embed(_sample(reference["narrative"], 2 * TEXT_SAMPLE, 0))
+    calibration = reference_calibration(session, version)
     computed = []
     for start in todo:
         end = start + timedelta(days=WINDOWS[window] - 1)
@@ -251,7 +310,7 @@ def run_drift(
             continue
         sentiment = _sentiments(session, start, end)
         metrics, terms = compute_window(
-            reference, current, reference_sentiment, sentiment, version, embed, reference_embeddings, t
+            reference, current, reference_sentiment, sentiment, version, embed, reference_embeddings, t, calibration
         )
         computed.append((start, end, len(current), metrics, terms))
     # All windows are computed before the first write: on SQLite a write takes the
@@ -272,7 +331,7 @@ def run_drift(
     return result
 
 
-def _window_starts(first: date, last: date, window: str) -> list[date]:
+def window_starts(first: date, last: date, window: str) -> list[date]:
     """Complete windows only, none overlapping the reference: calendar weeks (Monday
     first) from the first Monday after it, ending on or before the newest report date. A
     window still filling up is reported once it is complete, never frozen half-full."""
@@ -299,7 +358,7 @@ def _store(
     terms: list[dict[str, Any]],
     t: drift.DriftThresholds,
 ) -> ReportSummary:
-    drifting = [m for m in metrics if m.drift]
+    drifting = alerting(metrics)
     report = DriftReport(
         model_version_id=version.id,
         window=window,
@@ -329,6 +388,17 @@ def _store(
             )
         )
     return ReportSummary(start, end, claims, messages)
+
+
+def alerting(metrics: list[drift.Metric]) -> list[drift.Metric]:
+    """The drifting metrics that raise an alert: one per signal (family and metric) and
+    segment, the most severe where a window's metrics name the same one twice."""
+    chosen: dict[tuple[str, str, str], drift.Metric] = {}
+    for metric in metrics:
+        key = (metric.family, metric.name, metric.segment)
+        if metric.drift and (key not in chosen or metric.severity > chosen[key].severity):
+            chosen[key] = metric
+    return list(chosen.values())
 
 
 def notify(run: DriftRun) -> str | None:
@@ -425,6 +495,7 @@ def _with_severity(metric: dict[str, Any], stored_thresholds: dict[str, Any]) ->
 @dataclass(frozen=True)
 class AlertView:
     id: int
+    report_id: int
     window_start: date
     window_end: date
     family: str
@@ -434,6 +505,10 @@ class AlertView:
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     acknowledgement: str | None
+
+    @property
+    def signal(self) -> str:
+        return f"{self.family}: {self.metric}"
 
 
 def alerts(session: Session, *, actor: Actor, open_only: bool = False, window: str = "week") -> list[AlertView]:
@@ -453,35 +528,55 @@ def alerts(session: Session, *, actor: Actor, open_only: bool = False, window: s
         query = query.where(DriftAlert.acknowledged_at.is_(None))
     return [
         AlertView(
-            a.id, start, end, a.family, a.metric, a.segment, a.message, user, a.acknowledged_at, a.acknowledgement
+            a.id,
+            a.report_id,
+            start,
+            end,
+            a.family,
+            a.metric,
+            a.segment,
+            a.message,
+            user,
+            a.acknowledged_at,
+            a.acknowledgement,
         )
         for a, start, end, user in session.execute(query)
     ]
 
 
-def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> None:
+def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> int:
+    """Acknowledge one alert with a note (audited); returns its id."""
     require(actor, Permission.VIEW_MONITORING)
     require(actor, Permission.TRAIN_MODELS)  # acting on an alert is a manager's call
-    if not note.strip():
-        raise InvalidInput("say what you did about the alert (retrained, expected change, ...)")
+    text = acknowledgement_note(note)
     alert = session.get(DriftAlert, alert_id, with_for_update=True)
     if alert is None:
         raise NotFound(f"alert {alert_id} does not exist")
     if alert.acknowledged_at is not None:
         raise InvalidInput(f"alert {alert_id} was already acknowledged")
-    alert.acknowledged_by_id, alert.acknowledged_at, alert.acknowledgement = (
-        actor.user_id,
-        datetime.now(UTC),
-        note.strip()[:2000],
-    )
+    alert.acknowledged_by_id, alert.acknowledged_at, alert.acknowledgement = actor.user_id, datetime.now(UTC), text
     audit.record(
         session,
         actor=actor,
         action="drift.alert_acknowledged",
         entity_type="drift_alert",
         entity_id=alert_id,
-        details={"metric": alert.metric, "segment": alert.segment, "note": note.strip()[:2000]},
+        details={"metric": alert.metric, "segment": alert.segment, "note": text},
     )
+    return alert_id
+
+
+NOTE_LIMIT = 2000
+
+
+def acknowledgement_note(note: str) -> str:
+    """The note an acknowledgement must carry, trimmed; a longer one is refused (not cut)."""
+    text = note.strip()
+    if not text:
+        raise InvalidInput("say what you did about the alert (retrained, expected change, ...)")
+    if len(text) > NOTE_LIMIT:
+        raise InvalidInput(f"the note has {len(text):,} characters; keep it to {NOTE_LIMIT:,}")
+    return text
 
 
 def retrain_on_window(session: Session, *, actor: Actor, report_id: int) -> int:

@@ -1,12 +1,10 @@
 """Distribution-shift statistics on plain arrays: PSI, Kolmogorov–Smirnov, Wasserstein,
-Jensen–Shannon, chi-square, two-proportion tests, a domain classifier's AUC, and
-confidence-based performance estimation. Each returns numbers only; verdicts live in
-`core.monitoring.drift`, which owns the thresholds.
+Jensen–Shannon, chi-square, two-proportion tests, a domain classifier's AUC and the
+realized ROC-AUC. Each returns numbers only; verdicts live in `core.monitoring.drift`,
+which owns the thresholds (performance estimation is `core.monitoring.cbpe`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -99,63 +97,6 @@ def domain_classifier_auc(reference: np.ndarray, current: np.ndarray, seed: int 
     test = stats.mannwhitneyu(scores[labels == 1], scores[labels == 0], alternative="greater")
     auc = float(test.statistic / (len(current) * len(reference)))
     return auc, float(test.pvalue)
-
-
-@dataclass(frozen=True)
-class EstimatedPerformance:
-    roc_auc: float
-    roc_auc_std: float
-    precision: float
-    recall: float
-    precision_std: float
-    recall_std: float
-
-
-def expected_auc(probabilities: np.ndarray) -> float:
-    """ROC-AUC expected when each row is positive with its calibrated probability:
-    sum over pairs of p_i (1 - p_j) [s_i > s_j] / (sum p)(sum 1 - p), ties counted half."""
-    order = np.argsort(probabilities, kind="stable")
-    p = probabilities[order]
-    # Negative mass strictly below each score, plus half of the rest of its tie group.
-    _, start, counts = np.unique(p, return_index=True, return_counts=True)
-    group_mass = np.add.reduceat(1 - p, start)
-    tie_mass = np.repeat(group_mass, counts)
-    tie_before = np.repeat(np.cumsum(group_mass) - group_mass, counts)
-    below = tie_before + (tie_mass - (1 - p)) / 2
-    positives, negatives = p.sum(), (1 - p).sum()
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    return float(np.sum(p * below) / (positives * negatives))
-
-
-def estimate_performance(
-    probabilities: np.ndarray, threshold: float, draws: int = 200, seed: int = 0
-) -> EstimatedPerformance:
-    """Confidence-based performance estimation (as in NannyML's CBPE): with calibrated
-    probabilities, the expected confusion matrix at `threshold` needs no labels. The
-    uncertainty is the spread of the metric over labels drawn from those probabilities."""
-    flagged = probabilities >= threshold
-    tp, fp = probabilities[flagged].sum(), (1 - probabilities[flagged]).sum()
-    fn = probabilities[~flagged].sum()
-    rng = np.random.default_rng(seed)
-    sample = probabilities if len(probabilities) <= 5000 else rng.choice(probabilities, 5000, replace=False)
-    aucs, precisions, recalls = [], [], []
-    for _ in range(draws):
-        labels = rng.random(len(sample)) < sample
-        if 0 < labels.sum() < len(labels):
-            aucs.append(realized_auc(sample, labels))
-        hits = sample >= threshold
-        precisions.append(labels[hits].mean() if hits.any() else np.nan)
-        recalls.append(labels[hits].sum() / labels.sum() if labels.any() else np.nan)
-    scale = np.sqrt(len(sample) / len(probabilities))  # a subsample's spread, scaled to the full window
-    return EstimatedPerformance(
-        roc_auc=expected_auc(probabilities),
-        roc_auc_std=float(np.nanstd(aucs) * scale) if aucs else float("nan"),
-        precision=float(tp / (tp + fp)) if tp + fp > 0 else float("nan"),
-        recall=float(tp / (tp + fn)) if tp + fn > 0 else float("nan"),
-        precision_std=float(np.nanstd(precisions) * scale),
-        recall_std=float(np.nanstd(recalls) * scale),
-    )
 
 
 def realized_auc(scores: np.ndarray, labels: np.ndarray) -> float:

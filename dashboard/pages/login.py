@@ -3,12 +3,12 @@
 import streamlit as st
 
 from core import accounts
-from dashboard.ui import sign_in, sso_configured
+from dashboard.ui import SIGNED_OUT_REASON_KEY, sign_in, sso_configured
 from db.session import session_scope
 
 st.title("ClaimLens")
 st.caption("Claims review and model monitoring")
-if reason := st.session_state.pop("signed_out_reason", None):
+if reason := st.session_state.pop(SIGNED_OUT_REASON_KEY, None):
     st.info(reason)
 
 with st.form("login", border=True):
@@ -18,8 +18,8 @@ with st.form("login", border=True):
 if submitted:
     with session_scope() as session:  # failures are counted and audited, so this commits either way
         result = accounts.authenticate(session, username=username, password=password)
-    if result.actor is not None:
-        sign_in(result.actor)
+    if result.started is not None:
+        sign_in(result.started)
         st.rerun()
     st.error(result.message)
 
@@ -31,8 +31,8 @@ if sso_configured():
         if st.button(f"Continue as {st.user.email}", type="primary", key="login_sso_continue"):
             with session_scope() as session:
                 result = accounts.authenticate_email(session, email=str(st.user.email))
-            if result.actor is not None:
-                sign_in(result.actor)
+            if result.started is not None:
+                sign_in(result.started)
                 st.rerun()
             st.error(result.message)
         st.button("Sign out of single sign-on", on_click=st.logout, key="logout_sso")

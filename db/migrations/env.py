@@ -15,15 +15,31 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "db.migrate sets sqlalchemy.url"
     with engine_for(url).connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the original (Alembic's batch
+            # mode); with foreign keys enforced, dropping a table that others reference fails
+            # on a database that has rows. The pragma only takes effect outside a
+            # transaction, so it goes to the driver's connection before anything else.
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            context.configure(
+                connection=connection, target_metadata=target_metadata, render_as_batch=sqlite, compare_type=True
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:  # roll the whole upgrade back rather than leave dangling references
+                        raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection, *, on: bool) -> None:  # type: ignore[no-untyped-def]
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 if context.is_offline_mode():

@@ -1,4 +1,5 @@
-"""Sign-in, lockout, session expiry, and the administrator's changes to users."""
+"""Sign-in, lockout, signed-in sessions (cookie, expiry, sign-out, and their end when an
+administrator changes the user), and the administrator's changes to users."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import accounts
 from core.auth import Actor, Role
 from core.errors import InvalidInput, PermissionDenied
-from db.models import AuditLog, User
+from db.models import AuditLog, User, UserSession
+from db.session import engine_for
+from tests.conftest import run_at_once
 
 ADMIN = Actor(username="root-admin", role=Role.ADMIN)
 PASSWORD = "correct horse battery"
@@ -58,18 +61,154 @@ def test_repeated_failures_lock_the_account_even_against_the_right_password(
     assert sign_in(session, PASSWORD).ok
 
 
-def test_disabled_users_cannot_sign_in_or_resume(session: Session, ada: User) -> None:
-    signed_in_at = datetime.now(UTC)
+def started(session: Session, username: str = "ada") -> accounts.StartedSession:
+    result = sign_in(session, PASSWORD, username)
+    assert result.started is not None
+    return result.started
+
+
+def cookie_for(session: Session, username: str = "ada") -> tuple[int, str]:
+    """Sign in and trade the code for the cookie, as the browser does: (session id, token)."""
+    new = started(session, username)
     with session.begin():
-        assert accounts.resume(session, user_id=ada.id, signed_in_at=signed_in_at) is not None
+        issued = accounts.issue_cookie(session, sign_in_code=new.sign_in_code)
+    assert issued is not None
+    return new.session_id, issued.token
+
+
+def test_a_sign_in_resumes_from_its_cookie_in_a_new_tab_until_it_expires(
+    session: Session, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session_id, token = cookie_for(session)
+    with session.begin():
+        tab, reload = accounts.resume(session, session_id=session_id), accounts.resume_cookie(session, token=token)
+    assert tab.actor == reload.actor == Actor("ada", Role.ADJUSTER, ada.id) and reload.session_id == session_id
+    later = datetime.now(UTC) + timedelta(hours=8, seconds=1)  # the default session_hours have passed
+    monkeypatch.setattr(accounts, "now", lambda: later)
+    with session.begin():
+        assert accounts.resume_cookie(session, token=token) == accounts.Resumed(session_id, ended="expired")
+        assert accounts.resume(session, session_id=session_id).ended == "expired"
+
+
+def test_the_sign_in_code_buys_one_cookie_once_and_is_no_cookie_itself(session: Session, ada: User) -> None:
+    new = started(session)
+    with session.begin():
+        assert accounts.resume_cookie(session, token=new.sign_in_code).actor is None  # the code is not a token
+        issued = accounts.issue_cookie(session, sign_in_code=new.sign_in_code)
+        assert issued is not None
+        assert accounts.issue_cookie(session, sign_in_code=new.sign_in_code) is None  # spent
+        assert accounts.issue_cookie(session, sign_in_code="made-up") is None
+        stored = session.scalars(select(UserSession.token_hash)).one()
+    assert issued.token not in stored and new.sign_in_code not in stored and len(stored) == 64  # only a hash
+
+
+def test_a_sign_in_code_goes_stale(session: Session, ada: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    new = started(session)
+    later = datetime.now(UTC) + timedelta(seconds=accounts.SIGN_IN_CODE_SECONDS + 1)
+    monkeypatch.setattr(accounts, "now", lambda: later)
+    with session.begin():
+        assert accounts.issue_cookie(session, sign_in_code=new.sign_in_code) is None
+
+
+def test_two_browsers_racing_with_one_sign_in_code_get_one_cookie(backend: str, database_url: str) -> None:
+    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        accounts.create_user(session, actor=ADMIN, username="ada", role=Role.ADJUSTER, password=PASSWORD)
+        code = accounts.authenticate(session, username="ada", password=PASSWORD).started.sign_in_code  # type: ignore[union-attr]
+
+    def trade(_: int) -> str | None:
+        with sessions() as session, session.begin():
+            issued = accounts.issue_cookie(session, sign_in_code=code)
+            return issued.token if issued else None
+
+    results, errors = run_at_once(trade, 8)
+    assert not errors
+    winners = [token for token in results.values() if token]
+    assert len(winners) == 1
+    with sessions() as session:
+        assert accounts.resume_cookie(session, token=winners[0]).actor is not None
+
+
+def test_sign_out_ends_the_session_for_every_tab_and_cookie_and_is_audited(session: Session, ada: User) -> None:
+    first_id, first_token = cookie_for(session)
+    second_id, second_token = cookie_for(session)  # ada in another browser
+    with session.begin():
+        assert accounts.end_session(session, session_id=first_id)
+        assert not accounts.end_session(session, session_id=first_id)  # once
+    with session.begin():
+        assert accounts.end_session(session, token=second_token)  # the sign-out route knows only the cookie
+    with session.begin():
+        for session_id, token in ((first_id, first_token), (second_id, second_token)):
+            assert accounts.resume(session, session_id=session_id) == accounts.Resumed(session_id, ended="signed out")
+            assert accounts.resume_cookie(session, token=token).actor is None
+    assert actions(session).count("logout") == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda s, user_id: accounts.set_active(s, actor=ADMIN, user_id=user_id, active=False), "disabled"),
+        (lambda s, user_id: accounts.change_role(s, actor=ADMIN, user_id=user_id, role=Role.MANAGER), "role changed"),
+        (
+            lambda s, user_id: accounts.reset_password(s, actor=ADMIN, user_id=user_id, password="a new long one"),
+            "password reset",
+        ),
+    ],
+    ids=["disable", "role change", "password reset"],
+)
+def test_an_administrators_change_ends_every_session_of_that_user_only(
+    session: Session,
+    ada: User,
+    change,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    with session.begin():
+        accounts.create_user(session, actor=ADMIN, username="abe", role=Role.ADJUSTER, password=PASSWORD)
+    ada_sessions = [cookie_for(session), cookie_for(session)]
+    abe_id, abe_token = cookie_for(session, "abe")
+    with session.begin():
+        change(session, ada.id)
+    with session.begin():
+        for session_id, token in ada_sessions:
+            assert accounts.resume(session, session_id=session_id) == accounts.Resumed(session_id, ended=reason)
+            assert accounts.resume_cookie(session, token=token).ended == reason
+        assert accounts.resume_cookie(session, token=abe_token).actor is not None  # others stay signed in
+        assert accounts.resume(session, session_id=abe_id).actor is not None
+        last = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert last is not None and last.details["sessions_ended"] == 2
+
+
+def test_choosing_the_same_role_again_ends_no_session(session: Session, ada: User) -> None:
+    session_id, _ = cookie_for(session)
+    with session.begin():
+        accounts.change_role(session, actor=ADMIN, user_id=ada.id, role=Role.ADJUSTER)
+    with session.begin():
+        assert accounts.resume(session, session_id=session_id).actor is not None
+
+
+def test_disabled_users_cannot_sign_in(session: Session, ada: User) -> None:
+    with session.begin():
         accounts.set_active(session, actor=ADMIN, user_id=ada.id, active=False)
-    assert "disabled" in sign_in(session, PASSWORD).message
-    assert accounts.resume(session, user_id=ada.id, signed_in_at=signed_in_at) is None
+    result = sign_in(session, PASSWORD)
+    assert not result.ok and result.started is None and "disabled" in result.message
 
 
-def test_sessions_expire(session: Session, ada: User) -> None:
-    long_ago = datetime.now(UTC) - timedelta(hours=9)
-    assert accounts.resume(session, user_id=ada.id, signed_in_at=long_ago) is None
+def test_an_administrator_unlocks_a_locked_account_and_it_is_audited(session: Session, ada: User) -> None:
+    for _ in range(5):
+        sign_in(session, "wrong password!")
+    assert not sign_in(session, PASSWORD).ok
+    with session.begin():
+        assert [u.locked for u in accounts.list_users(session, actor=ADMIN)] == [True]
+        accounts.unlock(session, actor=ADMIN, user_id=ada.id)
+    assert sign_in(session, PASSWORD).ok
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "user.unlocked")).one()
+    assert entry.actor == ADMIN.username and entry.entity_id == str(ada.id)
+    assert entry.details["after"] == {"locked_until": None} and entry.details["before"]["locked_until"]
+
+
+def test_unlocking_an_account_that_is_not_locked_says_so(session: Session, ada: User) -> None:
+    with session.begin(), pytest.raises(InvalidInput, match="ada is not locked"):
+        accounts.unlock(session, actor=ADMIN, user_id=ada.id)
 
 
 def test_role_changes_and_password_resets_are_audited_without_the_password(session: Session, ada: User) -> None:
@@ -79,7 +218,7 @@ def test_role_changes_and_password_resets_are_audited_without_the_password(sessi
     assert sign_in(session, "another long one").actor.role == Role.COMPLIANCE  # type: ignore[union-attr]
     entries = session.scalars(select(AuditLog).where(AuditLog.action.like("user.%"))).all()
     assert [e.action for e in entries] == ["user.created", "user.role_changed", "user.password_reset"]
-    assert entries[1].details == {"before": {"role": "adjuster"}, "after": {"role": "compliance"}}
+    assert entries[1].details == {"before": {"role": "adjuster"}, "after": {"role": "compliance"}, "sessions_ended": 0}
     assert all("another long one" not in str(e.details) and PASSWORD not in str(e.details) for e in entries)
 
 
@@ -100,6 +239,7 @@ def test_only_administrators_manage_users(session: Session, ada: User, role: Rol
         lambda: accounts.set_active(session, actor=someone, user_id=ada.id, active=False),
         lambda: accounts.change_role(session, actor=someone, user_id=ada.id, role=Role.ADMIN),
         lambda: accounts.reset_password(session, actor=someone, user_id=ada.id, password="0123456789"),
+        lambda: accounts.unlock(session, actor=someone, user_id=ada.id),
     ):
         with pytest.raises(PermissionDenied):
             change()

@@ -62,3 +62,85 @@ def test_csv_export_round_trips_and_defuses_spreadsheet_formulas(session: Sessio
 def test_only_compliance_and_administrators_read_the_audit_log(session: Session, role: Role) -> None:
     with pytest.raises(PermissionDenied):
         audit.search(session, actor=Actor("x", role, 1))
+
+
+NOTE = '=HYPERLINK("http://evil.example") photos predate it'
+
+
+@pytest.fixture
+def decided(session: Session) -> dict[str, object]:
+    """A few seeded claims, an adjuster who decided one with a note and one without, and a
+    user created by an administrator: entries about claims, users and decisions."""
+    from sqlalchemy import select
+
+    from core import accounts, review
+    from core.auth import cli_actor
+    from core.data.generator import GeneratorConfig
+    from core.data.seeding import seed
+    from db.models import Claim
+
+    admin = cli_actor()
+    with session.begin():
+        seed(session, actor=admin, config=GeneratorConfig(claims=12, seed=5))
+        user = accounts.create_user(session, actor=admin, username="ada", role=Role.ADJUSTER, password="0123456789")
+        ada = Actor("ada", Role.ADJUSTER, user.id)
+        first, second = session.scalars(select(Claim).where(Claim.status == "new").order_by(Claim.id).limit(2))
+        review.decide(session, actor=ada, claim_id=first.id, expected_version=first.version, decision="deny",
+                      reason_code="staged_incident", note=NOTE)  # fmt: skip
+        review.decide(session, actor=ada, claim_id=second.id, expected_version=second.version, decision="approve",
+                      reason_code="covered_loss")  # fmt: skip
+    return {"noted": first.claim_number, "plain": second.claim_number, "noted_id": str(first.id), "user": user.id}
+
+
+def decisions_of(rows: list[audit.AuditRow]) -> dict[str, audit.AuditRow]:
+    return {r.entity: r for r in rows if r.action == "claim.decided"}
+
+
+def test_entries_name_a_claim_by_its_number_and_a_user_by_name_not_by_internal_id(
+    session: Session, decided: dict[str, object]
+) -> None:
+    rows = audit.search(session, actor=COMPLIANCE)
+    shown = decisions_of(rows)
+    assert set(shown) == {decided["noted"], decided["plain"]}
+    assert shown[str(decided["noted"])].entity_id == decided["noted_id"]  # the id is kept, but not what people read
+    (created,) = [r for r in rows if r.action == "user.created"]
+    assert created.entity == "ada" and created.entity_id == str(decided["user"])
+
+
+def test_the_entity_filter_takes_a_claim_number_or_a_username_as_well_as_an_id(
+    session: Session, decided: dict[str, object]
+) -> None:
+    def actions(entity: str, entity_type: str = "") -> list[str]:
+        filters = audit.AuditFilters(entity_id=entity, entity_type=entity_type)
+        return sorted(r.action for r in audit.search(session, actor=COMPLIANCE, filters=filters))
+
+    assert actions(str(decided["noted"])) == ["claim.decided"]
+    assert actions(str(decided["noted_id"]), "claim") == ["claim.decided"]
+    assert actions("ada") == ["user.created"]
+    assert actions("CLM-NOPE") == []
+
+
+def test_a_decisions_note_is_in_the_log_and_in_the_csv_export(session: Session, decided: dict[str, object]) -> None:
+    rows = audit.search(session, actor=COMPLIANCE)
+    shown = decisions_of(rows)
+    assert shown[str(decided["noted"])].note == NOTE
+    assert shown[str(decided["plain"])].note is None
+    exported = {
+        p["entity"]: p for p in csv.DictReader(io.StringIO(audit.to_csv(rows))) if p["action"] == "claim.decided"
+    }
+    assert exported[str(decided["noted"])]["note"] == "'" + NOTE  # defused for spreadsheets
+    assert exported[str(decided["plain"])]["note"] == ""
+    assert exported[str(decided["noted"])]["entity_id"] == decided["noted_id"]
+
+
+def test_details_read_as_text_with_each_before_and_after_value_as_a_change(
+    session: Session, decided: dict[str, object]
+) -> None:
+    row = decisions_of(audit.search(session, actor=COMPLIANCE))[str(decided["noted"])]
+    assert row.summary.startswith("decision: deny; reason code: staged_incident; prediction id: —; ")
+    assert "status: new → decided" in row.summary and "{" not in row.summary and "None" not in row.summary
+    assert str(decided["noted"]) not in row.summary  # the entity column shows the claim number already
+    assert audit.describe({"alerts": [{"metric": "psi", "value": 0.123456}], "windows": 2, "ok": True}) == (
+        "alerts: (metric psi, value 0.1235); windows: 2; ok: yes"
+    )
+    assert audit.describe({}) == ""

@@ -48,3 +48,37 @@ def test_the_cache_returns_each_coalitions_own_embedding_across_batches(explaine
             seen |= {row.tobytes() for row in batch}
         assert sum(encoded) == len(seen)  # every distinct coalition encoded once, none again
         assert cache.lookup(pool[:0]).shape[0] == 0
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_values_add_up_to_the_probability_scoring_gives_on_either_cpu_runtime(
+    tiny_base_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: str
+) -> None:
+    from core.config import get_settings
+    from core.modeling.inference import claim_probabilities
+    from core.modeling.models import load_model, save_model
+
+    claims = generate(GeneratorConfig(claims=40, seed=8)).claims
+    spec = FieldSpec.fit(claims)
+    torch.manual_seed(2)
+    model = ClaimRiskModel(TextEncoder.from_pretrained(tiny_base_model), spec.width).eval()
+    meta = ModelMeta(
+        task="claim_risk", base_model=tiny_base_model, method="full", max_length=64, field_spec=spec.to_dict()
+    )
+    monkeypatch.setenv("CLAIMLENS_CPU_RUNTIME", runtime)
+    monkeypatch.setenv("CLAIMLENS_INFERENCE_PRECISION", "fp32")
+    get_settings.cache_clear()
+    try:
+        save_model(tmp_path / "claim", model, load_tokenizer(tiny_base_model), meta)
+        loaded = load_model(tmp_path / "claim")
+        stored = claim_probabilities(loaded, claims)  # what scoring writes
+        explainer = Explainer(loaded)
+        for i in np.argsort(-stored)[:4]:
+            explanation = explainer.explain(claims.iloc[i])
+            total = explanation.base_value + sum(explanation.fields.values()) + sum(v for _, v in explanation.words)
+            assert total == pytest.approx(float(stored[i]), abs=1e-3)
+            assert explanation.output_value == pytest.approx(float(stored[i]), abs=1e-5)
+        assert explanation.parameters["runtime"] == loaded.runtime == runtime
+        assert explanation.parameters["precision"] == "fp32"
+    finally:
+        get_settings.cache_clear()

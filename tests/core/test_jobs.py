@@ -236,3 +236,64 @@ def test_adjusters_and_compliance_can_neither_queue_nor_cancel_runs(
     with sessions() as session:
         assert [run.id for run in session.scalars(select(TrainingRun))] == [run_id]
         assert session.get(TrainingRun, run_id).status == "queued"  # type: ignore[union-attr]
+
+
+def test_a_cancel_of_a_running_run_reads_as_cancelling_at_once_and_a_second_request_changes_nothing(
+    sessions: sessionmaker[Session],
+) -> None:
+    (run_id,) = queue(sessions, 1)
+    claim_in_own_transaction(sessions, "w1")
+    encoding = {"phase": "encoding", "done": 1024, "total": 8512, "elapsed_s": 30.0, "eta_s": 219.4}
+    with sessions() as session, session.begin():
+        jobs.report_progress(session, run_id=run_id, progress=encoding)
+        assert jobs.describe(session.get(TrainingRun, run_id)).cancellable  # type: ignore[arg-type]
+    with sessions() as session, session.begin():
+        jobs.request_cancel(session, actor=BOSS, run_id=run_id)
+    with sessions() as session, session.begin():
+        (view,) = jobs.run_views(session, actor=BOSS)
+        assert (view.status, view.phase, view.cancellable) == ("cancelling…", "encoding", False)
+        assert view.detail == "1,024 / 8,512 texts encoded · about 4 min left"
+        jobs.request_cancel(session, actor=BOSS, run_id=run_id)  # a second tab clicks too
+    with sessions() as session:
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == "training.cancel_requested")).all()
+        assert len(entries) == 1
+    with sessions() as session, session.begin():
+        jobs.finish_run(session, run_id=run_id, status="cancelled", error="cancelled by request")
+    with sessions() as session:
+        (view,) = jobs.run_views(session, actor=BOSS)
+        # where it stopped stays visible; no time left is promised for a run that has ended
+        assert (view.status, view.phase, view.fraction) == ("cancelled", "encoding", 1024 / 8512)
+        assert view.detail == "1,024 / 8,512 texts encoded"
+
+
+def test_run_views_show_each_phase_with_its_share_done_and_a_finished_run_full(
+    sessions: sessionmaker[Session],
+) -> None:
+    preparing, training, stopped, evaluating, done, waiting = queue(sessions, 6)
+    stored = {
+        preparing: {"phase": "preparing", "done": 0, "total": 0},
+        training: {"phase": "training", "done": 560, "total": 2820, "epoch": 12, "epochs": 60, "loss": 0.49171,
+                   "best_metric": 0.8861, "elapsed_s": 20.0, "eta_s": 80.7},
+        stopped: {"phase": "training", "done": 266, "total": 266, "epoch": 14, "epochs": 60, "stopped_early": True},
+        evaluating: {"phase": "evaluating", "done": 2, "total": 4, "stage": "comparing with the champion"},
+        done: {"phase": "evaluating", "done": 3, "total": 4, "stage": "saving"},
+    }  # fmt: skip
+    with sessions() as session, session.begin():
+        for run_id, progress in stored.items():
+            jobs.claim_run(session, run_id=run_id, worker_id="w")
+            jobs.report_progress(session, run_id=run_id, progress=progress)
+        jobs.finish_run(session, run_id=done, status="succeeded")
+    with sessions() as session:
+        views = {view.run_id: view for view in jobs.run_views(session, actor=BOSS)}
+    assert (views[preparing].phase, views[preparing].fraction) == ("preparing", None)
+    assert views[preparing].detail == "loading data and models"
+    assert views[training].fraction == pytest.approx(560 / 2820)
+    assert views[training].detail == (
+        "epoch 12 / 60 · step 560 / 2,820 · loss 0.4917 · best 0.886 · at most 1 min left"
+    )
+    assert views[stopped].fraction == 1.0 and views[stopped].detail.endswith("stopped early")
+    assert views[evaluating].detail == "comparing with the champion (3 / 4)"
+    assert (views[done].status, views[done].phase, views[done].fraction) == ("succeeded", "finished", 1.0)
+    assert (views[waiting].status, views[waiting].fraction, views[waiting].detail) == (
+        "queued", None, "waiting for a worker"
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from core.data import importing
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame
 from core.errors import ClaimLensError, PermissionDenied
-from core.monitoring import overview, report
+from core.monitoring import incidents, overview, report
 from training.config import TrainingConfig
 
 P = Permission
@@ -45,9 +45,16 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         (P.MANAGE_USERS,),
         lambda s, a: accounts.reset_password(s, actor=a, user_id=MISSING, password="0123456789"),
     ),
+    ("accounts.unlock", (P.MANAGE_USERS,), lambda s, a: accounts.unlock(s, actor=a, user_id=MISSING)),
     ("audit.search", (P.VIEW_AUDIT,), lambda s, a: audit.search(s, actor=a)),
     ("triage.queue", (P.VIEW_CLAIMS,), lambda s, a: triage.queue(s, actor=a)),
     ("triage.take_next", (P.REVIEW_CLAIMS,), lambda s, a: triage.take_next(s, actor=a)),
+    ("triage.count_matching", (P.VIEW_CLAIMS,), lambda s, a: triage.count_matching(s, actor=a)),
+    (
+        "review.add_comment",
+        (P.REVIEW_CLAIMS,),
+        lambda s, a: review.add_comment(s, actor=a, claim_id=MISSING, text="a note"),
+    ),
     ("review.find_claim", (P.VIEW_CLAIMS,), lambda s, a: review.find_claim(s, actor=a, claim_number="CLM-X")),
     ("review.claim_detail", (P.VIEW_CLAIMS,), lambda s, a: review.claim_detail(s, actor=a, claim_id=MISSING)),
     (
@@ -69,6 +76,12 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         "registry.compare_with_champion",
         (P.VIEW_MODELS,),
         lambda s, a: registry.compare_with_champion(s, actor=a, version_id=MISSING),
+    ),
+    ("registry.overview", (P.VIEW_MODELS,), lambda s, a: registry.overview(s, actor=a)),
+    (
+        "registry.promote_first",
+        (P.PROMOTE_MODELS,),
+        lambda s, a: registry.promote_first(s, actor=a, version_id=MISSING),
     ),
     (
         "jobs.queue_run",
@@ -94,6 +107,12 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         "monitoring.acknowledge",
         (P.VIEW_MONITORING, P.TRAIN_MODELS),
         lambda s, a: report.acknowledge(s, actor=a, alert_id=MISSING, note="seen"),
+    ),
+    ("monitoring.inbox", (P.VIEW_MONITORING,), lambda s, a: incidents.inbox(s, actor=a)),
+    (
+        "monitoring.acknowledge_incident",
+        (P.VIEW_MONITORING, P.TRAIN_MODELS),
+        lambda s, a: incidents.acknowledge_incident(s, actor=a, report_id=MISSING, note="seen", expected=1),
     ),
     (
         "monitoring.retrain_on_window",

@@ -3,15 +3,17 @@ guard that stops two adjusters overwriting each other, and the audit trail."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from core import review, triage
+from core import claim_fields, review, triage
 from core.auth import Actor
 from core.errors import InvalidInput, PermissionDenied
-from db.models import AuditLog, Claim, Explanation, Prediction, Review
+from db.models import AuditLog, Claim, ClaimComment, Explanation, Message, Prediction, Review
 from db.session import session_scope
 from tests.conftest import run_at_once
 from tests.core.test_triage import actor, take_and_decide
@@ -143,7 +145,7 @@ def test_twenty_adjusters_deciding_one_claim_at_once_land_exactly_one_decision(s
     [
         ("pay", "covered_loss", None, "unknown decision"),
         ("deny", "covered_loss", None, "pick a reason code"),
-        ("deny", "not_covered", "x" * 5000, "limited"),
+        ("deny", "not_covered", "x" * (review.MAX_NOTE_LENGTH + 1), "limited"),
     ],
 )
 def test_bad_decisions_are_clear_errors(
@@ -196,7 +198,13 @@ def test_decided_claims_lists_decisions_with_their_prediction(scored_database: s
 @given(
     note=st.text(max_size=300)
     | st.sampled_from(
-        ["<script>alert(1)</script>", "'; DROP TABLE reviews; --", "\x00\x07\x1b[31m", "x" * 4000, "x" * 4001]
+        [
+            "<script>alert(1)</script>",
+            "'; DROP TABLE reviews; --",
+            "\x00\x07\x1b[31m",
+            "x" * review.MAX_NOTE_LENGTH,
+            "x" * (review.MAX_NOTE_LENGTH + 1),
+        ]
     )
 )
 def test_any_note_is_stored_as_cleaned_text_or_refused_without_a_write(scored_database: str, note: str) -> None:
@@ -227,3 +235,155 @@ def test_any_note_is_stored_as_cleaned_text_or_refused_without_a_write(scored_da
         stored = session.scalar(select(Review.note).where(Review.id == decided.id))
     # Printable text (and line breaks, tabs) kept in order, control characters dropped, trimmed.
     assert stored == ("".join(ch for ch in note if ch in "\n\t" or ch.isprintable()).strip() or None)
+
+
+def decide_now(who: Actor, claim_id: int, decision: str, reason_code: str, note: str | None = None) -> Review:
+    with session_scope() as session:
+        return review.decide(
+            session,
+            actor=who,
+            claim_id=claim_id,
+            expected_version=detail(who, claim_id).version,
+            decision=decision,
+            reason_code=reason_code,
+            note=note,
+        )
+
+
+def fraud_labels() -> dict[int, int]:
+    """The labels training reads from decisions (training.data, through DECISION_LABELS)."""
+    from training.data import _decision_labels
+
+    with session_scope() as session:
+        return _decision_labels(session)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason_code", "label"), [("deny", "siu_confirmed_fraud", 1), ("approve", "siu_cleared", 0)]
+)
+def test_a_referral_stays_open_in_siu_review_until_sius_outcome_which_is_the_label(
+    scored_database: str, outcome: str, reason_code: str, label: int
+) -> None:
+    adjuster, siu_reviewer = actor("adjuster"), actor("adjuster2")
+    assignment = take_and_decide(adjuster, "refer_siu", "fraud_indicators")
+    referred = detail(siu_reviewer, assignment.claim_id)
+    assert (referred.status, referred.assigned_to) == ("siu_review", None)
+    assert review.decision_choices(referred.status) == review.SIU_OUTCOMES
+    assert assignment.claim_id not in fraud_labels(), "a referral is a suspicion, not a label"
+    with pytest.raises(InvalidInput, match="pick a reason code for approve: siu_cleared"):
+        decide_now(siu_reviewer, assignment.claim_id, "approve", "covered_loss")
+    with pytest.raises(InvalidInput, match="waiting for SIU's outcome"):
+        decide_now(siu_reviewer, assignment.claim_id, "request_info", "missing_documents")
+    decide_now(siu_reviewer, assignment.claim_id, outcome, reason_code, note="SIU file 17 closed.")
+    closed = detail(siu_reviewer, assignment.claim_id)
+    assert closed.status == "decided" and closed.assigned_to == "abe"
+    assert [(d.decision, d.reason_code, d.decided_by) for d in closed.decisions] == [
+        (outcome, reason_code, "abe"),
+        ("refer_siu", "fraud_indicators", "ada"),
+    ]
+    assert fraud_labels()[assignment.claim_id] == label
+    assert review.decision_choices(closed.status) == {}
+
+
+def test_the_adjuster_who_referred_a_claim_cannot_record_its_siu_outcome(scored_database: str) -> None:
+    adjuster = actor("adjuster")
+    assignment = take_and_decide(adjuster, "refer_siu", "fraud_indicators")
+    with pytest.raises(InvalidInput, match="another reviewer records its outcome"):
+        decide_now(adjuster, assignment.claim_id, "approve", "siu_cleared")
+    assert assignment.claim_id not in fraud_labels()
+    assert detail(adjuster, assignment.claim_id).status == "siu_review"
+
+
+def test_a_decision_note_is_kept_in_the_append_only_audit_log(scored_database: str) -> None:
+    adjuster = actor("adjuster")
+    assignment = take_and_decide(adjuster, "refer_siu", "fraud_indicators")
+    decide_now(actor("adjuster2"), assignment.claim_id, "deny", "siu_confirmed_fraud", note="SIU file 9: staged.")
+    with session_scope() as session:
+        notes = [
+            row.details.get("note")
+            for row in session.scalars(select(AuditLog).where(AuditLog.action == "claim.decided"))
+            if str(row.entity_id) == str(assignment.claim_id)
+        ]
+    assert "SIU file 9: staged." in notes
+
+
+def test_a_decision_on_a_decided_claim_says_who_decided_what_and_when(scored_database: str) -> None:
+    first, second = actor("adjuster"), actor("adjuster2")
+    claim_id = explained_claim()
+    version = detail(second, claim_id).version  # the second tab opens the claim
+    decide_now(first, claim_id, "deny", "staged_incident")
+    with session_scope() as session, pytest.raises(review.DecisionConflict) as refused:
+        review.decide(
+            session,
+            actor=second,
+            claim_id=claim_id,
+            expected_version=version,
+            decision="approve",
+            reason_code="covered_loss",
+            note="Receipts check out.",
+        )
+    assert re.search(
+        r"already decided \(deny \(staged_incident\) by ada at \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", str(refused.value)
+    )
+    assert "nothing was saved" in str(refused.value)
+
+
+def test_a_comment_on_a_decided_claim_is_kept_shown_and_audited_with_its_text(scored_database: str) -> None:
+    first, second = actor("adjuster"), actor("adjuster2")
+    claim_id = explained_claim()
+    decide_now(first, claim_id, "deny", "staged_incident")
+    with session_scope() as session:
+        review.add_comment(session, actor=second, claim_id=claim_id, text="  Receipts check out.\x07\n")
+    [comment] = detail(first, claim_id).comments
+    assert (comment.text, comment.author) == ("Receipts check out.", "abe")
+    with session_scope() as session:
+        entry = session.scalars(select(AuditLog).where(AuditLog.action == "claim.commented")).one()
+    assert entry.actor == "abe" and entry.entity_id == str(claim_id)
+    assert entry.details["text"] == "Receipts check out." and entry.details["status"] == "decided"
+
+
+@pytest.mark.parametrize(
+    ("who", "text", "error"),
+    [
+        ("compliance", "fine", PermissionDenied),
+        ("manager", "fine", PermissionDenied),
+        ("adjuster", " \n\t", InvalidInput),
+        ("adjuster", "x" * (review.MAX_NOTE_LENGTH + 1), InvalidInput),
+    ],
+)
+def test_comments_need_a_reviewer_and_some_text_within_the_limit(
+    scored_database: str, who: str, text: str, error: type[Exception]
+) -> None:
+    with session_scope() as session, pytest.raises(error):
+        review.add_comment(session, actor=actor(who), claim_id=explained_claim(), text=text)
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ClaimComment)) == 0
+
+
+def test_claim_fields_are_grouped_labelled_and_formatted_for_people(scored_database: str) -> None:
+    claim_id = explained_claim()
+    shown = detail(actor("adjuster"), claim_id)
+    sections = {s.title: dict(s.rows) for s in shown.sections}
+    assert list(sections) == ["Claimant", "Policy", "Incident", "Amounts"]
+    with session_scope() as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None
+        assert sections["Claimant"]["Name"] == claim.claimant_name
+        assert sections["Amounts"]["Claimed"] == claim_fields.money(claim.claimed_amount)
+        delay = (claim.report_date - claim.incident_date).days
+        assert sections["Incident"]["Days to report"] == f"{delay:,} day" + ("" if delay == 1 else "s")
+        assert sections["Policy"]["Line of business"] == claim.line_of_business
+    assert re.fullmatch(r"\$\d{1,3}(,\d{3})*(\.\d\d)?", sections["Amounts"]["Insured value"])
+    assert re.fullmatch(r"\d+%", sections["Amounts"]["Claimed share of insured value"])
+    masked = {s.title: dict(s.rows) for s in detail(actor("manager"), claim_id).sections}
+    assert masked["Claimant"]["Name"] == masked["Claimant"]["Contact"] == review.MASK
+
+
+def test_each_message_carries_its_sentiment_and_the_models_confidence_in_it(scored_database: str) -> None:
+    with session_scope() as session:
+        claim_id = session.scalar(select(Message.claim_id).where(Message.direction == "inbound").limit(1))
+    messages = detail(actor("adjuster"), claim_id).messages
+    assert messages
+    for m in messages:
+        assert m.probabilities is not None and m.confidence == m.probabilities[m.sentiment]
+        assert m.confidence == max(m.probabilities.values())

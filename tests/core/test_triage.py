@@ -160,3 +160,40 @@ def test_only_reviewers_take_claims(scored_database: str) -> None:
     for key in ("compliance", "manager"):
         with session_scope() as session, pytest.raises(PermissionDenied):
             triage.take_next(session, actor=actor(key))
+
+
+def test_the_queue_counts_every_matching_claim_across_pages(scored_database: str) -> None:
+    who = actor("adjuster")
+    rows = full_queue(who)
+    travel = triage.QueueFilters(lines=("travel",))
+    with session_scope() as session:
+        first = triage.queue(session, actor=who, page=0, page_size=5)
+        last = triage.queue(session, actor=who, page=(len(rows) - 1) // 5, page_size=5)
+        past = triage.queue(session, actor=who, page=len(rows) // 5 + 3, page_size=5)
+        counted = triage.count_matching(session, actor=who)
+        counted_travel = triage.count_matching(session, actor=who, filters=travel)
+    assert first.has_next and first.total is None, "more pages: the page leaves the count to count_matching"
+    assert not last.has_next and last.total == len(rows)  # the last page knows the total
+    assert past.rows == [] and past.total is None  # past the end it is counted, not guessed
+    assert (counted.total, counted.capped, counted.label) == (len(rows), False, f"{len(rows):,}")
+    assert counted_travel.total == len([r for r in rows if r.line_of_business == "travel"])
+
+
+def test_past_the_cap_the_count_stops_and_says_so(scored_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(triage, "COUNT_CAP", 7)
+    with session_scope() as session:
+        counted = triage.count_matching(session, actor=actor("adjuster"))
+    assert (counted.total, counted.capped, counted.label) == (7, True, "7+")
+
+
+def test_a_referral_leaves_triage_for_the_siu_view_and_is_never_taken(scored_database: str) -> None:
+    who = actor("adjuster")
+    referred = take_and_decide(who, "refer_siu", "ring_pattern")
+    siu = triage.QUEUE_VIEWS["SIU referrals"]
+    assert referred.claim_id not in {r.claim_id for r in full_queue(who, triage.QUEUE_VIEWS["Triage"])}
+    [row] = full_queue(actor("adjuster2"), siu)  # SIU reviewers see it, unassigned, in its own view
+    assert (row.claim_id, row.status, row.assigned_to) == (referred.claim_id, "siu_review", None)
+    with session_scope() as session:  # "take next" takes new claims only: a referral is not triage work
+        session.execute(update(Claim).where(Claim.id != referred.claim_id).values(status="decided"))
+    with session_scope() as session:
+        assert triage.take_next(session, actor=who) is None

@@ -3,7 +3,6 @@ the pages a role may use render without error from stored data; the others are a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,11 @@ from sqlalchemy import func, select, update
 from streamlit.testing.v1 import AppTest
 
 from core import accounts
+from dashboard import ui
 from db.models import AuditLog, Claim, Review, TrainingRun, User
 from db.session import session_scope
 from tests.conftest import DEMO_PASSWORD, DEMO_USERS
+from tests.dashboard.signing import signed_in
 
 APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 PAGES = {
@@ -34,10 +35,7 @@ def user_id(username: str) -> int:
 
 def app_as(username: str | None) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
-    if username:
-        app.session_state["user_id"] = user_id(username)
-        app.session_state["signed_in_at"] = datetime.now(UTC)
-    return app
+    return signed_in(app, username) if username else app
 
 
 def open_page(app: AppTest, page: str) -> AppTest:
@@ -78,7 +76,7 @@ def test_a_wrong_password_is_refused_audited_and_a_right_one_signs_in(scored_dat
     app.text_input(key="login_password").input(DEMO_PASSWORD)
     app.button(key="login_submit").click().run()
     assert not app.exception
-    assert app.session_state["user_id"] == user_id("ada")
+    assert app.session_state[ui.SESSION_KEY] is not None
     app.switch_page("app.py").run()  # AppTest stays on the login script after st.rerun(); route afresh
     assert open_page(app, "queue").title[0].value == "Triage queue"
 
@@ -124,7 +122,7 @@ def test_a_decision_on_a_claim_that_changed_since_it_was_opened_is_refused(score
         before = session.get(Claim, claim_id)
         status, version = before.status, before.version + 1
         session.execute(update(Claim).where(Claim.id == claim_id).values(version=version))
-    first.radio(key=f"review_decision_{claim_id}").set_value("approve")
+    first.radio(key=f"review_decision_{claim_id}").set_value("approve").run()  # no decision is preselected
     first.selectbox(key=f"review_reason_{claim_id}").set_value("covered_loss")
     first.button(key="review_submit").click().run()
     assert not first.exception

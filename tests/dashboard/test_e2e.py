@@ -58,13 +58,13 @@ def _wait_healthy(server: subprocess.Popen, url: str, log: Path) -> None:  # typ
 
 @pytest.fixture
 def app_url(scored_database: str, tmp_path: Path) -> Iterator[str]:
-    """`streamlit run dashboard/app.py` on a free port, against the scored database."""
+    """`streamlit run dashboard/server.py` (as `make run` serves it) on a free port, against the scored database."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "streamlit.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        sys.executable, "-m", "streamlit", "run", "dashboard/server.py",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
     ]  # fmt: skip
     with log.open("wb") as output:
@@ -212,6 +212,7 @@ def test_adjuster_denies_a_claim_and_manager_queues_retraining(page: Page, tmp_p
 
     # Deny it with a reason code.
     page.get_by_test_id("stRadio").get_by_text("deny", exact=True).click()
+    settled(page)  # the reason codes of the chosen decision appear after the rerun
     page.get_by_role("combobox", name=re.compile("Reason code")).click()
     page.get_by_role("option", name="staged_incident", exact=True).click()
     page.get_by_role("button", name="Record decision").click()

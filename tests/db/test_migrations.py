@@ -35,3 +35,32 @@ def test_queue_indexes_exist(backend: str, database_url: str) -> None:
         tuple(index["column_names"]) for index in inspect(engine_for(database_url)).get_indexes("predictions")
     }
     assert ("band", "priority") in prediction_indexes
+
+
+def test_an_existing_database_with_rows_upgrades_to_head_keeping_them(backend: str, database_url: str) -> None:
+    """SQLite alters tables by copying them; with foreign keys enforced that used to fail
+    ("FOREIGN KEY constraint failed" on DROP TABLE model_versions) once rows referenced them."""
+    from sqlalchemy import text
+
+    migrate.downgrade(database_url, "0006")
+    engine = engine_for(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (id, task, version, stage, artifact_path, base_model, method, metrics,"
+                " parameters, created_at) VALUES (1, 'claim_risk', 1, 'champion', 'models/x', 'm', 'head', '{}', '{}',"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (id, task, version, stage, artifact_path, base_model, method, metrics,"
+                " parameters, created_at, previous_champion_id) VALUES (2, 'claim_risk', 2, 'candidate', 'models/y',"
+                " 'm', 'head', '{}', '{}', CURRENT_TIMESTAMP, 1)"
+            )
+        )
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, previous_champion_id FROM model_versions ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, None), (2, 1)]

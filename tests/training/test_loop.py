@@ -1,12 +1,17 @@
-"""Length-bucketed batching and padding: every row once per epoch, reproducible, little padding."""
+"""Length-bucketed batching and padding: every row once per epoch, reproducible, little
+padding; progress reports timed by the clock, and early stopping ending its phase complete."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from accelerate import Accelerator
+from torch import nn
 
-from training.loop import BucketBatchSampler, RowDataset, collate
+from training import loop
+from training.config import TrainingConfig
+from training.loop import BucketBatchSampler, Cancelled, Progress, RowDataset, collate, fit
 
 
 def skewed_lengths(n: int = 1_000, seed: int = 0) -> np.ndarray:
@@ -103,3 +108,56 @@ def test_row_dataset_lengths_drive_the_sampler_and_rows_come_back_whole() -> Non
     assert dataset[2]["input_ids"] == [5, 6] and dataset[2]["label"] == 1
     no_text = RowDataset({"embedding": np.zeros((4, 2))})
     assert no_text.lengths().tolist() == [0, 0, 0, 0]
+
+
+class _PlateauAdapter:
+    """A linear model on fixed features whose validation metric never improves after epoch 1."""
+
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.mse_loss(model(batch["x"]).squeeze(-1), batch["y"])
+
+    def validate(self, model: nn.Module) -> float:
+        return 0.5
+
+
+def _fit_until_early_stop(reports: list[Progress], answer: bool = True) -> None:
+    """64 rows in batches of 8 (8 steps an epoch), up to 20 epochs, patience 2: stops after epoch 3."""
+    rng = np.random.default_rng(0)
+    rows = RowDataset({"x": rng.random((64, 3), dtype=np.float32), "y": rng.random(64, dtype=np.float32)})
+    config = TrainingConfig(task="claim_risk", epochs=20, batch_size=8, patience=2)
+
+    def record(progress: Progress) -> bool:
+        reports.append(progress)
+        return answer
+
+    torch.manual_seed(0)
+    fit(nn.Linear(3, 1), rows, _PlateauAdapter(), config, Accelerator(), record)
+
+
+def test_early_stopping_ends_the_training_phase_complete_at_the_steps_it_took() -> None:
+    reports: list[Progress] = []
+    _fit_until_early_stop(reports)
+    first, last = reports[0], reports[-1]
+    assert (first.phase, first.done, first.total, first.epoch, first.epochs) == ("training", 0, 160, 0, 20)
+    assert (last.phase, last.done, last.total, last.epoch, last.stopped_early) == ("training", 24, 24, 3, True)
+    assert last.eta_s == 0.0 and last.best_metric == 0.5
+    assert [r.done >= r.total for r in reports].count(True) == 1  # nothing before the stop claims to be complete
+    assert all(r.total == 160 and not r.stopped_early for r in reports[:-1])
+
+
+def test_progress_is_reported_by_the_clock_not_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    every_step: list[Progress] = []
+    monkeypatch.setattr(loop, "REPORT_SECONDS", 0.0)
+    _fit_until_early_stop(every_step)
+    assert len(every_step) == 1 + 24 + 3  # the start, each step, each epoch's end
+    monkeypatch.setattr(loop, "REPORT_SECONDS", 3600.0)
+    hourly: list[Progress] = []
+    _fit_until_early_stop(hourly)
+    assert [r.epoch for r in hourly] == [0, 1, 2, 3]  # the start and the epoch ends only
+
+
+def test_a_cancel_answered_at_the_start_of_training_stops_before_the_first_step() -> None:
+    reports: list[Progress] = []
+    with pytest.raises(Cancelled):
+        _fit_until_early_stop(reports, answer=False)
+    assert [(r.phase, r.done) for r in reports] == [("training", 0)]

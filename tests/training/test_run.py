@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +19,11 @@ from core.modeling.inference import claim_probabilities
 from core.modeling.models import load_model
 from db.models import AuditLog, Claim, ModelVersion, Review, TrainingRun, User
 from db.session import engine_for
+from training import run as run_module
 from training.config import TrainingConfig
 from training.data import labelled_claims
-from training.run import RunOutcome, execute_run
+from training.run import WRITE_EVERY_S, RunOutcome, execute_run
+from training.tasks import ENCODE_BATCH
 
 ADMIN = cli_actor()
 
@@ -128,6 +133,68 @@ def test_a_cancel_request_stops_the_run_between_steps(
     with sessions() as session:
         assert session.scalars(select(ModelVersion)).all() == []
         assert session.get(TrainingRun, outcome.run_id).status == "cancelled"  # type: ignore[union-attr]
+
+
+def record_stored_progress(
+    monkeypatch: pytest.MonkeyPatch, cancel_when: Callable[[dict[str, Any]], bool] | None = None
+) -> list[dict[str, Any]]:
+    """Every progress dict the run stores; `cancel_when(progress)` true flags a cancel first."""
+    original, stored = jobs.report_progress, []
+
+    def report(session: Session, *, run_id: int, progress: dict[str, Any]) -> bool:
+        stored.append(progress)
+        if cancel_when is not None and cancel_when(progress):
+            session.get(TrainingRun, run_id).cancel_requested = True  # type: ignore[union-attr]
+            session.flush()
+        return original(session, run_id=run_id, progress=progress)
+
+    monkeypatch.setattr(jobs, "report_progress", report)
+    return stored
+
+
+def test_a_run_stores_each_phase_in_order_from_the_first_encoded_batch_and_not_more_than_about_once_a_second(
+    sessions: sessionmaker[Session], tiny_base_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = record_stored_progress(monkeypatch)
+    started = time.monotonic()
+    outcome = run_training(sessions, tiny_base_model)
+    seconds = time.monotonic() - started
+    assert outcome.status == "succeeded", outcome.error
+    phases = [p["phase"] for p in stored]
+    assert list(dict.fromkeys(phases)) == ["preparing", "encoding", "training", "evaluating"]
+    encoding = [p for p in stored if p["phase"] == "encoding"]
+    assert encoding[0]["done"] == 0 and encoding[-1]["done"] == encoding[-1]["total"] == 400  # every split's texts
+    assert stored[phases.index("evaluating")]["stage"] == "calibrating"
+    # each phase's first and last report, plus at most one a second in between
+    assert len(stored) <= 2 * 4 + seconds / WRITE_EVERY_S + 1
+
+
+def test_a_cancel_during_encoding_stops_at_the_next_batch_and_never_trains(
+    sessions: sessionmaker[Session], tiny_base_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_module, "WRITE_EVERY_S", 0.0)  # store every batch's report
+    stored = record_stored_progress(monkeypatch, lambda p: p["phase"] == "encoding" and p["done"] > 0)
+    outcome = run_training(sessions, tiny_base_model)
+    assert outcome.status == "cancelled"
+    assert [p["phase"] for p in stored] == ["preparing", "encoding", "encoding"]
+    assert stored[-1]["done"] == ENCODE_BATCH < stored[-1]["total"]
+    with sessions() as session:
+        run = session.get(TrainingRun, outcome.run_id)
+        assert run is not None and run.status == "cancelled" and run.finished_at is not None
+        assert jobs.describe(run).detail == f"{ENCODE_BATCH} / 400 texts encoded"
+        assert session.scalars(select(ModelVersion)).all() == []
+
+
+def test_a_cancel_during_evaluation_registers_nothing(
+    sessions: sessionmaker[Session], tiny_base_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = record_stored_progress(monkeypatch, lambda p: p["phase"] == "evaluating")
+    outcome = run_training(sessions, tiny_base_model)
+    assert outcome.status == "cancelled"
+    assert stored[-1]["phase"] == "evaluating"
+    with sessions() as session:
+        assert session.scalars(select(ModelVersion)).all() == []
+        assert registry.champion(session, "claim_risk") is None
 
 
 def test_adjuster_decisions_become_labels(sessions: sessionmaker[Session]) -> None:

@@ -45,9 +45,25 @@ def queue(sessions: sessionmaker[Session], base_model: str, epochs: int) -> int:
         return jobs.queue_run(session, actor=ADMIN, config=config.to_dict()).id
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test():  # type: ignore[no-untyped-def]
+    """A test that fails half-way must not leave its worker training in the background."""
+    yield
+    while _STARTED:
+        worker = _STARTED.pop()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=30)
+
+
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "core", "worker", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-m", "core", "worker", *args], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    _STARTED.append(worker)
+    return worker
 
 
 def wait_until_training(sessions: sessionmaker[Session], run_id: int, worker: subprocess.Popen[bytes]) -> None:
@@ -56,7 +72,7 @@ def wait_until_training(sessions: sessionmaker[Session], run_id: int, worker: su
         with sessions() as session:
             run = session.get(TrainingRun, run_id)
             assert run is not None
-            if run.status == "running" and run.progress.get("step", 0) > 0:
+            if run.status == "running" and run.progress.get("phase") == "training" and run.progress["done"] > 0:
                 return
         assert worker.poll() is None, worker.stdout.read().decode() if worker.stdout else "worker exited"
         time.sleep(0.3)

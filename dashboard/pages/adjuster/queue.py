@@ -1,16 +1,19 @@
-"""Triage queue: flagged claims waiting for review, highest priority first."""
+"""Triage queue: flagged claims waiting for review, highest priority first, and the SIU
+referrals waiting for SIU's outcome."""
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from core import triage
+from core import claim_fields, review, triage
 from core.auth import Permission
+from dashboard.background import scoring_banner
 from dashboard.ui import actor_or_stop, attempt
 from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS
 
 actor = actor_or_stop()
 st.title("Triage queue")
+scoring_banner()
 
 if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="primary", key="take_next"):
     # Wrapped in a tuple: attempt's None means an error (already shown), take_next's an empty queue.
@@ -24,11 +27,20 @@ if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="pr
             st.session_state.setdefault("seen_versions", {})[assignment.claim_id] = assignment.version
             st.switch_page("pages/adjuster/review.py")
 
+view = st.radio("View", list(triage.QUEUE_VIEWS), horizontal=True, key="queue_view")
+preset = triage.QUEUE_VIEWS[view]
+suffix = "" if view == next(iter(triage.QUEUE_VIEWS)) else f"_{view.lower().replace(' ', '_')}"  # each view's own
 with st.expander("Filters", expanded=False):
     left, middle, right = st.columns(3)
     lines = left.multiselect("Line of business", LINES_OF_BUSINESS, key="queue_lines")
-    bands = middle.multiselect("Risk band", triage.BANDS, default=list(triage.FLAGGED_BANDS), key="queue_bands")
-    statuses = right.multiselect("Status", CLAIM_STATUSES, default=list(triage.OPEN_STATUSES), key="queue_statuses")
+    bands = middle.multiselect("Risk band", triage.BANDS, default=list(preset.bands), key=f"queue_bands{suffix}")
+    statuses = right.multiselect(
+        "Status",
+        CLAIM_STATUSES,
+        default=list(preset.statuses),
+        key=f"queue_statuses{suffix}",
+        format_func=lambda s: review.STATUS_NAMES.get(s, s),
+    )
     left, middle, right = st.columns(3)
     mine = left.checkbox("Assigned to me", key="queue_mine")
     dates = middle.date_input("Reported between", value=(), key="queue_dates")
@@ -73,25 +85,35 @@ else:
                 "Top reason": r.top_reason or "explanation pending",
                 "Amount": r.claimed_amount,
                 "Line": r.line_of_business,
-                "Age (days)": r.age_days,
+                "Age": r.age_days,
                 "SLA": r.sla,
-                "Status": r.status,
+                "Status": review.STATUS_NAMES.get(r.status, r.status),
                 "Assigned to": r.assigned_to or "",
                 "id": r.claim_id,
             }
             for r in result.rows
         ]
     )
+    count_slot = st.empty()  # filled last: the rows show before a count over many claims arrives
+    # Fixed widths for the short columns, the rest to the top reason: at 1,400 px every column shows.
+    widths = {"Claim": 120, "Priority": 62, "Band": 58, "Probability": 90, "Amount": 102, "Line": 68}
+    widths |= {"Age": 58, "SLA": 68, "Status": 86, "Assigned to": 92}
     picked = st.dataframe(
         table,
         hide_index=True,
         key="queue_table",
         on_select="rerun",
         selection_mode="single-row",
-        column_order=[c for c in table.columns if c != "id"],
+        column_order=[c for c in table.columns if c not in ("id", "Top reason")] + ["Top reason"],
         column_config={
-            "Probability": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1),
-            "Amount": st.column_config.NumberColumn(format="$%.0f"),
+            **{name: st.column_config.Column(width=width) for name, width in widths.items()},
+            "Priority": st.column_config.NumberColumn(format="%.0f", width=widths["Priority"]),
+            "Age": st.column_config.NumberColumn(format="%d d", width=widths["Age"], help="Days since reported"),
+            "Probability": st.column_config.ProgressColumn(
+                format="%.2f", min_value=0, max_value=1, width=widths["Probability"]
+            ),
+            "Amount": st.column_config.NumberColumn(format=claim_fields.MONEY_TABLE_FORMAT, width=widths["Amount"]),
+            "Top reason": st.column_config.TextColumn(width="large"),
         },
     )
     if picked.selection.rows:
@@ -105,3 +127,13 @@ if previous.button("Previous page", disabled=page == 0, key="queue_previous"):
 if following.button("Next page", disabled=not result.has_next, key="queue_next"):
     st.session_state["queue_page"] = page + 1
     st.rerun()
+if result.rows:
+    filters = st.session_state["queue_filters"]
+    counted = (
+        triage.QueueCount(result.total, capped=False)
+        if result.total is not None
+        else attempt(lambda s: triage.count_matching(s, actor=actor, filters=filters))
+    )
+    if counted is not None:
+        pages = "" if counted.capped else f" · page {page + 1} of {-(-counted.total // page_size):,}"
+        count_slot.caption(f"{counted.label} matching claim{'' if counted.total == 1 else 's'}{pages}")

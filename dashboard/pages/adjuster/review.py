@@ -1,5 +1,6 @@
-"""Claim review: the claim, its stored prediction and explanation, messages, history,
-and (for adjusters) the decision form."""
+"""Claim review: the claim, its stored prediction and explanation, its fields in sections,
+messages, history, and (for adjusters) the decision form, SIU's outcome form on a
+referred claim, or a comment on a decided one."""
 
 import pandas as pd
 import streamlit as st
@@ -7,7 +8,8 @@ import streamlit as st
 from core import review, scoring
 from core.auth import Permission
 from dashboard import charts
-from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
+from dashboard.ui import actor_or_stop, attempt, bounded_text_area, claim_or_stop, plain
+from db.models import SIU_STATUS
 
 actor = actor_or_stop()
 st.title("Claim review")
@@ -29,17 +31,13 @@ seen = st.session_state.setdefault("seen_versions", {})
 expected_version = seen.setdefault(claim_id, detail.version)
 
 fields = detail.fields
-st.subheader(f"{fields['claim_number']} · {fields['line_of_business']} · {detail.status.replace('_', ' ')}")
+status_name = review.STATUS_NAMES.get(detail.status, detail.status)
+st.subheader(f"{fields['claim_number']} · {fields['line_of_business']} · {status_name}")
 prediction = detail.prediction
 top = st.columns(4)
 top[0].metric("Fraud probability", f"{prediction.probability:.1%}" if prediction else "not scored")
 top[1].metric("Risk band", prediction.band if prediction else "—")
-top[2].metric(
-    "Claimed",
-    f"${fields['claimed_amount']:,.0f}",
-    f"{fields['claimed_amount'] / max(fields['insured_value'], 1):.0%} of insured",
-    delta_color="off",
-)
+top[2].metric("Status", status_name)
 top[3].metric("Assigned to", detail.assigned_to or "nobody")
 
 explanation = prediction.explanation if prediction else None
@@ -69,83 +67,89 @@ with left:
     ):
         st.rerun()
 with right:
-    st.markdown("**Claim fields**")
-    st.dataframe(
-        pd.DataFrame({"field": list(fields), "value": [str(v) for v in fields.values()]}),
-        hide_index=True,
-        key="review_fields_table",
-    )
+    for section in detail.sections:
+        with st.container(border=True):
+            st.markdown(f"**{section.title}**")
+            st.markdown("  \n".join(f":gray[{label}:] {plain(value)}" for label, value in section.rows))
 
-st.markdown("**Claimant messages**")
+st.markdown(f"**Claimant messages** ({len(detail.messages)})")
 if detail.messages:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "sent": m.sent_at,
-                    "from": m.direction,
-                    "channel": m.channel,
-                    "text": m.text,
-                    "sentiment": m.sentiment or "not scored",
-                }
-                for m in detail.messages
-            ]
-        ),
-        hide_index=True,
-        key="review_messages",
-    )
+    with st.container(height=420 if len(detail.messages) > 4 else "content", key="review_messages"):
+        for m in detail.messages:
+            sentiment = (
+                f"{m.sentiment} ({m.confidence:.0%} confident)"
+                if m.sentiment and m.confidence is not None
+                else (m.sentiment or "sentiment not scored")
+            )
+            st.caption(f"{review.moment(m.sent_at)} · {m.direction} · {m.channel} · {sentiment}")
+            st.markdown(plain(m.text))
 else:
     st.caption("No messages.")
 
-with st.expander("Prediction history and decisions"):
+with st.expander("Prediction history, decisions and comments"):
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "model": f"{p.model_task} v{p.model_version}",
-                    "probability": p.probability,
-                    "band": p.band,
-                    "scored": p.created_at,
-                    "explained": p.explanation is not None,
+                    "Model": f"{p.model_task} v{p.model_version}",
+                    "Probability": p.probability,
+                    "Band": p.band,
+                    "Scored": review.moment(p.created_at),
+                    "Explained": p.explanation is not None,
                 }
                 for p in detail.history
             ]
         ),
         hide_index=True,
         key="review_history",
+        column_config={"Probability": st.column_config.NumberColumn(format="%.3f")},
     )
     for d in detail.decisions:
         st.markdown(
-            f"- **{d.decision}** ({d.reason_code}) by {d.decided_by} at {d.decided_at:%Y-%m-%d %H:%M}"
-            + (f": {plain(d.note)}" if d.note else "")
+            f"- **{review.DECISION_NAMES.get(d.decision, d.decision)}** ({d.reason_code}) by {d.decided_by} "
+            f"at {review.moment(d.decided_at)}" + (f": {plain(d.note)}" if d.note else "")
         )
+    for c in detail.comments:
+        st.markdown(f"- comment by {c.author} at {review.moment(c.created_at)}: {plain(c.text)}")
 
-if actor.may(Permission.REVIEW_CLAIMS) and detail.status != "decided":
+choices = review.decision_choices(detail.status)
+# A new comment gives the box a new key: an emptied widget under its old key keeps its text in the browser.
+note_key, comment_key = f"review_note_{claim_id}", f"review_comment_{claim_id}_{len(detail.comments)}"
+if actor.may(Permission.REVIEW_CLAIMS) and choices:
+    siu = detail.status == SIU_STATUS
+    names = review.SIU_OUTCOME_NAMES if siu else review.DECISION_NAMES
     st.divider()
-    st.markdown("**Decision**")
+    st.markdown("**SIU outcome**" if siu else "**Decision**")
     if detail.version != expected_version:
         st.warning("This claim changed since you opened it. Reload to see the latest state before deciding.")
         if st.button("Reload", key="review_reload"):
             seen[claim_id] = detail.version
             st.rerun()
     decision = st.radio(
-        "Decision",
-        list(review.REASON_CODES),
+        "SIU outcome" if siu else "Decision",
+        list(choices),
+        index=None,  # no default: the adjuster chooses, even on a high-risk claim
         horizontal=True,
+        label_visibility="collapsed",  # the heading above says it
         key=f"review_decision_{claim_id}",  # per claim: nothing carries over to the next one
-        format_func=lambda d: d.replace("_", " "),
+        format_func=lambda d: names.get(d, d),
     )
     reason_code = st.selectbox(
         "Reason code",
-        review.REASON_CODES[decision],
+        choices[decision] if decision else (),
         index=None,
         key=f"review_reason_{claim_id}",
-        placeholder="Choose a reason (required)",
+        placeholder="Choose a reason (required)" if decision else "Choose a decision first",
+        disabled=decision is None,
     )
-    note = st.text_area("Note (optional)", key=f"review_note_{claim_id}", max_chars=review.MAX_NOTE_LENGTH)
+    note, cut_now = bounded_text_area("Note (optional)", key=note_key, limit=review.MAX_NOTE_LENGTH)
     if st.button("Record decision", type="primary", key="review_submit"):
-        if reason_code is None:
+        if decision is None:
+            st.error("Choose a decision.")
+        elif reason_code is None:
             st.error("Choose a reason code.")
+        elif cut_now:
+            st.error("The note was cut to fit (see above); check it, then record the decision again.")
         else:
             recorded = attempt(
                 lambda s: review.decide(
@@ -160,7 +164,37 @@ if actor.may(Permission.REVIEW_CLAIMS) and detail.status != "decided":
             )
             if recorded is not None:
                 seen[claim_id] = recorded.claim_version  # a second click is now a stale decision
-                st.session_state["review_flash"] = f"Recorded: {decision.replace('_', ' ')} ({reason_code})."
+                st.session_state.pop(note_key, None)  # saved with the decision: not again with the next one
+                st.session_state["review_flash"] = f"Recorded: {names.get(decision, decision)} ({reason_code})."
                 st.rerun()
-elif detail.status == "decided":
-    st.success("Decided.")
+elif not choices:
+    latest = detail.decisions[0] if detail.decisions else None
+    if latest and detail.version != expected_version and actor.may(Permission.REVIEW_CLAIMS):
+        # This tab had the claim open while someone decided it: say who and what, keep any typed
+        # note (the form's state is still readable in this run, though the form is gone).
+        typed_note = st.session_state.get(note_key) or ""
+        tried = bool(typed_note or st.session_state.get(f"review_decision_{claim_id}"))
+        st.warning(
+            f"While you had this claim open, {latest.decided_by} decided it: "
+            f"**{review.DECISION_NAMES.get(latest.decision, latest.decision)}** ({latest.reason_code}) at "
+            f"{review.moment(latest.decided_at)}."
+            + (" Your decision was not recorded." if tried else "")
+            + (" Your note is kept below: add it as a comment." if typed_note else "")
+        )
+        if typed_note and not st.session_state.get(comment_key):
+            st.session_state[comment_key] = typed_note
+    elif latest:
+        st.success(
+            f"Decided: {review.DECISION_NAMES.get(latest.decision, latest.decision)} ({latest.reason_code}) by "
+            f"{latest.decided_by} at {review.moment(latest.decided_at)}."
+        )
+    if actor.may(Permission.REVIEW_CLAIMS):
+        comment, cut_now = bounded_text_area("Add a comment", key=comment_key, limit=review.MAX_NOTE_LENGTH)
+        if st.button("Add comment", key="review_add_comment"):
+            if cut_now:
+                st.error("The comment was cut to fit (see above); check it, then add it again.")
+            elif attempt(lambda s: review.add_comment(s, actor=actor, claim_id=claim_id, text=comment)) is not None:
+                seen[claim_id] = detail.version
+                st.session_state.pop(note_key, None)  # kept for the comment; now saved
+                st.session_state["review_flash"] = "Comment added."
+                st.rerun()

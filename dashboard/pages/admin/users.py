@@ -1,4 +1,6 @@
-"""Administrators: add users, disable or enable them, change roles, reset passwords."""
+"""Administrators: add users, disable or enable them, change roles, reset passwords, unlock
+accounts locked by failed sign-ins. A change that the table shows reruns the page and says
+what it did above the table."""
 
 import pandas as pd
 import streamlit as st
@@ -7,8 +9,19 @@ from core import accounts
 from core.auth import Role
 from dashboard.ui import actor_or_stop, attempt
 
+NOTICE_KEY = "users_notice"
+
+
+def done(message: str) -> None:
+    """Show `message` after the rerun that brings the table up to date."""
+    st.session_state[NOTICE_KEY] = message
+    st.rerun()
+
+
 actor = actor_or_stop()
 st.title("Users")
+if notice := st.session_state.pop(NOTICE_KEY, None):
+    st.success(notice)
 users = attempt(lambda s: accounts.list_users(s, actor=actor))
 if users is None:
     st.stop()
@@ -51,17 +64,30 @@ with change:
     new_role = st.selectbox(
         "Role", list(Role), index=list(Role).index(Role(chosen.role)), key=f"change_role_{chosen.id}"
     )
-    if st.button("Change role", key=f"change_role_submit_{chosen.id}") and attempt(
-        lambda s: accounts.change_role(s, actor=actor, user_id=chosen.id, role=Role(new_role))
-    ):
-        st.rerun()
+    if st.button(
+        "Change role", key=f"change_role_submit_{chosen.id}", disabled=Role(new_role) == Role(chosen.role)
+    ) and attempt(lambda s: accounts.change_role(s, actor=actor, user_id=chosen.id, role=Role(new_role))):
+        done(f"{chosen.username} is now {Role(new_role).value} (was {chosen.role}); they must sign in again.")
     label = "Disable" if chosen.is_active else "Enable"
     if st.button(f"{label} {chosen.username}", key="change_active") and attempt(
         lambda s: accounts.set_active(s, actor=actor, user_id=chosen.id, active=not chosen.is_active)
     ):
-        st.rerun()
-    new_password = st.text_input("New password", type="password", key=f"change_password_{chosen.id}")
+        done(
+            f"{chosen.username} disabled and signed out everywhere."
+            if chosen.is_active
+            else f"{chosen.username} enabled; they can sign in again."
+        )
+    if st.button(
+        f"Unlock {chosen.username}",
+        key="change_unlock",
+        disabled=not chosen.locked,
+        help="Lift the lock that repeated failed sign-ins set; the password stays as it is.",
+    ) and attempt(lambda s: accounts.unlock(s, actor=actor, user_id=chosen.id)):
+        done(f"{chosen.username} unlocked; they can sign in again.")
+    password_key = f"change_password_{chosen.id}"
+    new_password = st.text_input("New password", type="password", key=password_key)
     if st.button("Reset password", key="change_password_submit") and attempt(
         lambda s: accounts.reset_password(s, actor=actor, user_id=chosen.id, password=new_password)
     ):
-        st.success(f"Password of {chosen.username} reset.")
+        del st.session_state[password_key]  # the field comes back empty
+        done(f"Password of {chosen.username} reset; they must sign in again with it.")

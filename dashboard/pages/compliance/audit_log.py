@@ -13,8 +13,10 @@ who = columns[0].text_input("Actor", key="audit_actor")
 known_actions = attempt(lambda s: audit.actions(s)) or []
 action = columns[1].selectbox("Action", ["", *known_actions], key="audit_action")
 known_entities = attempt(lambda s: audit.entity_types(s, actor=actor)) or []
-entity_type = columns[2].selectbox("Entity", ["", *known_entities], key="audit_entity")
-entity_id = columns[3].text_input("Entity id", key="audit_entity_id")
+entity_type = columns[2].selectbox("Entity type", ["", *known_entities], key="audit_entity")
+entity_id = columns[3].text_input(
+    "Entity", key="audit_entity_id", help="A claim number, a username, or the internal id of any entity."
+)
 period = st.date_input("Between", value=(), key="audit_dates")
 filters = audit.AuditFilters(
     actor=who,
@@ -26,7 +28,9 @@ filters = audit.AuditFilters(
 )
 rows = attempt(lambda s: audit.search(s, actor=actor, filters=filters, limit=audit.MAX_AUDIT_ROWS))
 if rows is not None:
-    st.caption(f"{len(rows):,} entries (newest first; at most {audit.MAX_AUDIT_ROWS:,})")
+    st.caption(
+        f"{len(rows):,} {'entry' if len(rows) == 1 else 'entries'} (newest first; at most {audit.MAX_AUDIT_ROWS:,})"
+    )
     st.dataframe(
         pd.DataFrame(
             [
@@ -35,14 +39,20 @@ if rows is not None:
                     "actor": r.actor,
                     "role": r.actor_role,
                     "action": r.action,
-                    "entity": r.entity_type,
-                    "id": r.entity_id,
-                    "details": str(r.details),
+                    "entity type": r.entity_type,
+                    "entity": r.entity or r.entity_id or "",
+                    "note": r.note or "",
+                    "details": r.summary,
                 }
                 for r in rows
-            ]
+            ],
+            columns=["at", "actor", "role", "action", "entity type", "entity", "note", "details"],
         ),
         hide_index=True,
+        column_config={
+            "note": st.column_config.TextColumn(width="medium"),
+            "details": st.column_config.TextColumn(width="large"),
+        },
         key="audit_table",
     )
     st.download_button(

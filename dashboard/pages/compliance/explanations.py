@@ -7,7 +7,25 @@ import streamlit as st
 from core import registry, review, scoring
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
-from db.models import LINES_OF_BUSINESS
+from db.models import FLAGGED_BANDS, LINES_OF_BUSINESS
+
+
+def _coverage(importance: scoring.GlobalImportance) -> str:
+    """What the averages below are taken over: the flagged claims, not the whole book."""
+    others = importance.claims - importance.explained_flagged
+    text = (
+        f"These averages cover **flagged claims** (bands {' and '.join(FLAGGED_BANDS)}), not the whole book: "
+        f"{importance.explained_flagged:,} of the {importance.flagged:,} flagged claims"
+        f" among the {importance.scored:,} claims the champion scored in this selection"
+    )
+    if others:
+        text += f", plus {others:,} other {'claim' if others == 1 else 'claims'} explained when someone opened them"
+    text += ". Unflagged claims are explained only on request, so this shows what drives the flagged scores."
+    if importance.flagged > importance.explained_flagged:
+        waiting = importance.flagged - importance.explained_flagged
+        text += f" {waiting:,} flagged {'claim is' if waiting == 1 else 'claims are'} not explained yet."
+    return text
+
 
 actor = actor_or_stop()
 st.title("Explanations")
@@ -76,9 +94,10 @@ with decisions_tab:
                 st.plotly_chart(
                     charts.field_contributions(stored.explanation.fields), key=f"explanations_fields_{decision.id}"
                 )
+                settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stored.explanation.parameters.items())
                 st.caption(
-                    f"{stored.explanation.method}, parameters {stored.explanation.parameters}, computed "
-                    f"{stored.explanation.created_at:%Y-%m-%d %H:%M}"
+                    plain(f"{stored.explanation.method} ({settings}), computed ")
+                    + f"{stored.explanation.created_at:%Y-%m-%d %H:%M}"
                 )
             with st.expander(f"Model card: {stored.model_task} v{stored.model_version}"):
                 card = attempt(lambda s, v=stored.model_version_id: registry.model_card(s, actor=actor, version_id=v))
@@ -101,7 +120,7 @@ with global_tab:
     if importance is None or not importance.claims:
         st.info("No stored explanations in this selection.")
     else:
-        st.caption(f"Over {importance.claims:,} stored explanations")
+        st.info(_coverage(importance))
         left, right = st.columns(2)
         left.plotly_chart(charts.field_importance(importance.fields), key="global_fields")
         right.plotly_chart(charts.word_importance(importance.words), key="global_words")

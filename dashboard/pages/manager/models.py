@@ -4,13 +4,25 @@ against champion, promotion through the gate (or override with a reason), rollba
 import pandas as pd
 import streamlit as st
 
-from core import jobs, registry
-from dashboard.ui import actor_or_stop, attempt
+from core import jobs, registry, serving
+from dashboard.background import scoring_banner
+from dashboard.ui import actor_or_stop, attempt, current_actor, rerun_fragment
 from training.config import METHODS, PROFILES
 
 actor = actor_or_stop()
 st.title("Models and retraining")
 TASKS = {"Claim risk": registry.CLAIM_TASK, "Sentiment": registry.SENTIMENT_TASK}
+scoring_banner()
+
+
+def _rescoring_note(version_id: int, label: str) -> None:
+    count = attempt(lambda s: serving.rescoring_needed(s, actor=actor, version_id=version_id))
+    if count:
+        st.info(
+            f"{label} will rescore {count:,} open claims in the background (progress on this page); until it "
+            "has, the triage queue keeps showing the current champion's predictions for them, marked as such. "
+            "Decided claims keep the prediction they were decided on."
+        )
 
 
 @st.dialog("Promote model version")
@@ -23,6 +35,7 @@ def promote_dialog(version_id: int, label: str, gate: registry.GateResult) -> No
     else:
         st.warning("The gate fails: " + "; ".join(gate.reasons))
         reason = st.text_area("Override reason (required to promote anyway)", key="promote_override")
+    _rescoring_note(version_id, label)
     if st.button("Promote", type="primary", key="promote_confirm") and attempt(
         lambda s: registry.promote(s, actor=actor, version_id=version_id, override_reason=reason or None)
     ):
@@ -31,7 +44,12 @@ def promote_dialog(version_id: int, label: str, gate: registry.GateResult) -> No
 
 @st.dialog("Roll back champion")
 def rollback_dialog(task: str) -> None:
-    st.write(f"Restore the previous {task} champion?")
+    target = attempt(lambda s: serving.rollback_target(s, actor=actor, task=task))
+    if target is None:
+        st.warning(f"There is no earlier {task} champion to restore.")
+        return
+    st.write(f"Restore {task} v{target.version}, the previous champion?")
+    _rescoring_note(target.id, f"{task} v{target.version}")
     reason = st.text_area("Reason (required)", key="rollback_reason")
     if st.button("Roll back", type="primary", key="rollback_confirm") and attempt(
         lambda s: registry.rollback(s, actor=actor, task=task, reason=reason)
@@ -39,7 +57,57 @@ def rollback_dialog(task: str) -> None:
         st.rerun()
 
 
-versions = attempt(lambda s: registry.versions(s)) or []
+METRIC_LABELS = {
+    "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1", "recall": "recall", "brier": "Brier", "ece": "ECE",
+    "accuracy": "accuracy", "macro_f1": "macro-F1",
+}  # fmt: skip
+
+
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _against_baseline(check: registry.BaselineCheck | None) -> str:
+    if check is None:
+        return "—"
+    verdict = "⚠ below" if check.below else "above"
+    return f"{verdict} {check.label} ({check.baseline_value:.3f})"
+
+
+def _comparison(
+    chosen: registry.VersionOverview, current: registry.VersionOverview | None, gate: registry.GateResult
+) -> None:
+    """The chosen version beside the champion (`current`) and its strongest baseline, all
+    on the chosen version's test rows, saying which rows the figures are computed on."""
+    rows = f"{chosen.test_rows:,} test rows" if chosen.test_rows else "test rows"
+    columns = {f"{chosen.label} (this version)": chosen.summary}
+    if gate.champion and current is not None:
+        columns[f"champion v{current.version}, same rows"] = {k: gate.champion.get(k) for k in chosen.summary}
+    if chosen.baseline is not None:
+        columns[chosen.baseline.label] = chosen.baseline_summary
+    frame = pd.DataFrame(
+        {
+            name: {METRIC_LABELS.get(k, k): _figure(values.get(k)) for k in chosen.summary}
+            for name, values in columns.items()
+        }
+    )
+    st.dataframe(frame, key="models_compare")
+    note = f"Every figure here is on {chosen.label}'s {rows}."
+    if gate.champion and current is not None:
+        note += (
+            " The champion's figures in the registry above are on its own test rows from when it was trained, "
+            "so they differ from its figures here."
+        )
+    st.caption(note)
+    if chosen.stage != "champion":
+        if gate.passed:
+            st.success("The promotion gate passes.")
+        else:
+            st.warning("The promotion gate fails: " + "; ".join(gate.reasons))
+
+
+overview = attempt(lambda s: registry.overview(s, actor=actor)) or []
+metric_keys = list(dict.fromkeys(key for v in overview for key in v.summary))
 table = pd.DataFrame(
     [
         {
@@ -47,32 +115,53 @@ table = pd.DataFrame(
             "task": v.task,
             "version": v.version,
             "stage": v.stage,
+            "against baseline": _against_baseline(v.baseline),
+            "test rows": f"{v.test_rows:,}" if v.test_rows else "—",
+            **{METRIC_LABELS.get(k, k): _figure(v.summary.get(k)) for k in metric_keys},
             "method": v.method,
-            "created": v.created_at,
-            **{k: val for k, val in (v.metrics or {}).get("summary", {}).items() if isinstance(val, int | float)},
+            "created": f"{v.created_at:%Y-%m-%d %H:%M}",
         }
-        for v in versions
+        for v in overview
     ]
 )
 st.subheader("Registry")
+champions = {v.task: v for v in overview if v.stage == "champion"}
+for current in champions.values():
+    if current.baseline is not None and current.baseline.below:
+        st.warning(
+            f"The {current.task} champion, {current.label}, does not beat its baseline: {current.baseline.describe()}."
+        )
 if table.empty:
     st.info("No model versions yet: queue a training run below.")
 else:
-    picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="models_table")
+    st.caption(
+        "Each version's metrics are on its own held-out test rows when it was trained; versions trained on "
+        "different windows are not directly comparable. Select one to compare it with the champion on the same rows."
+    )
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_order=[c for c in table.columns if c != "id"],
+        key="models_table",
+    )
     if picked.selection.rows:
         row = table.iloc[picked.selection.rows[0]]
+        chosen = overview[picked.selection.rows[0]]
         label = f"{row['task']} v{row['version']}"
-        compare, promote, rollback = st.columns(3)
-        with compare:
-            gate = attempt(lambda s: registry.compare_with_champion(s, actor=actor, version_id=int(row["id"])))
+        gate = attempt(lambda s: registry.compare_with_champion(s, actor=actor, version_id=int(row["id"])))
         if gate is not None:
-            compare.dataframe(
-                pd.DataFrame({"challenger": gate.challenger, "champion": gate.champion}), key="models_compare"
-            )
-            if row["stage"] != "champion" and promote.button(f"Promote {label}", key="models_promote"):
-                promote_dialog(int(row["id"]), label, gate)
+            _comparison(chosen, champions.get(chosen.task), gate)
+        promote, rollback, _ = st.columns(3)
+        if gate is not None and row["stage"] != "champion" and promote.button(f"Promote {label}", key="models_promote"):
+            promote_dialog(int(row["id"]), label, gate)
         if row["stage"] == "champion" and rollback.button(f"Roll back {row['task']}", key="models_rollback"):
             rollback_dialog(str(row["task"]))
+        with st.expander(f"Model card: {chosen.label}"):
+            card = attempt(lambda s: registry.model_card(s, actor=actor, version_id=chosen.id))
+            if card:
+                st.markdown(card)
 
 st.subheader("Retrain")
 with st.form("retrain", border=True):
@@ -100,47 +189,59 @@ if queued:
         st.success(f"Queued training run {run.id}; the worker picks it up.")
 
 
-@st.fragment(run_every=3)
+CANCEL_NOTICE = "runs_cancel_notice"  # the run this browser session asked to cancel
+
+
+@st.fragment(run_every=2)
 def runs() -> None:
-    """Training runs, refreshed every few seconds while the rest of the page stays put."""
-    recent = attempt(lambda s: jobs.recent_runs(s, actor=actor))
+    """Training runs with their phase and progress, refreshed every few seconds while the
+    rest of the page stays put. A cancel shows as "cancelling…" at once, for everyone."""
+    viewer = current_actor()  # re-read on every refresh: an ended session shows nothing
+    if viewer is None:
+        return
+    recent = attempt(lambda s: jobs.run_views(s, actor=viewer))
     if recent is None:
         return
     if not recent:
         st.caption("No training runs yet.")
         return
+    for view in recent:
+        if view.status == jobs.CANCELLING:
+            st.info(f"Cancelling run {view.run_id}… the worker stops it at its next progress check, within seconds.")
+        elif view.run_id == st.session_state.get(CANCEL_NOTICE) and view.status == "cancelled":
+            st.success(f"Run {view.run_id} cancelled.")
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "run": r.id,
-                    "task": r.task,
-                    "method": r.method,
-                    "status": r.status,
-                    "progress": _progress(r.progress),
-                    "requested": r.requested_at,
-                    "error": r.error or "",
+                    "run": v.run_id,
+                    "task": v.task,
+                    "method": v.method,
+                    "status": v.status,
+                    "phase": v.phase,
+                    "progress": v.fraction,
+                    "detail": v.detail,
+                    "requested": f"{v.requested_at:%Y-%m-%d %H:%M:%S}",
+                    "error": v.error.splitlines()[0] if v.error else "",
                 }
-                for r in recent
+                for v in recent
             ]
         ),
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            "detail": st.column_config.TextColumn("detail", width="large"),
+        },
         hide_index=True,
         key="runs_table",
     )
-    active = [r.id for r in recent if r.status in jobs.ACTIVE]
-    if active:
-        chosen = st.selectbox("Cancel run", active, key="runs_cancel_choice")
+    cancellable = [v.run_id for v in recent if v.cancellable]
+    if cancellable:
+        chosen = st.selectbox("Cancel run", cancellable, key="runs_cancel_choice")
         if st.button("Cancel", key="runs_cancel") and attempt(
-            lambda s: jobs.request_cancel(s, actor=actor, run_id=int(chosen))
+            lambda s: jobs.request_cancel(s, actor=viewer, run_id=int(chosen))
         ):
-            st.success(f"Cancel requested for run {chosen}.")
-
-
-def _progress(progress: dict) -> str:  # type: ignore[type-arg]
-    if not progress:
-        return ""
-    parts = [f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in progress.items()]
-    return ", ".join(parts[:5])
+            st.session_state[CANCEL_NOTICE] = int(chosen)
+            rerun_fragment()  # show "cancelling…" now, not at the next refresh
 
 
 st.subheader("Training runs")

@@ -1,11 +1,12 @@
 """Managers: volumes, score distribution, band mix, decisions against predictions and
-sentiment over time, then drift, estimated performance and alerts from stored reports."""
+sentiment over time, then drift, estimated performance and the alerts inbox (one incident
+per week) from stored reports."""
 
 import pandas as pd
 import streamlit as st
 
 from core.auth import Permission
-from core.monitoring import report
+from core.monitoring import incidents, report
 from core.monitoring.overview import overview
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, rerun_fragment
@@ -50,20 +51,129 @@ st.caption(
 )
 st.plotly_chart(charts.drift_heatmap(stored), key="drift_heatmap")
 st.plotly_chart(charts.performance(stored), key="drift_performance")
+OLD_CALIBRATION = "the champion's own probabilities (a report stored before recalibration)"
+latest_performance = next((r.metric("roc_auc") for r in reversed(stored) if r.metric("roc_auc")), None)
+if latest_performance:
+    st.caption(
+        "Estimated ROC-AUC: confidence-based (CBPE); calibration: "
+        f"{latest_performance['details'].get('calibration', OLD_CALIBRATION)}. "
+        f"{charts.PERFORMANCE_ASSUMPTION} Realized ROC-AUC uses the outcomes known for a week's claims (an adjuster's "
+        "decision, else the label the claim was imported with); ✕ marks weeks where it fell below the estimate's band."
+    )
+
+FLASH_KEY, CONFIRM_KEY = "monitoring_flash", "incident_ack_for"
+
+
+def _done(message: str, *keys: str) -> None:
+    """After an acknowledgement: say so on the next run, clear the inputs, rerun the fragment."""
+    st.session_state[FLASH_KEY] = message
+    for key in keys:
+        st.session_state.pop(key, None)
+    rerun_fragment()
+
+
+def acknowledge_controls(incident: incidents.Incident) -> None:
+    """Bulk acknowledgement is an explicit action with a confirmation; one alert is
+    acknowledged by choosing it (nothing is preselected)."""
+    pending = incident.open_alerts
+    if not pending:
+        st.info("Every alert of this week is acknowledged.")
+        return
+    n, week = len(pending), incident.window_start
+    if st.session_state.get(CONFIRM_KEY) != incident.report_id:
+        if st.button(f"Acknowledge all {n} alerts of this incident", key="incident_ack"):
+            st.session_state[CONFIRM_KEY] = incident.report_id
+            rerun_fragment()
+    else:
+        with st.container(border=True):
+            st.warning(
+                f"This acknowledges all {n} open alerts of the week of {week} "
+                f"({len(incident.signals)} signals × {len(incident.segments)} segments) with one note."
+            )
+            note = st.text_area("What was done (required)", key="incident_ack_note")
+            confirm, cancel = st.columns(2)
+            if confirm.button(f"Confirm: acknowledge {n} alerts", key="incident_ack_confirm", type="primary"):
+                done = attempt(
+                    lambda s: incidents.acknowledge_incident(
+                        s, actor=actor, report_id=incident.report_id, note=note, expected=n
+                    )
+                )
+                if done is not None:
+                    _done(f"Acknowledged {done} alerts of the week of {week}.", CONFIRM_KEY, "incident_ack_note")
+            if cancel.button("Cancel", key="incident_ack_cancel"):
+                st.session_state.pop(CONFIRM_KEY, None)
+                rerun_fragment()
+    with st.form("acknowledge_one"):
+        alert = st.selectbox(
+            "Or acknowledge one alert",
+            pending,
+            index=None,
+            placeholder="Choose an alert",
+            format_func=lambda a: f"{a.signal} · {a.segment}: {a.message}",
+            key="ack_alert",
+        )
+        note = st.text_input("What was done (required)", key="ack_note")
+        if st.form_submit_button("Acknowledge this alert", key="ack_submit"):
+            if alert is None:
+                st.error("Choose the alert to acknowledge.")
+            elif attempt(lambda s: report.acknowledge(s, actor=actor, alert_id=alert.id, note=note)) is not None:
+                _done(f"Acknowledged: {alert.message}.", "ack_alert", "ack_note")
+
+
+def _week_label(box: incidents.Inbox, start: object) -> str:
+    incident = box.incident(start)  # type: ignore[arg-type]
+    return f"{start} · {len(incident.alerts)} alerts, {incident.open} open" if incident else f"{start} · no alerts"
 
 
 @st.fragment
 def alerts_section(stored: list[report.StoredReport]) -> None:
-    """Alerts, one week's details, acknowledgement and retraining: picking a week or
-    acknowledging reruns only this part, not the overview queries above."""
-    all_alerts = attempt(lambda s: report.alerts(s, actor=actor)) or []
-    if all_alerts:
-        st.plotly_chart(charts.alert_timeline(all_alerts), key="drift_alerts_timeline")
+    """The alerts inbox (one incident per week: its signals × segments), one week's
+    details, acknowledgement and retraining: picking a week or acknowledging reruns only
+    this part, not the overview queries above."""
+    box = attempt(lambda s: incidents.inbox(s, actor=actor))
+    if box is None:
+        return
+    st.subheader("Alerts inbox")
+    if flash := st.session_state.pop(FLASH_KEY, None):
+        st.success(flash)
+    counts = st.columns(3)
+    counts[0].metric("Open alerts", f"{box.open_alerts:,}")
+    counts[1].metric("Weeks with open alerts", len(box.open_incidents))
+    counts[2].metric("Weeks with alerts", len(box.incidents))
+    if box.open_incidents:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "week": i.window_start,
+                        "open": i.open,
+                        "alerts": len(i.alerts),
+                        "signals": len(i.signals),
+                        "segments": ", ".join(i.segments),
+                    }
+                    for i in box.open_incidents
+                ]
+            ),
+            hide_index=True,
+            key="alert_inbox",
+        )
+    elif box.incidents:
+        st.success("No open alerts: every alert has been acknowledged.")
+    if box.incidents:
+        st.plotly_chart(
+            charts.alert_timeline([a for i in box.incidents for a in i.alerts]), key="drift_alerts_timeline"
+        )
 
     by_start = {r.window_start: r for r in stored}
+    weeks = list(by_start)[::-1]  # newest first
+    opening = box.latest_open() or next(iter(box.incidents), None)  # the newest week with open alerts
     chosen = by_start[
         st.selectbox(
-            "Week", list(by_start)[::-1], key="drift_week", format_func=lambda d: f"{d} ({by_start[d].alerts} alerts)"
+            "Week",
+            weeks,
+            index=weeks.index(opening.window_start) if opening and opening.window_start in by_start else 0,
+            key="drift_week",
+            format_func=lambda d: _week_label(box, d),
         )
     ]
     left, right = st.columns(2)
@@ -73,36 +183,32 @@ def alerts_section(stored: list[report.StoredReport]) -> None:
     if chosen.changed_terms:
         right.plotly_chart(charts.changed_terms(chosen.changed_terms), key="drift_terms")
 
-    week_alerts = [a for a in all_alerts if a.window_start == chosen.window_start]
-    st.subheader(f"Alerts in the week of {chosen.window_start}")
-    if not week_alerts:
+    incident = box.incident(chosen.window_start)
+    st.subheader(f"Incident: the week of {chosen.window_start}")
+    if incident is None:
         st.success("No alerts this week.")
         return
+    st.caption(f"{incident.summary()}. ● open, ✓ acknowledged.")
+    marks = {incidents.OPEN: "●", incidents.ACKNOWLEDGED: "✓"}
+    st.dataframe(incident.matrix().map(lambda v: marks.get(v, "")), key="incident_matrix")
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "signal": f"{a.family}: {a.metric}",
+                    "signal": a.signal,
                     "segment": a.segment,
                     "what": a.message,
                     "acknowledged by": a.acknowledged_by or "",
                     "note": a.acknowledgement or "",
                 }
-                for a in week_alerts
+                for a in incident.alerts
             ]
         ),
         hide_index=True,
         key="drift_alert_table",
     )
-    pending = [a for a in week_alerts if a.acknowledged_at is None]
-    if pending and actor.may(Permission.TRAIN_MODELS):
-        with st.form("acknowledge", clear_on_submit=True):
-            picked = st.multiselect("Acknowledge", pending, format_func=lambda a: a.message, key="ack_alerts")
-            note = st.text_input("What was done (required)", key="ack_note")
-            if st.form_submit_button("Acknowledge", key="ack_submit"):
-                done = attempt(lambda s: [report.acknowledge(s, actor=actor, alert_id=a.id, note=note) for a in picked])
-                if done is not None:
-                    rerun_fragment()
+    if actor.may(Permission.TRAIN_MODELS):
+        acknowledge_controls(incident)
         if st.button(f"Retrain the claim model on data up to {chosen.window_end}", key="drift_retrain"):
             run_id = attempt(lambda s: report.retrain_on_window(s, actor=actor, report_id=chosen.id))
             if run_id is not None:

@@ -16,18 +16,6 @@ def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift() -> N
     assert stats.psi_numeric(np.zeros(100), np.ones(100)) > 1  # constant columns are compared as categories
 
 
-def test_expected_auc_matches_the_auc_of_labels_drawn_from_the_probabilities() -> None:
-    rng = np.random.default_rng(1)
-    probabilities = np.round(rng.beta(1, 6, 20_000), 2)  # rounded: ties must be handled
-    realized = [stats.realized_auc(probabilities, rng.random(len(probabilities)) < probabilities) for _ in range(40)]
-    assert stats.expected_auc(probabilities) == pytest.approx(np.mean(realized), abs=0.005)
-    estimate = stats.estimate_performance(probabilities, threshold=0.3)
-    assert estimate.roc_auc_std == pytest.approx(np.std(realized), rel=0.5)
-    labels = rng.random(len(probabilities)) < probabilities
-    flagged = probabilities >= 0.3
-    assert estimate.precision == pytest.approx(labels[flagged].mean(), abs=4 * estimate.precision_std)
-
-
 def test_chi_square_pools_rare_categories_and_js_distance_is_bounded() -> None:
     reference = np.array(["a"] * 500 + ["b"] * 495 + ["rare"] * 5)
     same = np.array(["a"] * 498 + ["b"] * 500 + ["rarer"] * 2)

@@ -1,0 +1,188 @@
+"""Alert incidents on stored reports (both backends): a week's alerts are one incident of
+signals × segments, a window never repeats an alert for the same signal and segment, the
+inbox counts open alerts and opens on the newest week that has some, and acknowledging a
+whole incident is one audited, role-checked action that refuses a stale count."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import accounts
+from core.auth import Actor, Role, cli_actor
+from core.errors import InvalidInput, PermissionDenied
+from core.monitoring import drift, incidents, report
+from db.models import AuditLog, DriftAlert, DriftReport, ModelVersion
+
+ADMIN = cli_actor()
+MONDAY = date(2026, 5, 4)
+
+
+def metric(family: str, name: str, segment: str, drifting: bool = True, severity: float = 2.0) -> drift.Metric:
+    m = drift.Metric(family, name, segment, "psi+ks", 0.3, 0.1, 1e-9, 1000, 300)
+    m.drift, m.severity = drifting, severity
+    return m
+
+
+STORM = [
+    metric("field", "claimed_amount", "all"),
+    metric("field", "claimed_amount", "region=south"),
+    metric("field", "region", "all"),
+    metric("field", "report_delay_days", "region=south"),
+    metric("field", "report_delay_days", "line_of_business=property"),
+    metric("text", "narrative_embeddings", "all"),
+    metric("field", "witnesses", "all", drifting=False),
+]
+
+
+def store(session: Session, version: ModelVersion, start: date, metrics: list[drift.Metric]) -> report.ReportSummary:
+    return report._store(
+        session,
+        version,
+        "week",
+        start,
+        start + timedelta(days=6),
+        date(2025, 11, 1),
+        date(2026, 3, 8),
+        300,
+        metrics,
+        [],
+        drift.DriftThresholds(),
+    )
+
+
+@pytest.fixture
+def world(session: Session) -> tuple[Session, ModelVersion, Actor]:
+    """A champion with four weekly reports: a storm week, a quieter one after it, a week
+    without alerts and, newest, another week without alerts."""
+    with session.begin():
+        version = ModelVersion(
+            task="claim_risk", version=1, stage="champion", artifact_path="x", base_model="x", method="head"
+        )
+        session.add(version)
+        session.flush()
+        store(session, version, MONDAY - timedelta(days=7), [])
+        store(session, version, MONDAY, STORM)
+        store(session, version, MONDAY + timedelta(days=7), [metric("field", "claimed_amount", "region=south")])
+        store(session, version, MONDAY + timedelta(days=14), [])
+        user = accounts.create_user(session, actor=ADMIN, username="max", role=Role.MANAGER, password="0123456789")
+    return session, version, Actor("max", Role.MANAGER, user.id)
+
+
+def test_a_weeks_alerts_are_one_incident_of_signals_by_segments(world) -> None:  # type: ignore[no-untyped-def]
+    session, _, manager = world
+    with session.begin():
+        box = incidents.inbox(session, actor=manager)
+    assert [i.window_start for i in box.incidents] == [MONDAY + timedelta(days=7), MONDAY]  # newest first
+    storm = box.incident(MONDAY)
+    assert storm is not None and len(storm.alerts) == 6 and storm.open == 6
+    assert storm.signals == [
+        "field: claimed_amount",
+        "field: region",
+        "field: report_delay_days",
+        "text: narrative_embeddings",
+    ]
+    assert storm.segments == ["all", "line_of_business=property", "region=south"]
+    matrix = storm.matrix()
+    assert matrix.loc["field: claimed_amount", "region=south"] == incidents.OPEN
+    assert matrix.loc["field: region", "region=south"] == ""
+    assert (matrix == incidents.OPEN).to_numpy().sum() == 6  # one cell per alert
+    assert storm.summary() == "6 alerts (6 open): 4 signals × 3 segments"
+
+
+def test_a_window_raises_one_alert_per_signal_and_segment(world) -> None:  # type: ignore[no-untyped-def]
+    session, version, _ = world
+    repeated = [
+        metric("field", "claimed_amount", "all", severity=1.5),
+        metric("field", "claimed_amount", "all", severity=4.0),
+    ]
+    assert [m.severity for m in report.alerting(repeated)] == [4.0]  # the most severe one
+    with session.begin():
+        summary = store(session, version, MONDAY + timedelta(days=21), repeated)
+    assert len(summary.alerts) == 1
+    with session.begin():
+        stored = session.scalars(
+            select(DriftReport).where(DriftReport.window_start == MONDAY + timedelta(days=21))
+        ).one()
+        assert stored.alerts == 1
+        # The database refuses a repeat written by any other path too.
+        session.add(
+            DriftAlert(
+                report_id=stored.id,
+                family="field",
+                metric="claimed_amount",
+                segment="all",
+                value=1.0,
+                threshold=0.1,
+                message="again",
+            )
+        )
+        with pytest.raises(IntegrityError):
+            session.flush()
+
+
+def test_the_inbox_counts_open_alerts_and_opens_on_the_newest_week_with_open_alerts(world) -> None:  # type: ignore[no-untyped-def]
+    session, _, manager = world
+    with session.begin():
+        box = incidents.inbox(session, actor=manager)
+        assert box.open_alerts == 7 and len(box.open_incidents) == 2
+        assert box.latest_open().window_start == MONDAY + timedelta(days=7)  # not the newest, quiet, week
+        newest = box.latest_open()
+        [alert] = newest.open_alerts
+        report.acknowledge(session, actor=manager, alert_id=alert.id, note="Known storm tail")
+    with session.begin():
+        box = incidents.inbox(session, actor=manager)
+    assert box.open_alerts == 6 and box.latest_open().window_start == MONDAY
+    assert (
+        box.incident(MONDAY + timedelta(days=7)).matrix().loc["field: claimed_amount", "region=south"] == "acknowledged"
+    )
+
+
+def test_acknowledging_an_incident_acknowledges_all_its_open_alerts_in_one_audit_entry(world) -> None:  # type: ignore[no-untyped-def]
+    session, _, manager = world
+    with session.begin():
+        storm = incidents.inbox(session, actor=manager).incident(MONDAY)
+        report.acknowledge(session, actor=manager, alert_id=storm.alerts[0].id, note="Storm: amounts expected")
+    with session.begin():
+        with pytest.raises(InvalidInput, match="5 open alerts now, not 6"):  # the page showed 6 before
+            incidents.acknowledge_incident(
+                session, actor=manager, report_id=storm.report_id, note="All storm", expected=6
+            )
+        with pytest.raises(InvalidInput, match="say what you did"):
+            incidents.acknowledge_incident(session, actor=manager, report_id=storm.report_id, note="  ", expected=5)
+    with session.begin():
+        done = incidents.acknowledge_incident(
+            session, actor=manager, report_id=storm.report_id, note="Storm in the south: expected", expected=5
+        )
+    assert done == 5
+    with session.begin():
+        box = incidents.inbox(session, actor=manager)
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == "drift.incident_acknowledged")).all()
+        with pytest.raises(InvalidInput, match="already acknowledged"):
+            incidents.acknowledge_incident(session, actor=manager, report_id=storm.report_id, note="again", expected=0)
+    storm = box.incident(MONDAY)
+    assert storm.open == 0 and {a.acknowledgement for a in storm.alerts[1:]} == {"Storm in the south: expected"}
+    assert {a.acknowledged_by for a in storm.alerts} == {"max"}
+    [entry] = entries
+    assert entry.entity_type == "drift_report" and entry.entity_id == str(storm.report_id)
+    assert len(entry.details["alerts"]) == 5 and entry.details["note"] == "Storm in the south: expected"
+    assert box.open_alerts == 1  # the other week's alert is untouched
+
+
+@pytest.mark.parametrize("role", [Role.ADJUSTER, Role.COMPLIANCE])
+def test_only_managers_acknowledge_an_incident(world, role: Role) -> None:  # type: ignore[no-untyped-def]
+    session, _, manager = world
+    with session.begin():
+        storm = incidents.inbox(session, actor=manager).incident(MONDAY)
+        with pytest.raises(PermissionDenied):
+            incidents.acknowledge_incident(
+                session, actor=Actor("someone", role, None), report_id=storm.report_id, note="x", expected=6
+            )
+        assert (
+            session.scalar(select(func.count()).select_from(DriftAlert).where(DriftAlert.acknowledged_at.isnot(None)))
+            == 0
+        )

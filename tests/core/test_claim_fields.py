@@ -1,0 +1,59 @@
+"""The claim's fields as people read them: every field a claim shows has a label and a
+section, and values are written as people write them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from core import claim_fields, review
+
+
+def test_every_field_the_review_shows_has_a_label_and_a_section() -> None:
+    assert set(review.CLAIM_FIELDS) <= set(claim_fields.STORED)
+    assert {f.section for f in claim_fields.FIELDS} == set(claim_fields.SECTIONS)
+    assert len(claim_fields.LABELS) == len(claim_fields.FIELDS), "one label per field"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "shown"),
+    [
+        ("money", 243300.0, "$243,300"),
+        ("money", 1234.5, "$1,234.50"),
+        ("money", 0.0, "$0"),
+        ("date", date(2026, 3, 7), "7 Mar 2026"),
+        ("hour", 7, "07:00–07:59"),
+        ("days", 1, "1 day"),
+        ("days", 1200, "1,200 days"),
+        ("share", 0.876, "88%"),
+        ("count", 3, "3"),
+        ("category", "in_person", "in person"),
+        ("text", "a_b", "a_b"),
+        ("money", review.MASK, review.MASK),
+        ("days", None, "—"),
+    ],
+)
+def test_values_are_written_as_people_write_them(kind: claim_fields.Kind, value: object, shown: str) -> None:
+    assert claim_fields.format_value(kind, value) == shown
+
+
+def test_sections_group_in_reading_order_and_derive_what_an_adjuster_would_work_out() -> None:
+    fields = {
+        "claimant_name": review.MASK, "claimant_contact": review.MASK, "prior_claims": 2, "policy_number": "P-1",
+        "line_of_business": "auto", "policy_start_date": date(2026, 1, 1), "claim_number": "C-1",
+        "incident_date": date(2026, 1, 11), "incident_hour": 23, "report_date": date(2026, 1, 12),
+        "channel": "web", "region": "north", "police_report": "no", "witnesses": 0,
+        "claimed_amount": 9000.0, "insured_value": 10000.0,
+    }  # fmt: skip
+    sections = claim_fields.sections(fields)
+    assert [s.title for s in sections] == ["Claimant", "Policy", "Incident", "Amounts"]
+    rows = {label: value for s in sections for label, value in s.rows}
+    assert rows["Name"] == review.MASK and rows["Prior claims"] == "2"
+    assert rows["Policy age at incident"] == "10 days" and rows["Days to report"] == "1 day"
+    assert rows["Time of incident"] == "23:00–23:59" and rows["Claimed share of insured value"] == "90%"
+    assert claim_fields.sections({"claimed_amount": 5.0, "insured_value": 0.0})[0].rows == (
+        ("Claimed", "$5"),
+        ("Insured value", "$0"),
+        ("Claimed share of insured value", "—"),
+    )

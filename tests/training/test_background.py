@@ -1,0 +1,139 @@
+"""The worker's background work: it scores what the champions have not scored, yields to
+training runs, and loads each champion once (never on an idle loop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import jobs, registry, scoring, serving
+from core.auth import cli_actor
+from core.data.generator import GeneratorConfig
+from core.data.seeding import seed
+from db.models import Prediction, ScoringRun
+from db.session import engine_for
+from tests.conftest import train_tiny
+from training import worker
+from training.config import TrainingConfig
+
+ADMIN = cli_actor()
+
+
+@pytest.fixture
+def sessions(database_url: str, model_dir: Path, tiny_base_model: str) -> sessionmaker[Session]:
+    """300 claims, tiny claim and sentiment champions, nothing scored."""
+    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        seed(session, actor=ADMIN, config=GeneratorConfig(claims=300, seed=12))
+    for task in ("claim_risk", "sentiment"):
+        assert train_tiny(sessions, tiny_base_model, task).promoted
+    return sessions
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every model folder read from disk by scoring, in order."""
+    seen: list[str] = []
+    real = scoring.load_model
+
+    def counting(path, device="cpu"):  # type: ignore[no-untyped-def]
+        seen.append(str(path))
+        return real(path, device)
+
+    monkeypatch.setattr(scoring, "load_model", counting)
+    return seen
+
+
+def background(sessions: sessionmaker[Session]) -> worker.Background:
+    return worker.Background(sessions, worker.worker_actor("test"), "test")
+
+
+def run_until_idle(work: worker.Background, steps: int = 200) -> int:
+    for done in range(steps):
+        if not work.step():
+            return done
+    raise AssertionError("the background work never ran out")
+
+
+def test_the_worker_scores_explains_and_then_idles_without_reloading_models(
+    sessions: sessionmaker[Session], loads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "IDLE_SCORE_CHECK_SECONDS", 0.0)  # look for work on every idle step
+    work = background(sessions)
+    run_until_idle(work)
+    with sessions() as session:
+        progress = serving.scoring_progress(session, actor=ADMIN)
+    assert progress.done and progress.claims.scored == 300 and progress.explained == progress.flagged > 0
+    scoring_loads = [path for path in loads if "/claim_risk/" in path or "/sentiment/" in path]
+    assert len(set(scoring_loads[:2])) == 2  # scoring and explaining loaded each champion once ...
+    assert work.models.loads == 2  # ... and kept them (the drift report reads the encoder on its own)
+    settled = len(loads)
+    for _ in range(20):  # an idle worker looks again and again
+        assert not work.step()
+    assert len(loads) == settled  # and never loads a model for it
+
+
+def test_a_new_champion_is_loaded_once_and_rescores_the_open_claims(
+    sessions: sessionmaker[Session], loads: list[str], tiny_base_model: str
+) -> None:
+    work = background(sessions)
+    run_until_idle(work)
+    challenger = train_tiny(sessions, tiny_base_model, "claim_risk", epochs=1)
+    with sessions() as session, session.begin():
+        registry.promote(session, actor=ADMIN, version_id=challenger.model_version_id, override_reason="test")  # type: ignore[arg-type]
+    loaded_before = work.models.loads
+    run_until_idle(work)  # no wait: a champion change is noticed at once
+    assert work.models.loads == loaded_before + 1
+    with sessions() as session:
+        assert serving.serving(session).fallbacks == ()  # type: ignore[union-attr]
+        assert serving.rescoring_needed(session, actor=ADMIN, version_id=challenger.model_version_id) == 0  # type: ignore[arg-type]
+
+
+def test_background_scoring_stops_between_chunks_when_a_training_run_is_queued(
+    sessions: sessionmaker[Session], tiny_base_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "BACKGROUND_CHUNK_SIZE", 32)
+    config = TrainingConfig.for_profile("claim_risk", "quick", base_model=tiny_base_model, epochs=1, max_length=64)
+    with sessions() as session, session.begin():
+        jobs.queue_run(session, actor=ADMIN, config=config.to_dict())
+    assert background(sessions).step()
+    with sessions() as session:
+        scored = session.scalar(select(func.count(Prediction.id)))
+        run = session.scalars(select(ScoringRun)).one()
+    assert scored == 32  # one chunk, then the training run goes first
+    assert run.status == "succeeded" and run.claims_scored == 32
+
+
+def test_a_rollback_to_a_model_that_scored_everything_ends_the_hand_over_at_once(
+    sessions: sessionmaker[Session], tiny_base_model: str
+) -> None:
+    work = background(sessions)
+    run_until_idle(work)
+    challenger = train_tiny(sessions, tiny_base_model, "claim_risk", epochs=1)
+    with sessions() as session, session.begin():
+        registry.promote(session, actor=ADMIN, version_id=challenger.model_version_id, override_reason="test")  # type: ignore[arg-type]
+    run_until_idle(work)
+    with sessions() as session, session.begin():
+        registry.rollback(session, actor=ADMIN, task=registry.CLAIM_TASK, reason="test")
+    with sessions() as session:
+        assert serving.serving(session).fallbacks  # type: ignore[union-attr]
+    run_until_idle(work)  # v1 has scored every claim: nothing to rescore, and the queue stops falling back
+    with sessions() as session:
+        assert serving.serving(session).fallbacks == ()  # type: ignore[union-attr]
+
+
+def test_the_worker_survives_an_unexpected_error_in_background_work(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(scoring, "pending", locked)
+    work = background(sessions)
+    assert not work.step()  # logged and backed off, not raised: queued training still gets served
+    monkeypatch.undo()
+    assert not work.step()  # still backing off
