@@ -28,7 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # What an AVX2-only CPU can run: PyTorch's ATen kernels, oneDNN and MKL capped at AVX2,
 # and no bf16 (the `auto` precision would pick bf16 on a CPU with AMX or AVX512-BF16).
-AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+AVX2_ONLY = {
+    "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "CLAIMLENS_INFERENCE_PRECISION": "fp32",  # what `auto` picks on a CPU without AMX or AVX512-BF16
+}  # fmt: skip
 CPU_FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx_vnni", "avx512_vnni")
 
 
