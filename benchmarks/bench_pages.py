@@ -24,20 +24,24 @@ in afresh in a new browser context and times its clicks:
 - admin: sign in, the Users page.
 
 A click is timed from the action (a click, Enter in a text box, a page load) until
-Streamlit has finished it: the server has sent the end of a run begun after the action
-(its ScriptFinished message, read off the websocket), the app's script state is back to
-"notRunning", the status widget's running icon is gone, no element of the previous run is
-left stale, every Plotly chart has drawn, and the page's own elements are there (a title
-that is there but hidden is timed all the same and noted).
-The wall time covers the server, the websocket and the browser's rendering on this
-machine, so the machine's load is printed with the figures. The server process's CPU
-seconds during each click are recorded beside it.
+Streamlit has finished it: after the action the server has sent the end of a run (its
+ScriptFinished message, read off the websocket; a fragment's run for a widget inside a
+fragment), the app's script state is back to "notRunning", the status widget's running
+icon is gone, no element of the previous run is left stale, every Plotly chart has drawn,
+and the page's own elements are there (a title that is there but hidden is timed all the
+same and noted). The wall time covers the server, the websocket and the browser's
+rendering, all on this machine, so the CPU's speed flags and the machine's load are printed
+with the figures, and each click's CPU seconds in the server process and in Chromium's
+processes beside it (on a loaded machine these say more than the wall time).
 
+`--set runner.postScriptGC=false` tries a Streamlit setting without editing a file.
 `--trace` serves the app through `benchmarks.page_trace`, which times every `attempt(...)`,
 sign-in, chart and table call in the server, and prints per click the calls that took
-the time. Results go to benchmarks/results/bench_pages-<time>.json (ignored by git).
-The run stops the server and the browser on every exit, and stops starting clicks once
---budget seconds have passed (a watchdog ends it 120 s after that).
+the time; `--py-spy BINARY` samples the server and prints where its script threads were.
+Results go to benchmarks/results/bench_pages-<time>.json (ignored by git), with a
+screenshot of each failed click beside it. The run stops the server and the browser on
+every exit, starts no click once --budget seconds have passed, and a watchdog ends it
+240 s after that.
 """
 
 from __future__ import annotations
@@ -324,28 +328,20 @@ def copy_database(source: Path, target: Path) -> None:
 
 def upgrade_copy(url: str) -> None:
     """Bring the copy to this checkout's schema (a demo built by an older checkout lacks its
-    tables), with SQLite's foreign keys off while batch migrations rebuild referenced
-    tables, then check that every reference still holds."""
-    from sqlalchemy import event, text
+    tables); a migration that fails stops the run with its message."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     from db import migrate
     from db.session import engine_for
 
-    def foreign_keys_off(connection: Any, _record: Any) -> None:
-        connection.execute("PRAGMA foreign_keys=OFF")  # after db.session's own pragmas
-
-    engine = engine_for(url)
-    event.listen(engine, "connect", foreign_keys_off)
     try:
         migrate.upgrade(url)
+    except SQLAlchemyError as error:
+        raise SystemExit(
+            f"could not upgrade the copy to this checkout's schema: {str(error).splitlines()[0]}"
+        ) from error
     finally:
-        engine.dispose()
-        event.remove(engine, "connect", foreign_keys_off)
-    with engine.connect() as connection:
-        broken = connection.execute(text("PRAGMA foreign_key_check")).fetchall()
-    engine.dispose()
-    if broken:
-        raise SystemExit(f"the upgraded copy breaks {len(broken)} foreign keys, e.g. {broken[:3]}")
+        engine_for(url).dispose()
 
 
 def create_users(url: str) -> dict[str, str]:

@@ -111,17 +111,21 @@ def variants(loaded: LoadedModel, labels: list[str], device: str) -> list[Varian
 
 def interleaved(
     variants: list[Variant], rounds: int, run: Callable[[LoadedModel], np.ndarray], count: int
-) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
-    """Rates (items/s) of each variant per round, all variants once per round; and their last outputs."""
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, np.ndarray]]:
+    """Rates of each variant per round, all variants once per round: items per wall-clock
+    second, items per CPU-second of this process (all its threads; less sensitive to other
+    processes' load, but it counts threads that spin while waiting); and their last outputs."""
     rates: dict[str, list[float]] = {v.label: [] for v in variants}
+    cpu_rates: dict[str, list[float]] = {v.label: [] for v in variants}
     outputs: dict[str, np.ndarray] = {}
     for _ in range(rounds):
         for variant in variants:
             with at_runtime(variant.label):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 outputs[variant.label] = run(variant.loaded)
                 rates[variant.label].append(count / (time.perf_counter() - started))
-    return rates, outputs
+                cpu_rates[variant.label].append(count / max(time.process_time() - cpu_started, 1e-9))
+    return rates, cpu_rates, outputs
 
 
 def ratio_to_reference(rates: dict[str, list[float]], label: str) -> float:
@@ -182,7 +186,7 @@ def compare(
     for variant in runs:  # warm-up
         with at_runtime(variant.label):
             message_probabilities(variant.loaded, frame.head(64), batch_size=batch_size)
-    rates, outputs = interleaved(runs, rounds, run, len(texts))
+    rates, cpu_rates, outputs = interleaved(runs, rounds, run, len(texts))
     reference = outputs[REFERENCE]
     words = np.mean([len(t.split()) for t in texts])
     print(f"{name} ({len(texts)} texts, {words:.0f} words on average, {rounds} interleaved rounds):")
@@ -201,6 +205,10 @@ def compare(
             f"  {ratio_to_reference(rates, variant.label):.2f}x torch-fp32, {median / pipe_rate:.1f}x pipeline;"
             f" largest probability change against torch-fp32 {change:.2e}, same label {same:.1%};"
             f" same label as the pipeline on {agree:.1%} of {len(sample)}"
+        )
+        print(
+            f"    per CPU-second: {np.median(cpu_rates[variant.label]):,.1f} "
+            f"({ratio_to_reference(cpu_rates, variant.label):.2f}x torch-fp32)"
         )
 
 

@@ -54,9 +54,7 @@ def _fetch(path: str, headers: dict[str, str]) -> str:
     request = {"method": "POST", "credentials": "same-origin", "headers": {MARKER_HEADER: "1", **headers}}
     # Plain strings through json.dumps, with "<" escaped too, cannot end the <script> element.
     url, options = (json.dumps(value).replace("<", "\\u003c") for value in (_base_path() + path, request))
-    # The element would otherwise hold a gap above the page until the next rerun.
-    hide = 'document.currentScript?.closest("[data-testid=stElementContainer]")?.style.setProperty("display", "none");'
-    return f"<script>{hide} fetch({url}, {options});</script>"
+    return f"<script>fetch({url}, {options});</script>"
 
 
 def issue_script(sign_in_code: str) -> str:

@@ -59,7 +59,9 @@ def sync_session_cookie() -> None:
     """Run once per page run, before the page: set or delete the browser's cookie when a
     sign-in or sign-out left that owed. Renders nothing visible."""
     if due := st.session_state.pop(COOKIE_DUE_KEY, None):
-        st.html(due, unsafe_allow_javascript=True)
+        # In the sidebar: an element in the main area would lend its slot (and any style the
+        # script set on it) to the next page's first element, hiding that page's title.
+        st.sidebar.html(due, unsafe_allow_javascript=True)
 
 
 def sso_configured() -> bool:

@@ -280,9 +280,10 @@ def test_a_claims_probability_does_not_depend_on_what_it_is_batched_with(
     finally:  # later tests must not see this test's precision
         get_settings.cache_clear()
     # Same up to float32 rounding in the small heads (matrix-vector vs matrix-matrix
-    # kernels); bf16 rounding of padded batches alone would move scores by ~1e-3.
-    assert np.abs(together[::7] - alone).max() < 1e-5
-    assert np.abs(together[::7] - in_pairs).max() < 1e-5
+    # kernels; up to 8e-5 seen in bf16 on a loaded AMX CPU); bf16 rounding of padded
+    # batches alone would move scores by ~1e-3.
+    assert np.abs(together[::7] - alone).max() < 1e-4
+    assert np.abs(together[::7] - in_pairs).max() < 1e-4
 
 
 def test_texts_tokenised_ahead_in_blocks_score_as_when_tokenised_at_once(
