@@ -18,7 +18,7 @@ windows them:
   message;
 - **realized**: ROC-AUC of the champion's probability against the known labels.
 
-    python3.11 -m venv /work/nannyml-venv && /work/nannyml-venv/bin/pip install nannyml pyarrow
+    python3.11 -m venv /work/nannyml-venv && /work/nannyml-venv/bin/pip install nannyml pyarrow statsmodels
     DATABASE_URL=sqlite:////tmp/demo.db .venv/bin/python -m benchmarks.bench_cbpe \\
         [--nannyml-python /work/nannyml-venv/bin/python] [--out benchmarks/results/cbpe]
 """
