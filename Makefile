@@ -7,6 +7,8 @@ DEMO_SCENARIO ?= storm_surge
 # The demo champions learn from the months before the storm, so monitoring has a shift to show.
 DEMO_TRAIN_UNTIL ?= $(shell $(BIN)/python -c "from core.data.seeding import demo_train_until as d; print(d())")
 PORT ?= 8501
+# Where the app listens: this machine only, unless set (ADDRESS=0.0.0.0 serves the network).
+ADDRESS ?= 127.0.0.1
 # The app starts once the champions exist and the first chunk of open claims is scored
 # (and its top flagged claims explained); the worker does the rest in the background.
 FIRST_CHUNK ?= 512
@@ -99,7 +101,7 @@ run: install
 	$(BIN)/claimlens users demo
 	@echo "Starting the worker and the app on http://localhost:$(PORT) (Ctrl-C stops both)."
 	@echo "The worker scores and explains the rest in the background; the app shows its progress."
-	@trap 'kill 0' INT TERM EXIT; $(BIN)/claimlens worker & $(BIN)/streamlit run dashboard/server.py --server.port $(PORT)
+	@trap 'kill 0' INT TERM EXIT; $(BIN)/claimlens worker & $(BIN)/streamlit run dashboard/server.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: install-dev
 	$(BIN)/ruff check .

@@ -5,7 +5,8 @@ the target excludes the install), then times `make run` until the app answers an
 triage queue has flagged claims to work on, and then how long the worker takes in the
 background to score every claim and explain every flagged one. With `--avx2` the run is
 pinned to what an AVX2-only CPU without fast bf16 can do (float32 or int8 kernels, no
-AMX/AVX-512), whatever this machine has.
+AMX/AVX-512), whatever this machine has: torch, oneDNN and MKL by their environment
+variables, ONNX Runtime (which reads CPUID itself) by preloading `benchmarks/avx2only.c`.
 
     python -m benchmarks.bench_first_run --avx2 [--keep] [--background-timeout 1800]
 """
@@ -86,6 +87,14 @@ def counts(database: Path) -> dict[str, int]:
     return dict(zip(keys, row, strict=True))
 
 
+def build_avx2only(folder: Path) -> Path:
+    """Compile the CPUID filter that hides AVX-512, VNNI, AMX and BF16 from every library."""
+    library = folder / "avx2only.so"
+    source = ROOT / "benchmarks" / "avx2only.c"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    return library
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--avx2", action="store_true", help="Run as an AVX2-only CPU without bf16 would.")
@@ -106,6 +115,8 @@ def main() -> None:
     started = time.perf_counter()
     subprocess.run(["make", "install"], cwd=clone, env=env, check=True, stdout=subprocess.DEVNULL)
     install_s = time.perf_counter() - started
+    if args.avx2:
+        env["LD_PRELOAD"] = str(build_avx2only(scratch))
 
     port = free_port()
     log = (scratch / "make-run.log").open("w")

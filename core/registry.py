@@ -241,16 +241,27 @@ def _hand_over_serving(new: ModelVersion, outgoing: ModelVersion | None) -> None
     new.serving_fallback_id = outgoing.id
 
 
+def _previous_champion(session: Session, current: ModelVersion | None) -> ModelVersion | None:
+    if current is None or current.previous_champion_id is None:
+        return None
+    return session.get(ModelVersion, current.previous_champion_id)
+
+
+def rollback_target(session: Session, *, actor: Actor, task: str) -> ModelVersion | None:
+    """The version a rollback of this task's champion would restore (None: nothing to restore)."""
+    require(actor, Permission.VIEW_MODELS)
+    return _previous_champion(session, champion(session, task))
+
+
 def rollback(session: Session, *, actor: Actor, task: str, reason: str) -> ModelVersion:
     """Restore the champion that the current one replaced."""
     require(actor, Permission.PROMOTE_MODELS)
     if not reason.strip():
         raise InvalidInput("a rollback needs a reason")
     current = champion(session, task)
-    if current is None or current.previous_champion_id is None:
+    previous = _previous_champion(session, current)
+    if current is None or previous is None:
         raise InvalidInput(f"no earlier {task} champion to roll back to")
-    previous = session.get(ModelVersion, current.previous_champion_id)
-    assert previous is not None
     current.stage = "rolled_back"
     session.flush()
     previous.stage = "champion"

@@ -395,7 +395,7 @@ def decide(
         raise InvalidInput(f"unknown decision {decision!r}; choose one of {', '.join(REASON_CODES)}")
     note = _clean_note(note)
     claim = _claim(session, claim_id)
-    if claim.status in CLOSED_STATUSES:
+    if not claim.is_open:
         raise DecisionConflict(
             f"claim {claim.claim_number} was already decided ({_latest_decision(session, claim_id)}); nothing was saved"
         )
@@ -420,7 +420,7 @@ def decide(
     assignee = None if new_status == SIU_STATUS else claim.assigned_to_id or actor.user_id
     changed = session.execute(
         update(Claim)
-        .where(Claim.id == claim_id, Claim.version == expected_version, Claim.status.not_in(CLOSED_STATUSES))
+        .where(Claim.id == claim_id, Claim.version == expected_version, Claim.is_open)
         .values(status=new_status, version=expected_version + 1, assigned_to_id=assignee)
         .execution_options(synchronize_session=False)
     )

@@ -57,7 +57,6 @@ from core.modeling.inference import (
 )
 from core.modeling.models import LoadedModel, load_model
 from db.models import (
-    CLOSED_STATUSES,
     FLAGGED_BANDS,
     Claim,
     Message,
@@ -416,7 +415,7 @@ def _score_claims(
         sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
         columns=[getattr(Claim, c) for c in MODEL_INPUTS], loaded=loaded, texts=claim_texts, to_values=to_values,
         chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
-        first=Claim.status.not_in(CLOSED_STATUSES),  # the queue needs open claims; decided ones are for monitoring
+        first=Claim.is_open,  # the queue needs open claims; decided ones are for monitoring
     )  # fmt: skip
 
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, aliased
 from core import audit, registry
 from core.auth import Actor, Permission, require
 from db.models import (
-    CLOSED_STATUSES,
     FLAGGED_BANDS,
     Claim,
     Explanation,
@@ -88,7 +87,7 @@ def open_claims_to_rescore(session: Session, version_id: int) -> int:
     return int(
         session.scalar(
             select(func.count(Claim.id)).where(
-                Claim.status.not_in(CLOSED_STATUSES),
+                Claim.is_open,
                 ~exists().where(Prediction.claim_id == Claim.id, Prediction.model_version_id == version_id),
             )
         )
@@ -104,15 +103,6 @@ def rescoring_needed(session: Session, *, actor: Actor, version_id: int) -> int:
     if version is None or version.task != registry.CLAIM_TASK:
         return 0
     return open_claims_to_rescore(session, version_id)
-
-
-def rollback_target(session: Session, *, actor: Actor, task: str) -> ModelVersion | None:
-    """The version a rollback of this task's champion would restore."""
-    require(actor, Permission.VIEW_MODELS)
-    champion = registry.champion(session, task)
-    if champion is None or champion.previous_champion_id is None:
-        return None
-    return session.get(ModelVersion, champion.previous_champion_id)
 
 
 def finish_transition(session: Session, *, actor: Actor) -> int | None:
@@ -193,17 +183,13 @@ def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
     sentiment_id = sentiment_champion.id if sentiment_champion else -1
     # Without a champion nothing is waiting to be scored (there is nothing to score with).
     total_claims = _count(session, select(func.count(Claim.id))) if claim_champion else 0
-    total_open = (
-        _count(session, select(func.count(Claim.id)).where(Claim.status.not_in(CLOSED_STATUSES)))
-        if claim_champion
-        else 0
-    )
+    total_open = _count(session, select(func.count(Claim.id)).where(Claim.is_open)) if claim_champion else 0
     scored = _count(session, select(func.count(Prediction.id)).where(Prediction.model_version_id == claim_id))
     open_scored = _count(
         session,
         select(func.count(Prediction.id))
         .join(Claim, Claim.id == Prediction.claim_id)
-        .where(Prediction.model_version_id == claim_id, Claim.status.not_in(CLOSED_STATUSES)),
+        .where(Prediction.model_version_id == claim_id, Claim.is_open),
     )
     flagged = select(func.count(Prediction.id)).where(
         Prediction.model_version_id == claim_id, Prediction.band.in_(FLAGGED_BANDS)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LINES_OF_BUSINESS = ("auto", "property", "health", "travel")
@@ -137,6 +139,16 @@ class Claim(TimestampMixin, Base):
     messages: Mapped[list[Message]] = relationship(back_populates="claim", order_by="Message.sent_at")
     ground_truth: Mapped[ClaimGroundTruth | None] = relationship(back_populates="claim")
     assigned_to: Mapped[User | None] = relationship()
+
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Waiting for a decision or an outcome (in SQL: `.where(Claim.is_open)`)."""
+        return self.status not in CLOSED_STATUSES
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> ColumnElement[bool]:
+        return cls.status.not_in(CLOSED_STATUSES)
 
     def __repr__(self) -> str:
         return f"Claim(id={self.id!r}, claim_number={self.claim_number!r}, status={self.status!r})"

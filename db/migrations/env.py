@@ -30,7 +30,9 @@ def run_migrations_online() -> None:
                 context.run_migrations()
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:  # roll the whole upgrade back rather than leave dangling references
+                    # Fail loudly, naming the rows: pysqlite has already committed the DDL (no
+                    # rollback undoes it), so the error is what stops the upgrade here.
+                    if broken:
                         raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
             connection.commit()
         finally:

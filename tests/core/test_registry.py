@@ -236,8 +236,12 @@ def test_rollback_walks_back_one_champion_at_a_time(session: Session) -> None:
         registry.promote(session, actor=BOSS, version_id=second.id)
         third = candidate(session, claim_metrics(champion_id=second.id))
         registry.promote(session, actor=BOSS, version_id=third.id)
+        # What the rollback dialog names is what the rollback then restores, each step back.
+        assert registry.rollback_target(session, actor=MANAGER, task=CLAIM_TASK).id == second.id  # type: ignore[union-attr]
         assert registry.rollback(session, actor=BOSS, task=CLAIM_TASK, reason="bad").id == second.id
+        assert registry.rollback_target(session, actor=MANAGER, task=CLAIM_TASK).id == first.id  # type: ignore[union-attr]
         assert registry.rollback(session, actor=BOSS, task=CLAIM_TASK, reason="also bad").id == first.id
+        assert registry.rollback_target(session, actor=MANAGER, task=CLAIM_TASK) is None
     assert registry.champion(session, CLAIM_TASK).id == first.id  # type: ignore[union-attr]
     assert champions_of(session, CLAIM_TASK) == 1
 

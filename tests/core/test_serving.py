@@ -173,7 +173,10 @@ def test_a_limited_run_scores_open_claims_before_decided_ones(
     with sessions() as session:
         progress = serving.scoring_progress(session, actor=ADMIN)
         scored_statuses = session.scalars(select(Claim.status).join(Prediction, Prediction.claim_id == Claim.id)).all()
+        first_by_id = session.scalars(select(Claim.status).order_by(Claim.id).limit(32)).all()
     assert progress.open_claims.total >= 32, "the seeded world has open claims"
+    # Scoring in id order would have scored decided claims: only open-first passes.
+    assert not set(first_by_id) <= set(triage.OPEN_STATUSES), "the lowest ids include decided claims"
     assert set(scored_statuses) <= set(triage.OPEN_STATUSES)
     assert progress.claims.scored == 32 and not progress.done
     assert any("Scoring claims: 32 of 300" in line for line in progress.lines())

@@ -44,7 +44,7 @@ def promote_dialog(version_id: int, label: str, gate: registry.GateResult) -> No
 
 @st.dialog("Roll back champion")
 def rollback_dialog(task: str) -> None:
-    target = attempt(lambda s: serving.rollback_target(s, actor=actor, task=task))
+    target = attempt(lambda s: registry.rollback_target(s, actor=actor, task=task))
     if target is None:
         st.warning(f"There is no earlier {task} champion to restore.")
         return
