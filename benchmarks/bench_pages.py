@@ -5,14 +5,14 @@ Target: p95 at most 1.5 s for every click, and at most 3 s for the first Monitor
 (the manager's sign-in, which lands on it).
 
     .venv/bin/python -m benchmarks.bench_pages [--database data/claimlens.db] [--models models]
-        [--repeats 5] [--budget 900] [--port 8660] [--app dashboard/app.py] [--set runner.postScriptGC=false]
-        [--trace] [--py-spy BINARY] [--keep]
+        [--repeats 5] [--browser returning|fresh] [--budget 900] [--port 8660] [--app dashboard/app.py]
+        [--set runner.postScriptGC=false] [--trace] [--py-spy BINARY] [--keep]
 
 The database is copied (SQLite's backup API, reading the original read-only) to a temporary
 folder and upgraded to this checkout's schema; one benchmark user per role is created on
 the copy through `core.accounts`; the app is served from it on 127.0.0.1 (the first free
 port of 8660-8669 unless --port), with the file watcher off. Each repeat signs each role
-in afresh in a new browser context and times its clicks:
+in afresh (see below) and times its clicks:
 
 - adjuster: sign in (lands on the queue), next page of the queue, take next (to the review
   page with its narrative), the queue from the sidebar, a claim opened from the queue;
@@ -23,13 +23,22 @@ in afresh in a new browser context and times its clicks:
   week (or incident) picked;
 - admin: sign in, the Users page.
 
+Each session of a role opens a new tab, signed out, in that role's own browser profile
+(`--browser returning`, the default): its cookies are cleared, its HTTP cache is kept, as in
+the browser a person signs in from every day, so a role's first session is its first visit
+(Streamlit's scripts and Plotly downloaded and compiled) and the later ones are a returning
+user's. `--browser fresh` opens every session in a new profile instead.
+
 A click is timed from the action (a click, Enter in a text box, a page load) until
 Streamlit has finished it: after the action the server has sent the end of a run (its
 ScriptFinished message, read off the websocket; a fragment's run for a widget inside a
 fragment), the app's script state is back to "notRunning", the status widget's running
 icon is gone, no element of the previous run is left stale, every Plotly chart has drawn,
 and the page's own elements are there (a title that is there but hidden is timed all the
-same and noted). The wall time covers the server, the websocket and the browser's
+same and noted), and until the browser's main thread has finished the work the click
+caused: the click ends with the last long task (50 ms or more) that ran on after that, and
+the next one starts only after 200 ms without one, so a page's trailing layout and drawing
+count to its own click, not to the next. The wall time covers the server, the websocket and the browser's
 rendering, all on this machine, so the CPU's speed flags and the machine's load are printed
 with the figures, and each click's CPU seconds in the server process and in Chromium's
 processes beside it (on a loaded machine these say more than the wall time).
@@ -111,6 +120,21 @@ SETTLED_JS = """
   return true;
 }
 """
+
+
+# The main thread's long tasks (50 ms or more), recorded from each page's start; a click
+# has finished its work once none has run for QUIET_MS.
+LONG_TASKS_JS = """
+window.__benchBusyUntil = 0;
+new PerformanceObserver((list) => {
+  for (const task of list.getEntries()) {
+    window.__benchBusyUntil = Math.max(window.__benchBusyUntil, task.startTime + task.duration);
+  }
+}).observe({type: 'longtask', buffered: true});
+"""
+QUIET_MS = 200
+QUIET_JS = "(quiet) => performance.now() - (window.__benchBusyUntil || 0) > quiet"
+BUSY_JS = "() => [performance.now(), window.__benchBusyUntil || 0]"
 
 
 class OutOfTime(Exception):
@@ -458,7 +482,7 @@ class Bench:
 
     def __init__(
         self, browser: Any, base_url: str, users: dict[str, str], server_pid: int, deadline: float,
-        timeout_ms: int, shots: Path,
+        timeout_ms: int, shots: Path, returning: bool,
     ) -> None:  # fmt: skip
         import psutil
 
@@ -470,6 +494,8 @@ class Bench:
         self.page: Any = None
         self.repeat = 0
         self.finished = {"run": 0, "fragment": 0}  # runs the server finished, counted from its messages
+        self.returning = returning
+        self.profiles: dict[str, Any] = {}  # role -> its browser context, when returning
 
     def _frame(self, payload: bytes | str) -> None:
         """Count the runs the server says it finished (its ScriptFinished messages): the
@@ -512,16 +538,33 @@ class Bench:
         return seconds
 
     @contextmanager
-    def session(self) -> Iterator[Any]:
-        context = self.browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=self.base_url)
-        context.set_default_timeout(self.timeout_ms)
+    def session(self, role: str) -> Iterator[Any]:
+        """A new tab, signed out: in a new browser profile (`fresh`), or in the role's own
+        profile with its cookies cleared (`returning`: the HTTP cache of the earlier
+        sessions stays, as in the browser a person uses every day)."""
+        if self.returning and role in self.profiles:
+            context = self.profiles[role]
+            context.clear_cookies()
+        else:
+            context = self.browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=self.base_url)
+            context.set_default_timeout(self.timeout_ms)
+            context.add_init_script(LONG_TASKS_JS)
+            if self.returning:
+                self.profiles[role] = context
         try:
             self.page = context.new_page()
             self.page.on("websocket", lambda socket: socket.on("framereceived", self._frame))
             yield self.page
         finally:
+            self.page.close()
             self.page = None
+            if not self.returning:
+                context.close()
+
+    def close(self) -> None:
+        for context in self.profiles.values():
             context.close()
+        self.profiles.clear()
 
     def _wait_finished(self, kind: str, before: int) -> None:
         """Until the server has finished a run of `kind` ("run" or "fragment") since `before`."""
@@ -554,6 +597,7 @@ class Bench:
             for locator in (r for r in ready if not isinstance(r, Title)):
                 locator.first.wait_for(state="visible", timeout=self.timeout_ms)
             page.wait_for_function(SETTLED_JS, polling=POLL_MS, timeout=self.timeout_ms)
+            finished = self._busy_until(max_wait_s=self.timeout_ms / 1000)
         except Error as error:
             message = str(error).splitlines()[0][:200]
             with suppress(Error):
@@ -563,13 +607,24 @@ class Bench:
             with suppress(Error):
                 page.screenshot(path=str(shot), full_page=True)
             raise StepFailed(f"{label}: {message} (screenshot {shot})") from error
-        seconds = time.perf_counter() - began
+        seconds = finished - began
         end, server_cpu, browser_after = time.time(), self._server_cpu() - cpu, self._browser_cpu()
         browser_cpu = sum(after - browser.get(pid, 0.0) for pid, after in browser_after.items())
         click.samples.append(Sample(seconds, start, end, server_cpu, browser_cpu))
         for title, locator in zip((r for r in ready if isinstance(r, Title)), titles, strict=True):
             if not locator.is_visible():
                 click.notes.append(f"repeat {self.repeat + 1}: the title {title.text!r} is in the page but hidden")
+
+    def _busy_until(self, max_wait_s: float) -> float:
+        """When the browser's main thread finished the click's work (perf_counter time):
+        now, or the end of its last long task if one ran on after the page looked drawn
+        (Plotly lays charts out again once they are on screen). Waits for QUIET_MS
+        without a long task first, so the next click starts on an idle browser."""
+        settled = time.perf_counter()
+        self.page.wait_for_function(QUIET_JS, arg=QUIET_MS, polling=POLL_MS, timeout=max_wait_s * 1000)
+        browser_now, last_busy = self.page.evaluate(BUSY_JS)
+        now = time.perf_counter()
+        return max(settled, now - (browser_now - last_busy) / 1000)
 
     # The steps each role's session takes.
 
@@ -665,7 +720,7 @@ class Bench:
         try:
             for self.repeat in range(repeats):
                 for role in roles:
-                    with self.session():
+                    with self.session(role):
                         try:
                             getattr(self, role)()
                         except StepFailed as failed:
@@ -688,6 +743,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--models", type=Path, default=Path("models"), help="the models folder (CLAIMLENS_MODEL_DIR)")
     parser.add_argument("--repeats", type=int, default=5, help="sessions per role (default 5)")
+    parser.add_argument(
+        "--browser",
+        choices=("returning", "fresh"),
+        default="returning",
+        help="returning (default): each role's sessions share one browser profile, its HTTP cache kept and its\n"
+        "cookies cleared, so the first session is a first visit and the rest are a person's later days;\n"
+        "fresh: every session in a new profile (every one a first visit)",
+    )
     parser.add_argument("--roles", nargs="+", choices=ROLES, default=list(ROLES), help="roles to time (default all)")
     parser.add_argument("--budget", type=float, default=900.0, help="seconds after which no click starts (default 900)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds one click may take (default 30)")
@@ -770,9 +833,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 bench = Bench(
                     browser, f"http://127.0.0.1:{port}", users, server.pid,
-                    started + args.budget, int(args.timeout * 1000), shots,
+                    started + args.budget, int(args.timeout * 1000), shots, args.browser == "returning",
                 )  # fmt: skip
-                problems = bench.run(args.repeats, args.roles, load)
+                try:
+                    problems = bench.run(args.repeats, args.roles, load)
+                finally:
+                    bench.close()
             finally:
                 browser.close()
         clicks = list(bench.clicks.values())

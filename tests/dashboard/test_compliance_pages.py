@@ -65,6 +65,9 @@ def test_global_explanations_say_they_cover_the_flagged_claims_with_the_counts(s
         )
     assert 0 < explained < flagged < scored  # the scored world explains 40 flagged claims of many more
     app = compliance_on("explanations")
+    assert not [i for i in app.info if "flagged claims" in i.value], "the closed tab does not run"
+    app.session_state["explanations_tab"] = "Global explanations"  # the officer opens the tab
+    app.run()
     assert not app.exception and not app.error
     (coverage,) = [i.value for i in app.info if "flagged claims" in i.value]
     assert f"{explained:,} of the {flagged:,} flagged claims" in coverage

@@ -29,9 +29,12 @@ def _coverage(importance: scoring.GlobalImportance) -> str:
 
 actor = actor_or_stop()
 st.title("Explanations")
-decisions_tab, global_tab = st.tabs(["Decisions", "Global explanations"])
+# Only the open tab runs (and draws): the global averages read every stored explanation
+# and draw two charts, which the decisions a compliance officer opens on need neither.
+decisions_tab, global_tab = st.tabs(["Decisions", "Global explanations"], on_change="rerun", key="explanations_tab")
 
-with decisions_tab:
+
+def decisions() -> None:
     number = st.text_input("Claim number", key="explanations_claim_number")
     decided = attempt(lambda s: review.decided_claims(s, actor=actor, limit=200)) or []
     claim_id = None
@@ -104,7 +107,7 @@ with decisions_tab:
                 if card:
                     st.markdown(card)
 
-with global_tab:
+def global_explanations() -> None:
     left, right = st.columns(2)
     line = left.selectbox("Line of business", ["all", *LINES_OF_BUSINESS], key="global_line")
     period = right.date_input("Reported between", value=(), key="global_dates")
@@ -124,3 +127,11 @@ with global_tab:
         left, right = st.columns(2)
         left.plotly_chart(charts.field_importance(importance.fields), key="global_fields")
         right.plotly_chart(charts.word_importance(importance.words), key="global_words")
+
+
+if decisions_tab.open:
+    with decisions_tab:
+        decisions()
+if global_tab.open:
+    with global_tab:
+        global_explanations()
