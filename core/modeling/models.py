@@ -14,8 +14,10 @@ Runtime, `encoder.onnx` (the same encoder exported, see `core.modeling.onnx_enco
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from transformers import PreTrainedTokenizerBase
 from core.errors import InvalidInput
 from core.modeling.encoder import TextEncoder, load_tokenizer
 from core.modeling.features import FieldSpec
-from core.modeling.onnx_encoder import onnx_encoder_for, write_onnx_encoder
+from core.modeling.onnx_encoder import onnx_encoder_for, write_atomically, write_onnx_encoder
 from core.modeling.precision import cpu_runtime
 
 CLAIM_TASK = "claim_risk"
@@ -35,6 +37,8 @@ SENTIMENT_TASK = "sentiment"
 TASKS = (CLAIM_TASK, SENTIMENT_TASK)
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,6 +54,8 @@ class ModelMeta:
     calibration: dict[str, float] = field(default_factory=lambda: {"scale": 1.0, "bias": 0.0})
     thresholds: dict[str, float] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # SHA-256 of the folder's `encoder.onnx` as written; "" when none was (see `core.modeling.onnx_encoder`)
+    onnx_sha256: str = ""
 
 
 def _float32(like: torch.Tensor) -> torch.autocast:
@@ -156,9 +162,31 @@ def save_model(
     head = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("encoder.")}
     save_file(head, str(path / "head.safetensors"))
     meta.calibration = {"scale": float(model.calibration[0]), "bias": float(model.calibration[1])}
-    (path / "model.json").write_text(json.dumps(meta.__dict__, indent=2))
-    if cpu_runtime(torch.device("cpu")) == "onnxruntime":  # export once here, not at every load
-        write_onnx_encoder(path)
+    meta.onnx_sha256 = _export_onnx(path)
+    _write_meta(path, meta)
+
+
+def _write_meta(path: Path, meta: ModelMeta) -> None:
+    # atomic: loading may rewrite it (a new `encoder.onnx`) while other processes read it
+    write_atomically(path / "model.json", json.dumps(meta.__dict__, indent=2).encode())
+
+
+def _export_onnx(path: Path) -> str:
+    """Export the saved encoder to `encoder.onnx` where the CPU runs it with ONNX Runtime
+    (once here, not at every load); the file's SHA-256, or "" when none was written."""
+    if cpu_runtime(torch.device("cpu")) != "onnxruntime":
+        return ""
+    try:
+        return write_onnx_encoder(path)
+    except Exception as error:  # the model is saved; failing the training run for this would lose it
+        log.warning("exporting the encoder of %s to ONNX failed (%s); loading the model will export it", path, error)
+        return ""
+
+
+def _record_onnx(path: Path, meta: ModelMeta, sha256: str) -> None:
+    """Record in `model.json` the SHA-256 of an `encoder.onnx` written at load."""
+    meta.onnx_sha256 = sha256
+    _write_meta(path, meta)
 
 
 def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
@@ -186,6 +214,6 @@ def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
     model.to(device).eval()
     runtime = cpu_runtime(torch.device(device))
     if runtime == "onnxruntime":
-        model.encoder = onnx_encoder_for(path, encoder)
+        model.encoder = onnx_encoder_for(path, encoder, meta.onnx_sha256, partial(_record_onnx, path, meta))
     tokenizer = load_tokenizer(str(path / "encoder"))
     return LoadedModel(model=model, tokenizer=tokenizer, meta=meta, path=path, runtime=runtime)

@@ -1,17 +1,20 @@
 """The text encoder run by ONNX Runtime on the CPU, in float32.
 
 Same weights, same graph, same float32 arithmetic as `TextEncoder` (embeddings agree to
-~1e-6), but ONNX Runtime fuses attention, LayerNorm and GELU and runs the whole encoder
-in C++, which on the 2-core CPU is faster than eager PyTorch at scoring's batch sizes
+within 1e-6: largest difference 8.1e-7 measured with MiniLM, 2.4e-7 with the tests' model;
+tested to 1e-5), but ONNX Runtime fuses attention, LayerNorm and GELU and runs the whole
+encoder in C++, which on the 2-core CPU is faster than eager PyTorch at scoring's batch sizes
 (`benchmarks/bench_scoring.py`; figures in the README). `core.modeling.precision.cpu_runtime`
 decides when it is used; `core.modeling.models.load_model` swaps it in for the encoder,
 so scoring, explanations and drift embeddings all run the same path.
 
 The graph is exported from the model folder's own encoder weights and saved beside them
-as `encoder.onnx`, tagged with a SHA-256 of those weights; a file whose tag does not match
-the weights, or that ONNX Runtime cannot read, is ignored and the graph exported again in
-memory (as for folders saved before this file existed). ONNX files are protobuf: loading
-one runs no code from it.
+as `encoder.onnx`, tagged with `EXPORT_VERSION`, `OPSET` and a SHA-256 of those weights;
+the file's own SHA-256 is recorded in `model.json`. A file used must have that SHA-256
+(so a graph given a copied tag is not run) and a tag matching the weights and this code
+(so a stale export is not run); any other file, or one ONNX Runtime cannot read, is
+ignored and the graph exported again and saved in its place (kept in memory where the
+folder is read-only). ONNX files are protobuf: loading one runs no code from it.
 
 Export uses torch's TorchScript-based exporter (`dynamo=False`, deprecated but shipped in
 torch 2.13): it exported MiniLM in 3 s where the torch.export-based one took 20-23 s (on
@@ -25,7 +28,9 @@ import importlib.util
 import io
 import logging
 import os
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +41,15 @@ from core.modeling.encoder import TextEncoder
 
 ONNX_FILE = "encoder.onnx"
 OPSET = 17
-FINGERPRINT_KEY = "claimlens_weights_sha256"
+# Bump whenever the exported graph changes (this module's export code, the pooling in
+# `TextEncoder.forward`, INPUTS or OUTPUT): saved files with an older version are exported again.
+EXPORT_VERSION = 1
+TAG_KEY = "claimlens_export_tag"
 INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "pooled"  # not "embedding", which the torch.export-based exporter gives an inner value
 
 log = logging.getLogger(__name__)
+_unwritable: set[Path] = set()  # folders already warned about, so the warning comes once per process
 
 
 def available() -> bool:
@@ -60,9 +69,14 @@ def weights_fingerprint(encoder_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def export_encoder(encoder: TextEncoder, fingerprint: str) -> bytes:
+def export_tag(encoder_dir: Path) -> str:
+    """The tag an `encoder.onnx` exported now from `encoder_dir` carries: export version, opset, weights' SHA-256."""
+    return f"export {EXPORT_VERSION}, opset {OPSET}, weights {weights_fingerprint(encoder_dir)}"
+
+
+def export_encoder(encoder: TextEncoder, tag: str) -> bytes:
     """`encoder` (on the CPU, float32) as an ONNX model with dynamic batch and sequence
-    axes, `fingerprint` stored in its metadata."""
+    axes, `tag` stored in its metadata."""
     import onnx
 
     encoder = encoder.eval()
@@ -83,19 +97,29 @@ def export_encoder(encoder: TextEncoder, fingerprint: str) -> bytes:
         )  # fmt: skip
     model = onnx.load_from_string(buffer.getvalue())
     entry = model.metadata_props.add()
-    entry.key, entry.value = FINGERPRINT_KEY, fingerprint
+    entry.key, entry.value = TAG_KEY, tag
     return model.SerializeToString()
 
 
-def write_onnx_encoder(folder: Path) -> Path:
-    """Export the model folder's `encoder/` to `folder/encoder.onnx` (written atomically)."""
-    encoder_dir = folder / "encoder"
-    data = export_encoder(TextEncoder.from_pretrained(encoder_dir), weights_fingerprint(encoder_dir))
-    target = folder / ONNX_FILE
-    partial = target.with_name(f".{ONNX_FILE}.{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    partial.replace(target)
-    return target
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write `data` to `target` through a temporary file and `os.replace`, so that readers
+    in other processes see the old file or the new one, never part of one."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    finally:  # after a failed write or replace; after a successful replace there is nothing left
+        partial.unlink(missing_ok=True)
+
+
+def write_onnx_encoder(folder: Path, data: bytes | None = None) -> str:
+    """Write `data` (by default an export of the model folder's `encoder/`) to
+    `folder/encoder.onnx` atomically; the SHA-256 of what was written, for `model.json`."""
+    if data is None:
+        encoder_dir = folder / "encoder"
+        data = export_encoder(TextEncoder.from_pretrained(encoder_dir), export_tag(encoder_dir))
+    write_atomically(folder / ONNX_FILE, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 class OnnxTextEncoder(nn.Module):
@@ -134,21 +158,53 @@ def inference_session(model: bytes | str) -> Any:
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def onnx_encoder_for(folder: Path, encoder: TextEncoder) -> OnnxTextEncoder:
+def onnx_encoder_for(
+    folder: Path, encoder: TextEncoder, recorded_sha256: str, record: Callable[[str], None]
+) -> OnnxTextEncoder:
     """An ONNX Runtime encoder for the model folder `folder`, whose `encoder/` holds the
-    weights `encoder` was loaded from: its `encoder.onnx` when that matches them, else
-    `encoder` exported in memory."""
-    fingerprint = weights_fingerprint(folder / "encoder")
-    saved = folder / ONNX_FILE
-    if saved.is_file():
-        try:
-            session = inference_session(str(saved))
-            if session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY) == fingerprint:
-                return OnnxTextEncoder(session, encoder.hidden_size)
-            log.warning("%s was exported from other weights; exporting the encoder again", saved)
-        except Exception as error:  # any file ONNX Runtime cannot read: export instead
-            log.warning("%s cannot be loaded (%s); exporting the encoder again", saved, error)
-    return OnnxTextEncoder(inference_session(export_encoder(encoder, fingerprint)), encoder.hidden_size)
+    weights `encoder` was loaded from: its `encoder.onnx` when that file's SHA-256 is
+    `recorded_sha256` (from `model.json`) and its tag is `export_tag`'s, else `encoder`
+    exported again and saved as the folder's `encoder.onnx` (`record` is then called with
+    the new file's SHA-256), or kept in memory where it cannot be saved."""
+    tag = export_tag(folder / "encoder")
+    session = _saved_session(folder / ONNX_FILE, recorded_sha256, tag)
+    if session is None:
+        data = export_encoder(encoder, tag)
+        _save_export(folder, data, record)
+        session = inference_session(data)
+    return OnnxTextEncoder(session, encoder.hidden_size)
+
+
+def _saved_session(saved: Path, recorded_sha256: str, tag: str) -> Any | None:
+    """A session for `saved` if it is the file `model.json` records and carries `tag`; else None (logged)."""
+    if not saved.is_file():
+        return None
+    data = saved.read_bytes()  # hashed and run from the same bytes: the file cannot change in between
+    if hashlib.sha256(data).hexdigest() != recorded_sha256:
+        log.warning("%s is not the file model.json records; exporting the encoder again from the weights", saved)
+        return None
+    try:
+        session = inference_session(data)
+    except Exception as error:  # any file ONNX Runtime cannot read: export instead
+        log.warning("%s cannot be loaded (%s); exporting the encoder again", saved, error)
+        return None
+    if session.get_modelmeta().custom_metadata_map.get(TAG_KEY) == tag:
+        return session
+    log.warning("%s was exported from other weights or by older export code; exporting the encoder again", saved)
+    return None
+
+
+def _save_export(folder: Path, data: bytes, record: Callable[[str], None]) -> None:
+    """Save a fresh export as the folder's `encoder.onnx`, so that later loads, in every
+    process, use it instead of exporting again (about 3 s each)."""
+    try:
+        record(write_onnx_encoder(folder, data))
+    except OSError as error:  # a read-only folder: the export stays in memory
+        if folder not in _unwritable:
+            _unwritable.add(folder)
+            log.warning(
+                "cannot save the exported encoder in %s (%s); it is exported in memory at each load", folder, error
+            )
 
 
 def to_onnxruntime(encoder: TextEncoder) -> OnnxTextEncoder:
