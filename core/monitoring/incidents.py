@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -127,9 +127,18 @@ def acknowledge_incident(session: Session, *, actor: Actor, report_id: int, note
             f"the week of {stored.window_start} has {len(pending)} open alerts now, not {expected} "
             "(someone acknowledged some meanwhile): look at the incident again"
         )
-    now = datetime.now(UTC)
-    for alert in pending:
-        alert.acknowledged_by_id, alert.acknowledged_at, alert.acknowledgement = actor.user_id, now, text
+    # Written only where still open, and counted: SQLite ignores FOR UPDATE, so two managers
+    # confirming at once both read the same open alerts; the later one must not overwrite.
+    written = session.execute(
+        update(DriftAlert)
+        .where(DriftAlert.id.in_([a.id for a in pending]), DriftAlert.acknowledged_at.is_(None))
+        .values(acknowledged_by_id=actor.user_id, acknowledged_at=datetime.now(UTC), acknowledgement=text)
+    )
+    if written.rowcount != expected:  # the caller's transaction rolls back what was written
+        raise InvalidInput(
+            f"someone acknowledged alerts of the week of {stored.window_start} at the same moment: "
+            "look at the incident again"
+        )
     audit.record(
         session,
         actor=actor,

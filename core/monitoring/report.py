@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit, registry
@@ -552,9 +552,18 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> 
     alert = session.get(DriftAlert, alert_id, with_for_update=True)
     if alert is None:
         raise NotFound(f"alert {alert_id} does not exist")
+    already = f"alert {alert_id} was already acknowledged"
     if alert.acknowledged_at is not None:
-        raise InvalidInput(f"alert {alert_id} was already acknowledged")
-    alert.acknowledged_by_id, alert.acknowledged_at, alert.acknowledgement = actor.user_id, datetime.now(UTC), text
+        raise InvalidInput(already)
+    # Only while still open: SQLite ignores FOR UPDATE, so a second manager acknowledging at
+    # the same moment would otherwise overwrite the first one's name and note.
+    written = session.execute(
+        update(DriftAlert)
+        .where(DriftAlert.id == alert_id, DriftAlert.acknowledged_at.is_(None))
+        .values(acknowledged_by_id=actor.user_id, acknowledged_at=datetime.now(UTC), acknowledgement=text)
+    )
+    if written.rowcount != 1:
+        raise InvalidInput(already)
     audit.record(
         session,
         actor=actor,

@@ -107,6 +107,7 @@ def decisions() -> None:
                 if card:
                     st.markdown(card)
 
+
 def global_explanations() -> None:
     left, right = st.columns(2)
     line = left.selectbox("Line of business", ["all", *LINES_OF_BUSINESS], key="global_line")

@@ -1,66 +1,75 @@
-"""Managers: volumes, score distribution, band mix, decisions against predictions and
-sentiment over time, then drift, estimated performance and the alerts inbox (one incident
-per week) from stored reports."""
+"""Managers, in three tabs: the overview (volumes, score distribution, band mix, decisions
+against predictions, sentiment over time), drift and estimated performance, and the alerts
+inbox (one incident per week), from stored reports."""
 
 import pandas as pd
 import streamlit as st
 
-from core.auth import Permission
+from core.auth import Actor, Permission
 from core.monitoring import incidents, report
 from core.monitoring.overview import overview
 from dashboard import charts
-from dashboard.ui import actor_or_stop, attempt, rerun_fragment
+from dashboard.ui import actor_or_stop, attempt, current_actor, rerun_fragment
 
-actor = actor_or_stop()
-st.title("Monitoring")
-period = st.date_input("Reported between", value=(), key="monitoring_dates")
-summary = attempt(
-    lambda s: overview(
-        s, actor=actor, since=period[0] if len(period) > 0 else None, until=period[1] if len(period) > 1 else None
-    )
-)
-if summary is None:
-    st.stop()
-if not summary.total_claims:
-    st.info("No claims in this period. Load some with `claimlens seed` or `claimlens import FILE`.")
-    st.stop()
-numbers = st.columns(3)
-numbers[0].metric("Claims", f"{summary.total_claims:,}")
-numbers[1].metric("Champion claim model", f"v{summary.champion_version}" if summary.champion_version else "none")
-numbers[2].metric("Decisions", f"{summary.total_decisions:,}")
-left, right = st.columns(2)
-left.plotly_chart(charts.volume(summary.volume), key="monitoring_volume")
-if len(summary.scores):
-    right.plotly_chart(charts.score_distribution(summary.scores), key="monitoring_scores")
-    left.plotly_chart(charts.band_mix(summary.bands), key="monitoring_bands")
-else:
-    right.info("The champion has not scored these claims yet: run `claimlens score`.")
-if len(summary.outcomes):
-    right.plotly_chart(charts.outcomes(summary.outcomes), key="monitoring_outcomes")
-if len(summary.sentiment):
-    st.plotly_chart(charts.sentiment_share(summary.sentiment), key="monitoring_sentiment")
-
-st.header("Drift and estimated performance")
-stored = attempt(lambda s: report.reports(s, actor=actor)) or []
-if not stored:
-    st.info("No drift reports yet: `claimlens drift` (also run after `claimlens score`) writes them.")
-    st.stop()
-st.caption(
-    f"Each week compared with the champion's training window "
-    f"({stored[0].reference_start} .. {stored[0].reference_end})."
-)
-st.plotly_chart(charts.drift_heatmap(stored), key="drift_heatmap")
-st.plotly_chart(charts.performance(stored), key="drift_performance")
+ALERTS_TAB = "Alerts inbox"
 OLD_CALIBRATION = "the champion's own probabilities (a report stored before recalibration)"
-latest_performance = next((r.metric("roc_auc") for r in reversed(stored) if r.metric("roc_auc")), None)
-if latest_performance:
-    st.caption(
-        "Estimated ROC-AUC: confidence-based (CBPE); calibration: "
-        f"{latest_performance['details'].get('calibration', OLD_CALIBRATION)}. "
-        f"{charts.PERFORMANCE_ASSUMPTION} Realized ROC-AUC uses the outcomes known for a week's claims (an adjuster's "
-        "decision, else the label the claim was imported with); ✕ marks weeks where it fell below the estimate's band."
-    )
 
+
+def overview_section(actor: Actor) -> None:
+    period = st.date_input("Reported between", value=(), key="monitoring_dates")
+    summary = attempt(
+        lambda s: overview(
+            s, actor=actor, since=period[0] if len(period) > 0 else None, until=period[1] if len(period) > 1 else None
+        )
+    )
+    if summary is None:
+        return
+    if not summary.total_claims:
+        st.info("No claims in this period. Load some with `claimlens seed` or `claimlens import FILE`.")
+        return
+    numbers = st.columns(3)
+    numbers[0].metric("Claims", f"{summary.total_claims:,}")
+    numbers[1].metric("Champion claim model", f"v{summary.champion_version}" if summary.champion_version else "none")
+    numbers[2].metric("Decisions", f"{summary.total_decisions:,}")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.volume(summary.volume), key="monitoring_volume")
+    if len(summary.scores):
+        right.plotly_chart(charts.score_distribution(summary.scores), key="monitoring_scores")
+        left.plotly_chart(charts.band_mix(summary.bands), key="monitoring_bands")
+    else:
+        right.info("The champion has not scored these claims yet: run `claimlens score`.")
+    if len(summary.outcomes):
+        right.plotly_chart(charts.outcomes(summary.outcomes), key="monitoring_outcomes")
+    if len(summary.sentiment):
+        st.plotly_chart(charts.sentiment_share(summary.sentiment), key="monitoring_sentiment")
+
+
+def stored_reports(actor: Actor) -> list[report.StoredReport]:
+    stored = attempt(lambda s: report.reports(s, actor=actor)) or []
+    if not stored:
+        st.info("No drift reports yet: `claimlens drift` (also run after `claimlens score`) writes them.")
+    return stored
+
+
+def drift_section(stored: list[report.StoredReport]) -> None:
+    st.caption(
+        f"Each week compared with the champion's training window "
+        f"({stored[0].reference_start} .. {stored[0].reference_end})."
+    )
+    st.plotly_chart(charts.drift_heatmap(stored), key="drift_heatmap")
+    st.plotly_chart(charts.performance(stored), key="drift_performance")
+    latest_performance = next((r.metric("roc_auc") for r in reversed(stored) if r.metric("roc_auc")), None)
+    if latest_performance:
+        st.caption(
+            "Estimated ROC-AUC: confidence-based (CBPE); calibration: "
+            f"{latest_performance['details'].get('calibration', OLD_CALIBRATION)}. "
+            f"{charts.PERFORMANCE_ASSUMPTION} Realized ROC-AUC uses the outcomes known for a week's claims (an "
+            "adjuster's decision, else the label the claim was imported with); ✕ marks weeks where it fell below "
+            "the estimate's band."
+        )
+
+
+# The confirmation in progress holds what it showed: (report id, number of open alerts).
 FLASH_KEY, CONFIRM_KEY = "monitoring_flash", "incident_ack_for"
 
 
@@ -72,19 +81,23 @@ def _done(message: str, *keys: str) -> None:
     rerun_fragment()
 
 
-def acknowledge_controls(incident: incidents.Incident) -> None:
+def acknowledge_controls(incident: incidents.Incident, viewer: Actor) -> None:
     """Bulk acknowledgement is an explicit action with a confirmation; one alert is
     acknowledged by choosing it (nothing is preselected)."""
     pending = incident.open_alerts
     if not pending:
         st.info("Every alert of this week is acknowledged.")
         return
-    n, week = len(pending), incident.window_start
-    if st.session_state.get(CONFIRM_KEY) != incident.report_id:
-        if st.button(f"Acknowledge all {n} alerts of this incident", key="incident_ack"):
-            st.session_state[CONFIRM_KEY] = incident.report_id
+    week = incident.window_start
+    shown = st.session_state.get(CONFIRM_KEY)
+    if not shown or shown[0] != incident.report_id:
+        if st.button(f"Acknowledge all {len(pending)} alerts of this incident", key="incident_ack"):
+            st.session_state[CONFIRM_KEY] = (incident.report_id, len(pending))
             rerun_fragment()
     else:
+        # The number the manager was shown, not a recount on the confirming click: core
+        # refuses if someone acknowledged some meanwhile.
+        n = shown[1]
         with st.container(border=True):
             st.warning(
                 f"This acknowledges all {n} open alerts of the week of {week} "
@@ -95,11 +108,13 @@ def acknowledge_controls(incident: incidents.Incident) -> None:
             if confirm.button(f"Confirm: acknowledge {n} alerts", key="incident_ack_confirm", type="primary"):
                 done = attempt(
                     lambda s: incidents.acknowledge_incident(
-                        s, actor=actor, report_id=incident.report_id, note=note, expected=n
+                        s, actor=viewer, report_id=incident.report_id, note=note, expected=n
                     )
                 )
                 if done is not None:
                     _done(f"Acknowledged {done} alerts of the week of {week}.", CONFIRM_KEY, "incident_ack_note")
+                else:  # refused (said above): confirming again is about the alerts open now
+                    st.session_state[CONFIRM_KEY] = (incident.report_id, len(pending))
             if cancel.button("Cancel", key="incident_ack_cancel"):
                 st.session_state.pop(CONFIRM_KEY, None)
                 rerun_fragment()
@@ -116,7 +131,7 @@ def acknowledge_controls(incident: incidents.Incident) -> None:
         if st.form_submit_button("Acknowledge this alert", key="ack_submit"):
             if alert is None:
                 st.error("Choose the alert to acknowledge.")
-            elif attempt(lambda s: report.acknowledge(s, actor=actor, alert_id=alert.id, note=note)) is not None:
+            elif attempt(lambda s: report.acknowledge(s, actor=viewer, alert_id=alert.id, note=note)) is not None:
                 _done(f"Acknowledged: {alert.message}.", "ack_alert", "ack_note")
 
 
@@ -125,12 +140,17 @@ def _week_label(box: incidents.Inbox, start: object) -> str:
     return f"{start} · {len(incident.alerts)} alerts, {incident.open} open" if incident else f"{start} · no alerts"
 
 
-@st.fragment
+@st.fragment(key="monitoring_alerts")
 def alerts_section(stored: list[report.StoredReport]) -> None:
     """The alerts inbox (one incident per week: its signals × segments), one week's
     details, acknowledgement and retraining: picking a week or acknowledging reruns only
-    this part, not the overview queries above."""
-    box = attempt(lambda s: incidents.inbox(s, actor=actor))
+    this part."""
+    # Re-read on every run of the fragment: a click here does not rerun the page's top, and
+    # whoever was signed out, disabled or demoted since must not act as the user read there.
+    viewer = current_actor()
+    if viewer is None:
+        st.rerun()  # the whole app, which now shows the sign-in page and why
+    box = attempt(lambda s: incidents.inbox(s, actor=viewer))
     if box is None:
         return
     st.subheader("Alerts inbox")
@@ -207,12 +227,29 @@ def alerts_section(stored: list[report.StoredReport]) -> None:
         hide_index=True,
         key="drift_alert_table",
     )
-    if actor.may(Permission.TRAIN_MODELS):
-        acknowledge_controls(incident)
+    if viewer.may(Permission.TRAIN_MODELS):
+        acknowledge_controls(incident, viewer)
         if st.button(f"Retrain the claim model on data up to {chosen.window_end}", key="drift_retrain"):
-            run_id = attempt(lambda s: report.retrain_on_window(s, actor=actor, report_id=chosen.id))
+            run_id = attempt(lambda s: report.retrain_on_window(s, actor=viewer, report_id=chosen.id))
             if run_id is not None:
                 st.success(f"Queued training run {run_id}; follow it on Models and retraining.")
 
 
-alerts_section(stored)
+actor = actor_or_stop()
+st.title("Monitoring")
+# Only the open tab runs and draws (each section reads its own tables and draws two to five
+# charts): a manager's first view of the page waits for one section, not three.
+overview_tab, drift_tab, alerts_tab = st.tabs(
+    ["Overview", "Drift and performance", ALERTS_TAB], on_change="rerun", key="monitoring_tab"
+)
+if overview_tab.open:
+    with overview_tab:
+        overview_section(actor)
+if drift_tab.open:
+    with drift_tab:
+        if stored := stored_reports(actor):
+            drift_section(stored)
+if alerts_tab.open:
+    with alerts_tab:
+        if stored := stored_reports(actor):
+            alerts_section(stored)

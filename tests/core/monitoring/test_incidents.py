@@ -1,10 +1,13 @@
 """Alert incidents on stored reports (both backends): a week's alerts are one incident of
 signals × segments, a window never repeats an alert for the same signal and segment, the
 inbox counts open alerts and opens on the newest week that has some, and acknowledging a
-whole incident is one audited, role-checked action that refuses a stale count."""
+whole incident is one audited, role-checked action that refuses a stale count; of two
+managers acknowledging the same alerts at once exactly one lands."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -12,11 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import accounts
+from core import accounts, audit
 from core.auth import Actor, Role, cli_actor
 from core.errors import InvalidInput, PermissionDenied
 from core.monitoring import drift, incidents, report
 from db.models import AuditLog, DriftAlert, DriftReport, ModelVersion
+from db.session import engine_for
+from tests.conftest import run_at_once
 
 ADMIN = cli_actor()
 MONDAY = date(2026, 5, 4)
@@ -186,3 +191,76 @@ def test_only_managers_acknowledge_an_incident(world, role: Role) -> None:  # ty
             session.scalar(select(func.count()).select_from(DriftAlert).where(DriftAlert.acknowledged_at.isnot(None)))
             == 0
         )
+
+
+@pytest.fixture
+def racing(world, database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Two managers, each acting in a session of their own. Each action is held at its audit
+    entry until the other has got there too (or 2 s have passed: on PostgreSQL the row lock
+    keeps the second one waiting before it), so both read the open alerts before either
+    writes: the race is certain, not merely likely."""
+    session, _, max_ = world
+    with session.begin():
+        mia = accounts.create_user(session, actor=ADMIN, username="mia", role=Role.MANAGER, password="0123456789")
+        storm = incidents.inbox(session, actor=max_).incident(MONDAY)
+    both_read = threading.Barrier(2)
+    record = audit.record
+
+    def held_record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other one is waiting for a lock
+            both_read.wait(timeout=2)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", held_record)
+    managers = [max_, Actor("mia", Role.MANAGER, mia.id)]
+
+    def act(action):  # type: ignore[no-untyped-def]
+        def run(i: int):  # type: ignore[no-untyped-def]
+            with Session(engine_for(database_url), expire_on_commit=False) as own, own.begin():
+                return action(own, managers[i])
+
+        return run_at_once(run, 2)
+
+    return session, storm, managers, act
+
+
+def acknowledgements(session: Session, action: str) -> tuple[list[AuditLog], set[tuple[int | None, str | None]]]:
+    with session.begin():
+        entries = session.scalars(select(AuditLog).where(AuditLog.action == action)).all()
+        marks = set(
+            session.execute(
+                select(DriftAlert.acknowledged_by_id, DriftAlert.acknowledgement).where(
+                    DriftAlert.acknowledged_at.isnot(None)
+                )
+            ).all()
+        )
+    return list(entries), {tuple(m) for m in marks}  # type: ignore[misc]
+
+
+def test_two_managers_acknowledging_one_incident_at_once_land_one_acknowledgement(racing) -> None:  # type: ignore[no-untyped-def]
+    session, storm, managers, act = racing
+    results, errors = act(
+        lambda s, manager: incidents.acknowledge_incident(
+            s, actor=manager, report_id=storm.report_id, note=f"handled by {manager.username}", expected=6
+        )
+    )
+    assert list(results.values()) == [6] and len(errors) == 1, errors
+    assert isinstance(errors[0], InvalidInput) and "acknowledged" in str(errors[0])
+    winner = managers[next(iter(results))]
+    entries, marks = acknowledgements(session, "drift.incident_acknowledged")
+    assert [e.actor for e in entries] == [winner.username]
+    assert marks == {(winner.user_id, f"handled by {winner.username}")}  # nobody's note overwritten
+
+
+def test_two_managers_acknowledging_one_alert_at_once_land_one_acknowledgement(racing) -> None:  # type: ignore[no-untyped-def]
+    session, storm, managers, act = racing
+    alert_id = storm.alerts[0].id
+    results, errors = act(
+        lambda s, manager: report.acknowledge(s, actor=manager, alert_id=alert_id, note=f"seen by {manager.username}")
+    )
+    assert list(results.values()) == [alert_id] and len(errors) == 1, errors
+    assert isinstance(errors[0], InvalidInput) and "already acknowledged" in str(errors[0])
+    winner = managers[next(iter(results))]
+    entries, marks = acknowledgements(session, "drift.alert_acknowledged")
+    assert [e.actor for e in entries] == [winner.username]
+    assert marks == {(winner.user_id, f"seen by {winner.username}")}
