@@ -203,6 +203,11 @@ class RunView:
     error: str
     cancellable: bool
 
+    @property
+    def in_progress(self) -> bool:
+        """Queued, running or cancelling: the run's row still changes by itself."""
+        return self.status in (*ACTIVE, CANCELLING)
+
 
 def run_views(session: Session, *, actor: Actor, limit: int = 20) -> list[RunView]:
     return [describe(run) for run in recent_runs(session, actor=actor, limit=limit)]

@@ -252,6 +252,7 @@ def test_a_cancel_of_a_running_run_reads_as_cancelling_at_once_and_a_second_requ
     with sessions() as session, session.begin():
         (view,) = jobs.run_views(session, actor=BOSS)
         assert (view.status, view.phase, view.cancellable) == ("cancelling…", "encoding", False)
+        assert view.in_progress  # the Models page keeps refreshing until the worker has stopped it
         assert view.detail == "1,024 / 8,512 texts encoded · about 4 min left"
         jobs.request_cancel(session, actor=BOSS, run_id=run_id)  # a second tab clicks too
     with sessions() as session:
@@ -263,6 +264,7 @@ def test_a_cancel_of_a_running_run_reads_as_cancelling_at_once_and_a_second_requ
         (view,) = jobs.run_views(session, actor=BOSS)
         # where it stopped stays visible; no time left is promised for a run that has ended
         assert (view.status, view.phase, view.fraction) == ("cancelled", "encoding", 1024 / 8512)
+        assert not view.in_progress  # nothing left to refresh for
         assert view.detail == "1,024 / 8,512 texts encoded"
 
 

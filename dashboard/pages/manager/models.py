@@ -192,10 +192,13 @@ if queued:
 CANCEL_NOTICE = "runs_cancel_notice"  # the run this browser session asked to cancel
 
 
-@st.fragment(run_every=2)
+RUNS_REFRESH_SECONDS = 2
+
+
 def runs() -> None:
-    """Training runs with their phase and progress, refreshed every few seconds while the
-    rest of the page stays put. A cancel shows as "cancelling…" at once, for everyone."""
+    """Training runs with their phase and progress, refreshed every few seconds while one
+    is in progress (the rest of the page stays put). A cancel shows as "cancelling…" at
+    once, for everyone."""
     viewer = current_actor()  # re-read on every refresh: an ended session shows nothing
     if viewer is None:
         return
@@ -245,4 +248,8 @@ def runs() -> None:
 
 
 st.subheader("Training runs")
-runs()
+# Refreshing by itself only while a run can change: an idle refresh redraws the table every
+# few seconds for nothing (bench_pages: it kept the Models page busy). A run queued here
+# reruns the page, which starts the refresh.
+in_progress = any(v.in_progress for v in attempt(lambda s: jobs.run_views(s, actor=actor)) or [])
+st.fragment(runs, run_every=RUNS_REFRESH_SECONDS if in_progress else None)()
