@@ -19,8 +19,10 @@ def test_highlighted_narratives_escape_markup_and_script() -> None:
     assert html.count("<span") == len(words)
 
 
-def test_field_contributions_are_sorted_by_size_with_risk_raising_in_red() -> None:
-    figure = charts.field_contributions({"claimed_amount": 0.12, "witnesses": -0.03, "channel": 0.001})
-    bar = figure.data[0]
-    assert list(bar.x) == [0.001, -0.03, 0.12]  # largest at the top of a horizontal bar chart
-    assert list(bar.marker.color) == [charts.POSITIVE, charts.NEGATIVE, charts.POSITIVE]
+def test_field_contributions_are_sorted_by_size_with_risk_raising_in_red_and_labels_escaped() -> None:
+    drawn = charts.field_contributions({"claimed_amount": 0.12, "witnesses": -0.03, "<b>x</b>": 0.001})
+    rows = drawn.split("role='listitem'")[1:]
+    assert [r[r.index("tabular-nums'>") + 14 :].split("<")[0] for r in rows] == ["+0.120", "-0.030", "+0.001"]
+    assert [charts.POSITIVE in r for r in rows] == [True, False, True]  # red raises the risk, blue lowers it
+    assert "left:50.0%; width:50.0%" in rows[0] and "left:37.5%; width:12.5%" in rows[1]  # either side of zero
+    assert "<b>" not in drawn and "&lt;b&gt;x&lt;/b&gt;" in drawn

@@ -54,7 +54,7 @@ with left:
         st.markdown("**Top reasons**")
         for reason in explanation.reasons:
             st.markdown(f"- {plain(reason)}")
-        st.plotly_chart(charts.field_contributions(explanation.fields), key="review_fields_chart")
+        st.html(charts.field_contributions(explanation.fields))
         st.caption(
             f"SHAP ({explanation.method}, {explanation.parameters.get('max_evals')} evaluations): base "
             f"{explanation.base_value:.3f} + contributions = {explanation.output_value:.3f}"

@@ -94,9 +94,7 @@ def decisions() -> None:
                 for reason in stored.explanation.reasons:
                     st.markdown(f"- {plain(reason)}")
                 st.html(charts.highlighted_words(stored.explanation.words))
-                st.plotly_chart(
-                    charts.field_contributions(stored.explanation.fields), key=f"explanations_fields_{decision.id}"
-                )
+                st.html(charts.field_contributions(stored.explanation.fields))
                 settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stored.explanation.parameters.items())
                 st.caption(
                     plain(f"{stored.explanation.method} ({settings}), computed ")
