@@ -16,7 +16,12 @@ windows them:
   scored windows (`benchmarks/nannyml_cbpe.py`), because NannyML pins numpy/pandas versions
   ClaimLens does not use. Without that interpreter the NannyML column is skipped with a
   message;
-- **realized**: ROC-AUC of the champion's probability against the known labels.
+- **realized**: ROC-AUC of the champion's probability against the known labels;
+- **validation**, **test**: how many of the window's claims are in the champion's
+  validation split (early stopping, its Platt calibration and flag thresholds) or test split
+  (the isotonic map above is fitted on them, and the tested ROC-AUC measured): a window
+  with any is **in-sample** (`in_sample`), and the summary is repeated over the other
+  windows only.
 
     python3.11 -m venv /work/nannyml-venv && /work/nannyml-venv/bin/pip install nannyml pyarrow statsmodels
     DATABASE_URL=sqlite:////tmp/demo.db .venv/bin/python -m benchmarks.bench_cbpe \\
@@ -35,14 +40,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core import registry
 from core.monitoring import cbpe, report, stats
-from db.models import Claim
+from db.models import Claim, ModelVersion, TrainingRun
 from db.session import session_scope
 
 RUNNER = Path(__file__).with_name("nannyml_cbpe.py")
 DEFAULT_NANNYML = os.environ.get("NANNYML_PYTHON", "/work/nannyml-venv/bin/python")
+
+
+def splits(session: Session, version: ModelVersion) -> dict[str, set[int]]:
+    """The claim ids of the champion's validation and test splits (its run's manifest)."""
+    run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
+    manifest = (run.data_manifest or {}) if run else {}
+    return {name: set(manifest.get(name, [])) for name in ("validation", "test")}
 
 
 def scored_windows(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
@@ -57,6 +70,7 @@ def scored_windows(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, float]
         tested = float((version.metrics or {}).get("summary", {}).get("roc_auc", float("nan")))
         reference = report.reference_outcomes(session, version)
         calibration = report.reference_calibration(session, version)
+        held_out = splits(session, version)
         _, ref_end = report.reference_window(session, version)
         last = session.scalar(select(func.max(Claim.report_date)))
         windows = [
@@ -73,10 +87,13 @@ def scored_windows(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, float]
         before = cbpe.estimate(scores, cbpe.IDENTITY, threshold)
         known = window.dropna(subset=["label"])
         labels = known["label"].to_numpy(bool)
+        in_split = {name: int(window["id"].isin(ids).sum()) for name, ids in held_out.items()}
         rows.append(
             {
                 "window_start": start,
                 "claims": len(window),
+                **in_split,
+                "in_sample": sum(in_split.values()) > 0,
                 "fraud": int(labels.sum()),
                 "realized": stats.realized_auc(known["probability"].to_numpy(float), labels)
                 if 0 < labels.sum() < len(labels)
@@ -108,7 +125,7 @@ def scored_windows(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, float]
     scores, labels = reference["probability"].to_numpy(float), reference["label"].to_numpy(bool)
     print(
         f"on those reference claims: realized {stats.realized_auc(scores, labels):.3f}, "
-        f"ours {cbpe.estimate(scores, calibration, threshold).roc_auc:.3f} (in-sample), "
+        f"ours {cbpe.estimated_auc(scores, calibration):.3f} (in-sample; the drop alert's reference), "
         f"uncalibrated {cbpe.estimate(scores, cbpe.IDENTITY, threshold).roc_auc:.3f}; "
         f"fraud rate {labels.mean():.3f}, mean probability {scores.mean():.3f}"
     )
@@ -129,12 +146,20 @@ def nannyml(out: Path, python: str) -> pd.DataFrame | None:
 
 
 def summarise(table: pd.DataFrame, tested: float) -> None:
+    print(f"tested ROC-AUC at training: {tested:.3f}")
+    summarise_windows(table, "all windows")
+    out_of_sample = table[~table["in_sample"]]
+    held = int(table["in_sample"].sum())
+    summarise_windows(out_of_sample, f"out of sample only (without the {held} windows holding validation/test claims)")
+
+
+def summarise_windows(table: pd.DataFrame, title: str) -> None:
     def error(column: str) -> str:
         known = table.dropna(subset=["realized", column])
         diff = known[column] - known["realized"]
         return f"bias {diff.mean():+.3f}, mean |error| {diff.abs().mean():.3f} over {len(known)} windows"
 
-    print(f"tested ROC-AUC at training: {tested:.3f}")
+    print(f"-- {title}")
     print(f"ours vs realized:         {error('ours')}")
     print(f"uncalibrated vs realized: {error('uncalibrated')}")
     inside = ((table["realized"] >= table["ours_lower"]) & (table["realized"] <= table["ours_upper"])).mean()
@@ -143,6 +168,7 @@ def summarise(table: pd.DataFrame, tested: float) -> None:
         f"upper bound above 1 before clipping: {int((table['unclipped_upper'] > 1).sum())} windows "
         f"(uncalibrated: {int((table['uncalibrated_upper'] > 1).sum())}); after: {int((table['ours_upper'] > 1).sum())}"
     )
+    print(f"uncalibrated range: {table['uncalibrated'].min():.3f}-{table['uncalibrated'].max():.3f}")
     if "nannyml" in table:
         print(f"NannyML vs realized:      {error('nannyml')}")
         gap = (table["ours"] - table["nannyml"]).abs()
@@ -174,7 +200,8 @@ def main() -> None:
         agree = (table["nannyml_realized"] - table["realized"]).abs().max()
         print(f"realized ROC-AUC, ours vs NannyML's on the same rows: max difference {agree:.2g}")
     table.to_csv(args.out / "windows.csv", index=False)
-    columns = ["window_start", "claims", "fraud", "realized", "ours", "ours_lower", "ours_upper", "uncalibrated"]
+    columns = ["window_start", "claims", "validation", "test", "fraud", "realized", "ours", "ours_lower", "ours_upper"]
+    columns += ["uncalibrated"]
     columns += [c for c in ("nannyml", "nannyml_lower", "nannyml_upper") if c in table]
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(table[columns].round(3).to_string(index=False))

@@ -198,7 +198,7 @@ PERFORMANCE_ASSUMPTION = (
 
 def _performance_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
     """One row per window: the estimate with its band clipped to [0, 1] (reports stored
-    before the band was kept get it computed here), realized, tested."""
+    before the band was kept get it computed here), realized, and the references."""
     frame = pd.DataFrame(
         [
             {"window": r.window_start, **m["details"]}
@@ -220,9 +220,10 @@ def _performance_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
 
 def performance(reports: list) -> go.Figure:  # type: ignore[type-arg]
     """Estimated ROC-AUC (CBPE, no labels needed) with its ±2 SD band clipped to [0, 1],
-    realized ROC-AUC where outcomes are known, the champion's tested ROC-AUC, and ✕ on the
-    windows whose realized AUC fell below the band: there the estimate's assumption (calibration
-    holds, no concept drift) broke, which the estimate itself cannot see."""
+    realized ROC-AUC where outcomes are known, the ROC-AUC realized and estimated on the
+    champion's test claims (`_reference_lines`), and ✕ on the windows whose realized AUC
+    fell below the band: there the estimate's assumption (calibration holds, no concept
+    drift) broke, which the estimate itself cannot see."""
     frame = _performance_rows(reports)
     figure = go.Figure()
     if frame.empty:
@@ -256,7 +257,7 @@ def performance(reports: list) -> go.Figure:  # type: ignore[type-arg]
             hovertext=[_broken_text(row) for _, row in broken.iterrows()],
             hoverinfo="text",
         )
-    figure.add_hline(y=float(frame["reference"].iat[0]), line_dash="dot", annotation_text="tested at training")
+    _reference_lines(figure, frame.iloc[-1])
     lowest = float(np.nanmin(frame[["estimated_lower", "realized"]].to_numpy(float)))
     figure.update_yaxes(title="ROC-AUC", range=[max(0.0, min(lowest, 0.7) - 0.05), 1.0])
     figure.update_layout(
@@ -265,6 +266,23 @@ def performance(reports: list) -> go.Figure:  # type: ignore[type-arg]
         legend={"orientation": "h", "y": -0.15},
     )
     return figure
+
+
+def _reference_lines(figure: go.Figure, latest: pd.Series) -> None:
+    """The newest report's references: the ROC-AUC realized on the test claims ("reference"
+    in reports stored before the reference estimate was kept) and the estimate on them
+    that the drop alert compares with."""
+    realized = next((latest[k] for k in ("reference_realized", "reference") if pd.notna(latest.get(k))), None)
+    if realized is not None:
+        figure.add_hline(y=float(realized), line_dash="dot", annotation_text="realized on the test claims")
+    if pd.notna(latest.get("reference_estimated")):
+        figure.add_hline(
+            y=float(latest["reference_estimated"]),
+            line_dash="dash",
+            line_color="#2e86c1",
+            annotation_text="estimated on the test claims (alerts compare with this)",
+            annotation_position="bottom right",
+        )
 
 
 def _broken_text(row: pd.Series) -> str:

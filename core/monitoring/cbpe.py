@@ -104,6 +104,13 @@ def expected_auc(scores: np.ndarray, probabilities: np.ndarray) -> float:
     return float(np.sum(p * below) / pairs)
 
 
+def estimated_auc(scores: np.ndarray, calibration: Calibration) -> float:
+    """The expected ROC-AUC of claims with these scores under `calibration`: `estimate`'s
+    ROC-AUC without the draws for its spread."""
+    scores = np.asarray(scores, dtype=float)
+    return expected_auc(scores, np.clip(calibration(scores), 0.0, 1.0))
+
+
 def estimate(
     scores: np.ndarray, calibration: Calibration, threshold: float, draws: int = DRAWS, seed: int = 0
 ) -> Estimate:

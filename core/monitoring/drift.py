@@ -325,58 +325,113 @@ def sentiment_metric(reference: pd.Series, current: pd.Series, t: DriftThreshold
     ]
 
 
+@dataclass(frozen=True)
+class PerformanceReference:
+    """What one segment's estimated ROC-AUC is compared with: CBPE's estimate on the
+    segment's reference (test) claims under the same calibration as the windows', and
+    the ROC-AUC realized on them. `estimated` is None, and `why` says so, when the segment
+    has too few reference claims: it then gets no performance verdict."""
+
+    estimated: float | None
+    realized: float | None
+    n: int
+    why: str | None = None
+
+
+@dataclass(frozen=True)
+class PerformanceBaseline:
+    """CBPE's calibration and each segment's `PerformanceReference`."""
+
+    calibration: cbpe.Calibration
+    segments: Mapping[str, PerformanceReference] = field(default_factory=dict)
+
+    def reference(self, segment: str) -> PerformanceReference:
+        missing = PerformanceReference(None, None, 0, "no reference claims in this segment: no performance verdict")
+        return self.segments.get(segment, missing)
+
+
+NO_BASELINE = PerformanceBaseline(cbpe.IDENTITY)
+
+
+def performance_baseline(
+    reference: pd.DataFrame, calibration: cbpe.Calibration, t: DriftThresholds
+) -> PerformanceBaseline:
+    """The reference estimate of all claims and of each value of `SEGMENT_COLUMNS` among
+    the scored `reference` claims (`probability`, `label` and the segment columns)."""
+    scored = reference.dropna(subset=["probability"])
+    segments = {"all": performance_reference(scored, calibration, t)}
+    for column in SEGMENT_COLUMNS:
+        for value, claims in scored.groupby(column):
+            segments[f"{column}={value}"] = performance_reference(claims, calibration, t)
+    return PerformanceBaseline(calibration, segments)
+
+
+def performance_reference(
+    scored: pd.DataFrame, calibration: cbpe.Calibration, t: DriftThresholds
+) -> PerformanceReference:
+    """The estimate on these reference claims, or none when they are fewer than
+    `min_rows` (the rule a window's segment is held to), and their realized ROC-AUC."""
+    realized = _realized(scored.dropna(subset=["label"]))
+    if len(scored) < t.min_rows:
+        why = f"{len(scored)} reference claims in this segment, {t.min_rows} needed: no performance verdict"
+        return PerformanceReference(None, realized, len(scored), why)
+    estimated = cbpe.estimated_auc(scored["probability"].to_numpy(float), calibration)
+    return PerformanceReference(estimated, realized, len(scored))
+
+
+def _realized(labelled: pd.DataFrame) -> float | None:
+    """ROC-AUC of the probability against `label`, given `MIN_REALIZED` labels of both kinds."""
+    if len(labelled) < MIN_REALIZED or labelled["label"].nunique() != 2:
+        return None
+    return stats.realized_auc(labelled["probability"].to_numpy(float), labelled["label"].to_numpy(bool))
+
+
 def performance_metric(
-    current: pd.DataFrame,
-    reference_auc: float | None,
-    threshold: float,
-    segment: str,
-    t: DriftThresholds,
-    calibration: cbpe.Calibration = cbpe.IDENTITY,
+    current: pd.DataFrame, baseline: PerformanceBaseline, threshold: float, segment: str, t: DriftThresholds
 ) -> list[Metric]:
     """Estimated ROC-AUC (CBPE: from the probabilities recalibrated on the champion's test
-    claims, no labels needed) against the champion's tested AUC; the realized AUC where
-    at least `MIN_REALIZED` claims of the window have a known outcome (`label`: an
-    adjuster's decision, else the label the claim came with) of both kinds."""
+    claims, no labels needed) against the same estimate on the segment's test claims; the
+    realized AUC where at least `MIN_REALIZED` claims of the window have a known outcome
+    (`label`: an adjuster's decision, else the label the claim came with) of both kinds.
+    Without a reference estimate the metric has no value, hence no verdict."""
     scored = current.dropna(subset=["probability"])
-    if len(scored) < t.min_rows or reference_auc is None:
+    if len(scored) < t.min_rows:
         return []
-    estimate = cbpe.estimate(scored["probability"].to_numpy(float), calibration, threshold)
-    labelled = scored.dropna(subset=["label"])
-    realized = None
-    if len(labelled) >= MIN_REALIZED and labelled["label"].nunique() == 2:
-        realized = stats.realized_auc(labelled["probability"].to_numpy(float), labelled["label"].to_numpy(bool))
-    drop = reference_auc - estimate.roc_auc
+    reference = baseline.reference(segment)
+    estimate = cbpe.estimate(scored["probability"].to_numpy(float), baseline.calibration, threshold)
+    drop = float("nan") if reference.estimated is None else reference.estimated - estimate.roc_auc
     # No test statistic (p-value None): the drop must also exceed twice its uncertainty.
     beyond_uncertainty = bool(np.isfinite(estimate.roc_auc_std) and drop > 2 * estimate.roc_auc_std)
-    metric = Metric(
-        "performance",
-        "roc_auc",
-        segment,
-        "cbpe",
-        drop,
-        t.auc_drop,
-        None,
-        0,
-        len(scored),
-        {
-            "estimated": estimate.roc_auc,
-            "estimated_std": estimate.roc_auc_std,
-            "estimated_lower": estimate.roc_auc_lower,
-            "estimated_upper": estimate.roc_auc_upper,
-            "reference": reference_auc,
-            "realized": realized,
-            "realized_n": len(labelled),
-            "realized_decisions": int(labelled["decision_label"].notna().sum()) if "decision_label" in labelled else 0,
-            "estimated_precision": estimate.precision,
-            "estimated_recall": estimate.recall,
-            "expected_fraud_rate": estimate.expected_fraud_rate,
-            "observed_fraud_rate": float(labelled["label"].mean()) if len(labelled) else None,
-            "calibration": calibration.source,
-            "calibration_n": calibration.reference_n,
-            "beyond_uncertainty": beyond_uncertainty,
-        },
-    )
-    return [metric]
+    details = _performance_details(scored, estimate, reference, baseline.calibration)
+    details["beyond_uncertainty"] = beyond_uncertainty
+    return [
+        Metric("performance", "roc_auc", segment, "cbpe", drop, t.auc_drop, None, reference.n, len(scored), details)
+    ]
+
+
+def _performance_details(
+    scored: pd.DataFrame, estimate: cbpe.Estimate, reference: PerformanceReference, calibration: cbpe.Calibration
+) -> dict[str, Any]:
+    labelled = scored.dropna(subset=["label"])
+    return {
+        "estimated": estimate.roc_auc,
+        "estimated_std": estimate.roc_auc_std,
+        "estimated_lower": estimate.roc_auc_lower,
+        "estimated_upper": estimate.roc_auc_upper,
+        "reference_estimated": reference.estimated,
+        "reference_realized": reference.realized,
+        "reference_n": reference.n,
+        "no_verdict": reference.why,
+        "realized": _realized(labelled),
+        "realized_n": len(labelled),
+        "realized_decisions": int(labelled["decision_label"].notna().sum()) if "decision_label" in labelled else 0,
+        "estimated_precision": estimate.precision,
+        "estimated_recall": estimate.recall,
+        "expected_fraud_rate": estimate.expected_fraud_rate,
+        "observed_fraud_rate": float(labelled["label"].mean()) if len(labelled) else None,
+        "calibration": calibration.source,
+        "calibration_n": calibration.reference_n,
+    }
 
 
 def severity(

@@ -5,9 +5,10 @@ let a manager acknowledge an alert (a whole week's: `core.monitoring.incidents`)
 
 The reference is the report-date range of the claims the champion was trained on (its
 training run's manifest); the performance estimate is calibrated on the run's test claims
-(`reference_calibration`). Samples are bounded (`REFERENCE_SAMPLE`, `TEXT_SAMPLE`) so a
-report costs the same at a million claims as at ten thousand; tests grow faster than
-linearly only in the text check, which is why that one is sampled hardest.
+and compared with the same estimate on them, per segment (`performance_baseline`). Samples
+are bounded (`REFERENCE_SAMPLE`, `TEXT_SAMPLE`) so a report costs the same at a million
+claims as at ten thousand; tests grow faster than linearly only in the text check, which
+is why that one is sampled hardest.
 """
 
 from __future__ import annotations
@@ -132,35 +133,52 @@ def _claims(session: Session, version_id: int, start: date, end: date, limit: in
     return drift.derive_fields(_labelled(frame))
 
 
+REFERENCE_COLUMNS = ("id", "report_date", *drift.SEGMENT_COLUMNS)
+
+
 def reference_outcomes(session: Session, version: ModelVersion) -> pd.DataFrame:
-    """The champion's training-run test claims (labelled, not learnt from) with its
-    probability and their outcome as `_labelled` reads it today: CBPE's reference."""
+    """The champion's training-run test claims (labelled, not learnt from) with their
+    segment columns, its probability and their outcome as `_labelled` reads it today:
+    CBPE's reference."""
     run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
     ids = (run.data_manifest or {}).get("test", []) if run else []
+    columns = [getattr(Claim, c) for c in REFERENCE_COLUMNS]
     frames = [
         pd.DataFrame(
             session.execute(
-                _with_outcomes(select(Claim.id, Claim.report_date), version.id).where(Claim.id.in_(ids[i : i + 10_000]))
+                _with_outcomes(select(*columns), version.id).where(Claim.id.in_(ids[i : i + 10_000]))
             ).all(),
-            columns=["id", "report_date", *OUTCOME_COLUMNS],
+            columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS],
         )
         for i in range(0, len(ids), 10_000)  # SQLite binds at most 32,766 parameters
     ]
     if not frames:
-        return pd.DataFrame(columns=["id", "report_date", *OUTCOME_COLUMNS, "decision_label", "label"])
+        return pd.DataFrame(columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS, "decision_label", "label"])
     return _labelled(pd.concat(frames, ignore_index=True)).dropna(subset=["probability", "label"])
 
 
 def reference_calibration(session: Session, version: ModelVersion) -> cbpe.Calibration:
     """CBPE's calibration for the champion: isotonic on `reference_outcomes`."""
-    frame = reference_outcomes(session, version)
-    if frame.empty:
+    return _calibration(reference_outcomes(session, version), version)
+
+
+def _calibration(outcomes: pd.DataFrame, version: ModelVersion) -> cbpe.Calibration:
+    if outcomes.empty:
         return cbpe.IDENTITY
     return cbpe.fit_calibration(
-        frame["probability"].to_numpy(float),
-        frame["label"].to_numpy(bool),
-        source=f"isotonic on the {len(frame):,} test claims of training run {version.training_run_id}",
+        outcomes["probability"].to_numpy(float),
+        outcomes["label"].to_numpy(bool),
+        source=f"isotonic on the {len(outcomes):,} test claims of training run {version.training_run_id}",
     )
+
+
+def performance_baseline(
+    session: Session, version: ModelVersion, t: drift.DriftThresholds
+) -> drift.PerformanceBaseline:
+    """CBPE's calibration on the champion's test claims and, for all of them and each
+    segment, the estimate on them under that calibration: what a window's is compared with."""
+    outcomes = reference_outcomes(session, version)
+    return drift.performance_baseline(outcomes, _calibration(outcomes, version), t)
 
 
 def window_claims(session: Session, *, version: ModelVersion, start: date, end: date) -> pd.DataFrame:
@@ -226,16 +244,16 @@ def compute_window(
     embed: Any,
     reference_embeddings: np.ndarray | None,
     t: drift.DriftThresholds,
-    calibration: cbpe.Calibration = cbpe.IDENTITY,
+    baseline: drift.PerformanceBaseline = drift.NO_BASELINE,
 ) -> tuple[list[drift.Metric], list[dict[str, Any]]]:
-    """Every metric of one window against the reference, with verdicts."""
+    """Every metric of one window against the reference, with verdicts; the estimated
+    ROC-AUC against `baseline` (without one, it has no verdict)."""
     metrics: list[drift.Metric] = []
     threshold = flag_threshold((version.parameters or {}).get("thresholds", {}))
-    reference_auc = (version.metrics or {}).get("summary", {}).get("roc_auc")
     for segment, ref, cur in _segments(reference, current, t.min_rows):
         metrics += drift.field_metrics(ref, cur, segment, t)
         metrics += drift.prediction_metrics(ref, cur, segment, t)
-        metrics += drift.performance_metric(cur, reference_auc, threshold, segment, t, calibration)
+        metrics += drift.performance_metric(cur, baseline, threshold, segment, t)
     if reference_embeddings is not None and len(current) >= t.min_rows:
         metrics += drift.text_metric(reference_embeddings, embed(_sample(current["narrative"], TEXT_SAMPLE, 1)), t)
     metrics += drift.sentiment_metric(reference_sentiment, current_sentiment, t)
@@ -256,9 +274,7 @@ def describe(metric: drift.Metric) -> str:
     where = "" if metric.segment == "all" else f" in {metric.segment.replace('=', ' ')}"
     label = metric.name.replace("_", " ")
     if metric.family == "performance":
-        d = metric.details
-        estimated, trained = d["estimated"], d["reference"]
-        return f"estimated ROC-AUC{where} {estimated:.3f}, {trained:.3f} at training (drop {metric.value:.3f})"
+        return _describe_performance(metric.details, where, metric.value)
     if metric.name == "term_shift":
         d = metric.details
         return f"narratives mention '{d['term']}' in {d['current']:.1%} of claims, {d['reference']:.1%} in training"
@@ -268,6 +284,16 @@ def describe(metric: drift.Metric) -> str:
         d = metric.details
         return f"negative messages {d['current']:.0%} vs {d['reference']:.0%} in training"
     return f"{label}{where} shifted ({metric.method.split('+')[0].upper()} {metric.value:.2f} ≥ {metric.threshold:.2f})"
+
+
+def _describe_performance(d: dict[str, Any], where: str, drop: float) -> str:
+    """The estimate, the reference estimate it dropped from, and the realized ROC-AUC there."""
+    realized = d.get("reference_realized")
+    measured = f"; {realized:.3f} realized there" if realized is not None else ""
+    return (
+        f"estimated ROC-AUC{where} {d['estimated']:.3f}, {d['reference_estimated']:.3f} estimated the same way "
+        f"on the champion's test claims{where}{measured} (drop {drop:.3f} from that estimate)"
+    )
 
 
 def run_drift(
@@ -301,7 +327,7 @@ def run_drift(
     reference_sentiment = _sentiments(session, ref_start, ref_end)
     embed = _Embedder(version)
     reference_embeddings = embed(_sample(reference["narrative"], 2 * TEXT_SAMPLE, 0))
-    calibration = reference_calibration(session, version)
+    baseline = performance_baseline(session, version, t)
     computed = []
     for start in todo:
         end = start + timedelta(days=WINDOWS[window] - 1)
@@ -310,7 +336,7 @@ def run_drift(
             continue
         sentiment = _sentiments(session, start, end)
         metrics, terms = compute_window(
-            reference, current, reference_sentiment, sentiment, version, embed, reference_embeddings, t, calibration
+            reference, current, reference_sentiment, sentiment, version, embed, reference_embeddings, t, baseline
         )
         computed.append((start, end, len(current), metrics, terms))
     # All windows are computed before the first write: on SQLite a write takes the

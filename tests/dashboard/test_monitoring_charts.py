@@ -1,7 +1,8 @@
 """The monitoring charts built from stored reports and alerts: the ROC-AUC band stays in
 [0, 1] (also for reports stored before the band was kept), the chart states what the
 estimate assumes and marks the weeks where the realized ROC-AUC fell below the band, and
-the alert timeline has a legend for its colours."""
+the alert timeline has a legend for its colours; the chart draws the ROC-AUC realized on the
+champion's test claims and the estimate on them that the drop alert compares with."""
 
 from __future__ import annotations
 
@@ -90,3 +91,19 @@ def test_the_alert_timeline_has_one_marker_per_week_and_signal_with_a_legend_for
     assert len(by_name["open"].x) == 1  # week 0's amount: one of its two segments is still open
     assert len(by_name["acknowledged"].x) == 2
     assert max(by_name["open"].marker.size) == 2  # sized by the segments it alerted in
+
+
+def reference_lines(figure) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    return {a.text: s.y0 for a, s in zip(figure.layout.annotations, figure.layout.shapes, strict=True)}
+
+
+def test_the_chart_draws_the_test_claims_realized_and_estimated_auc_the_alert_compares_with() -> None:
+    old = stored(0, {"estimated": 0.84, "estimated_std": 0.05})  # stored before the reference estimate was kept
+    assert reference_lines(charts.performance([old])) == {"realized on the test claims": 0.826}
+    new = stored(
+        1, {"estimated": 0.84, "estimated_std": 0.05, "reference_estimated": 0.847, "reference_realized": 0.83}
+    )
+    assert reference_lines(charts.performance([old, new])) == {
+        "realized on the test claims": 0.83,
+        "estimated on the test claims (alerts compare with this)": 0.847,
+    }

@@ -104,13 +104,16 @@ def test_too_few_labelled_reference_claims_keep_the_models_probabilities_and_say
     assert not rare.fitted and "5 fraud" in rare.source
 
 
+BASELINE = drift.PerformanceBaseline(cbpe.IDENTITY, {"all": drift.PerformanceReference(0.8, 0.78, 500)})
+
+
 def test_the_performance_metric_uses_decisions_else_imported_labels_and_stores_the_clipped_band() -> None:
     rng = np.random.default_rng(7)
     truth, score = world(400, rng)
     labels = (rng.random(400) < truth).astype(float)
     decided = np.where(np.arange(400) < 100, labels, np.nan)  # adjusters decided 100 claims
     frame = pd.DataFrame({"probability": score, "decision_label": decided, "label": labels})
-    [metric] = drift.performance_metric(frame, 0.8, 0.1, "all", drift.DriftThresholds(), cbpe.IDENTITY)
+    [metric] = drift.performance_metric(frame, BASELINE, 0.1, "all", drift.DriftThresholds())
     d = metric.details
     assert d["realized"] == pytest.approx(stats.realized_auc(score, labels.astype(bool)))
     assert (d["realized_n"], d["realized_decisions"]) == (400, 100)
@@ -118,5 +121,32 @@ def test_the_performance_metric_uses_decisions_else_imported_labels_and_stores_t
     assert d["estimated_upper"] == pytest.approx(min(1.0, d["estimated"] + 2 * d["estimated_std"]))
     assert d["calibration"] == cbpe.IDENTITY.source
     unlabelled = frame.assign(label=np.nan, decision_label=np.nan)
-    [blind] = drift.performance_metric(unlabelled, 0.8, 0.1, "all", drift.DriftThresholds(), cbpe.IDENTITY)
+    [blind] = drift.performance_metric(unlabelled, BASELINE, 0.1, "all", drift.DriftThresholds())
     assert blind.details["realized"] is None and blind.details["observed_fraud_rate"] is None
+
+
+def test_the_reference_estimate_is_the_windows_estimator_on_the_reference_claims_per_segment() -> None:
+    """The drop is measured from the estimate on the test claims under the same calibration
+    (NannyML's reference), not from the ROC-AUC realized there; a segment from its own test
+    claims' estimate, and not at all with fewer than `min_rows` of them."""
+    rng = np.random.default_rng(8)
+    truth, score = world(1_000, rng)
+    labels = rng.random(1_000) < truth
+    region = np.where(np.arange(1_000) < 940, "north", "south")
+    frame = pd.DataFrame({"probability": score, "label": labels.astype(float), "region": region})
+    frame["line_of_business"] = "auto"
+    calibration = cbpe.fit_calibration(score, labels, source="test claims")
+    baseline = drift.performance_baseline(frame, calibration, drift.DriftThresholds())
+    whole = baseline.reference("all")
+    assert whole.estimated == pytest.approx(cbpe.estimate(score, calibration, threshold=0.1).roc_auc)
+    assert whole.realized == pytest.approx(stats.realized_auc(score, labels)) and whole.n == 1_000
+    north = baseline.reference("region=north")
+    assert north.estimated == pytest.approx(cbpe.estimated_auc(score[:940], calibration)) and north.n == 940
+    south = baseline.reference("region=south")
+    assert south.estimated is None and south.n == 60 and "60 reference claims" in (south.why or "")
+    assert baseline.reference("region=west").estimated is None  # no test claims there at all
+    current = frame.iloc[940:].assign(region="south")
+    current = pd.concat([current] * 3, ignore_index=True)  # 180 claims: enough for an estimate
+    [metric] = drift.performance_metric(current, baseline, 0.1, "region=south", drift.DriftThresholds())
+    [judged] = drift.decide([metric], drift.DriftThresholds())
+    assert np.isnan(judged.value) and not judged.drift and judged.details["no_verdict"] == south.why
