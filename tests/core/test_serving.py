@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import accounts, registry, review, scoring, serving, triage
@@ -167,6 +167,9 @@ def test_a_limited_run_scores_open_claims_before_decided_ones(
     sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
     with sessions() as session, session.begin():
         seed(session, actor=ADMIN, config=GeneratorConfig(claims=300, seed=12))
+        # A book with history: the oldest claims (lowest ids) are decided already.
+        oldest = select(Claim.id).order_by(Claim.id).limit(40).scalar_subquery()
+        session.execute(update(Claim).where(Claim.id.in_(oldest)).values(status="decided"))
     assert train_tiny(sessions, tiny_base_model, "claim_risk").promoted
     result = scoring.score(sessions, actor=ADMIN, explain_limit=0, device="cpu", limit=32, chunk_size=32)
     assert result.claims == 32

@@ -207,7 +207,9 @@ def test_adjuster_denies_a_claim_and_manager_queues_retraining(page: Page, tmp_p
     reasons = page.get_by_test_id("stMarkdownContainer").locator("li")
     expect(reasons.first).to_be_visible()
     assert reasons.first.inner_text().strip()
-    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    bars = page.get_by_role("list", name="Contribution of each field").get_by_role("listitem")
+    expect(bars.first).to_be_visible()  # the field contributions, drawn as HTML bars with their values
+    assert re.search(r"[+-]\d\.\d{3}$", bars.first.inner_text().strip())
     shot("review")
 
     # Deny it with a reason code.

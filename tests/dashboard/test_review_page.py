@@ -191,7 +191,11 @@ def test_the_queue_says_how_many_claims_match_and_formats_its_columns(scored_dat
 
 def test_a_referral_moves_to_the_siu_view_where_siu_records_the_outcome(scored_database: str) -> None:
     app, claim_id = taken_claim("ada")
-    decide_on_page(app, claim_id, "refer_siu", "ring_pattern")
+    decide_on_page(app, claim_id, "refer_siu", "ring_pattern", "Same bank account as three other claims.")
+    # The referral leaves the claim open: this tab's next form gets a new, empty note box (a box
+    # under the old key would keep the saved note in the browser, though emptied here).
+    assert f"review_note_{claim_id}" not in [t.key for t in app.text_area]
+    assert [t.value for t in app.text_area if t.key == f"review_note_{claim_id}_1"] == [""]
     with session_scope() as session:
         claim = session.get(Claim, claim_id)
         assert claim is not None and (claim.status, claim.assigned_to_id) == ("siu_review", None)

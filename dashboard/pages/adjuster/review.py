@@ -113,8 +113,11 @@ with st.expander("Prediction history, decisions and comments"):
         st.markdown(f"- comment by {c.author} at {review.moment(c.created_at)}: {plain(c.text)}")
 
 choices = review.decision_choices(detail.status)
-# A new comment gives the box a new key: an emptied widget under its old key keeps its text in the browser.
-note_key, comment_key = f"review_note_{claim_id}", f"review_comment_{claim_id}_{len(detail.comments)}"
+# A new comment, or a decision recorded here that leaves the claim open (an SIU referral), gives
+# the box a new key: an emptied widget under its old key keeps its text in the browser.
+recorded_here = st.session_state.setdefault("review_recorded", {}).get(claim_id, 0)
+note_key = f"review_note_{claim_id}" + (f"_{recorded_here}" if recorded_here else "")
+comment_key = f"review_comment_{claim_id}_{len(detail.comments)}"
 if actor.may(Permission.REVIEW_CLAIMS) and choices:
     siu = detail.status == SIU_STATUS
     names = review.SIU_OUTCOME_NAMES if siu else review.DECISION_NAMES
@@ -164,6 +167,7 @@ if actor.may(Permission.REVIEW_CLAIMS) and choices:
             )
             if recorded is not None:
                 seen[claim_id] = recorded.claim_version  # a second click is now a stale decision
+                st.session_state["review_recorded"][claim_id] = recorded_here + 1  # the next form: a new box
                 st.session_state.pop(note_key, None)  # saved with the decision: not again with the next one
                 st.session_state["review_flash"] = f"Recorded: {names.get(decision, decision)} ({reason_code})."
                 st.rerun()

@@ -9,6 +9,7 @@ from core.auth import Actor, Permission
 from core.monitoring import incidents, report
 from core.monitoring.overview import overview
 from dashboard import charts
+from dashboard.background import scoring_banner
 from dashboard.ui import actor_or_stop, attempt, current_actor, rerun_fragment
 
 ALERTS_TAB = "Alerts inbox"
@@ -47,7 +48,10 @@ def overview_section(actor: Actor) -> None:
 def stored_reports(actor: Actor) -> list[report.StoredReport]:
     stored = attempt(lambda s: report.reports(s, actor=actor)) or []
     if not stored:
-        st.info("No drift reports yet: `claimlens drift` (also run after `claimlens score`) writes them.")
+        st.info(
+            "No drift reports yet. The worker writes the weekly reports once every claim is scored and every "
+            "flagged claim explained (its progress is shown above); `claimlens drift` writes them by hand."
+        )
     return stored
 
 
@@ -237,6 +241,7 @@ def alerts_section(stored: list[report.StoredReport]) -> None:
 
 actor = actor_or_stop()
 st.title("Monitoring")
+scoring_banner()  # while the worker catches up, the charts below cover only what it has scored
 # Only the open tab runs and draws (each section reads its own tables and draws two to five
 # charts): a manager's first view of the page waits for one section, not three.
 overview_tab, drift_tab, alerts_tab = st.tabs(
