@@ -133,7 +133,7 @@ new PerformanceObserver((list) => {
   }
 }).observe({type: 'longtask', buffered: true});
 """
-QUIET_MS = 200
+QUIET_MS = 500
 QUIET_JS = "(quiet) => performance.now() - (window.__benchBusyUntil || 0) > quiet"
 BUSY_JS = "() => [performance.now(), window.__benchBusyUntil || 0]"
 
@@ -687,15 +687,19 @@ class Bench:
 
     def manager(self) -> None:
         page = self.page
-        metric = page.get_by_test_id("stMetric")
-        self.open_and_sign_in("manager", FIRST_MONITORING, Title("Monitoring"), metric)
+        # A chart too: on a first visit the metrics are drawn while Plotly's script still loads,
+        # and a chart not yet on the page would count as drawn.
+        metric, chart = page.get_by_test_id("stMetric"), page.get_by_test_id("stPlotlyChart")
+        self.open_and_sign_in("manager", FIRST_MONITORING, Title("Monitoring"), metric, chart)
         self.timed(
             "manager: Models page (sidebar)",
             self.link("Models and retraining").click,
             Title("Models and retraining"),
             page.get_by_role("heading", name="Registry"),
         )
-        self.timed("manager: Monitoring again (sidebar)", self.link("Monitoring").click, Title("Monitoring"), metric)
+        self.timed(
+            "manager: Monitoring again (sidebar)", self.link("Monitoring").click, Title("Monitoring"), metric, chart
+        )
         inbox = page.get_by_role("tab", name=ALERTS_TAB)
         if inbox.count():  # the page's sections are tabs, of which only the open one runs
             self.timed("manager: the alerts inbox (tab)", inbox.click, page.get_by_role("heading", name="Alerts inbox"))
