@@ -37,7 +37,7 @@ icon is gone, no element of the previous run is left stale, every Plotly chart h
 and the page's own elements are there (a title that is there but hidden is timed all the
 same and noted), and until the browser's main thread has finished the work the click
 caused: the click ends with the last long task (50 ms or more) that ran on after that, and
-the next one starts only after 200 ms without one, so a page's trailing layout and drawing
+the next one starts only after 500 ms without one, so a page's trailing layout and drawing
 count to its own click, not to the next. The wall time covers the server, the websocket and the browser's
 rendering, all on this machine, so the CPU's speed flags and the machine's load are printed
 with the figures, and each click's CPU seconds in the server process and in Chromium's
