@@ -59,13 +59,11 @@ with left:
             f"SHAP ({explanation.method}, {explanation.parameters.get('max_evals')} evaluations): base "
             f"{explanation.base_value:.3f} + contributions = {explanation.output_value:.3f}"
         )
-    elif (
-        prediction
-        and actor.may(Permission.EXPLAIN)
-        and st.button("Explain this claim now", key="review_explain")
-        and attempt(lambda s: scoring.explain_claim(s, actor=actor, claim_id=claim_id)) is not None
-    ):
-        st.rerun()
+    elif prediction and actor.may(Permission.EXPLAIN) and st.button("Explain this claim now", key="review_explain"):
+        with st.spinner("Explaining this claim…"):
+            explained = attempt(lambda s: scoring.explain_claim(s, actor=actor, claim_id=claim_id))
+        if explained is not None:
+            st.rerun()
 with right:
     for section in detail.sections:
         with st.container(border=True):

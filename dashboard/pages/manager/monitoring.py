@@ -95,7 +95,8 @@ def acknowledge_controls(incident: incidents.Incident, viewer: Actor) -> None:
     week = incident.window_start
     shown = st.session_state.get(CONFIRM_KEY)
     if not shown or shown[0] != incident.report_id:
-        if st.button(f"Acknowledge all {len(pending)} alerts of this incident", key="incident_ack"):
+        label = "the alert" if len(pending) == 1 else f"all {len(pending)} alerts"
+        if st.button(f"Acknowledge {label} of this incident", key="incident_ack"):
             st.session_state[CONFIRM_KEY] = (incident.report_id, len(pending))
             rerun_fragment()
     else:
@@ -104,12 +105,14 @@ def acknowledge_controls(incident: incidents.Incident, viewer: Actor) -> None:
         n = shown[1]
         with st.container(border=True):
             st.warning(
-                f"This acknowledges all {n} open alerts of the week of {week} "
+                f"This acknowledges {'the open alert' if n == 1 else f'all {n} open alerts'} of the week of {week} "
                 f"({len(incident.signals)} signals × {len(incident.segments)} segments) with one note."
             )
             note = st.text_area("What was done (required)", key="incident_ack_note")
             confirm, cancel = st.columns(2)
-            if confirm.button(f"Confirm: acknowledge {n} alerts", key="incident_ack_confirm", type="primary"):
+            if confirm.button(
+                f"Confirm: acknowledge {n} alert{'' if n == 1 else 's'}", key="incident_ack_confirm", type="primary"
+            ):
                 done = attempt(
                     lambda s: incidents.acknowledge_incident(
                         s, actor=viewer, report_id=incident.report_id, note=note, expected=n
