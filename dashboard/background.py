@@ -6,13 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core import serving
+from core.auth import Actor
 from dashboard.ui import attempt, current_actor
 
 REFRESH_SECONDS = 5
 
 
-def _progress() -> serving.ScoringProgress | None:
-    actor = current_actor()  # re-read on every refresh: an ended session shows nothing
+def _progress(actor: Actor | None) -> serving.ScoringProgress | None:
     if actor is None:
         return None
     return attempt(lambda s: serving.scoring_progress(s, actor=actor))
@@ -35,14 +35,15 @@ def _show(progress: serving.ScoringProgress) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _live() -> None:
-    progress = _progress()
+    progress = _progress(current_actor())  # re-read on every refresh: an ended session shows nothing
     if progress is not None:
         _show(progress)
 
 
-def scoring_banner() -> None:
-    """Show the worker's progress; while work remains, keep it fresh without rerunning the page."""
-    progress = _progress()
+def scoring_banner(actor: Actor) -> None:
+    """Show the worker's progress to `actor` (the page's, just read); while work remains,
+    keep it fresh without rerunning the page."""
+    progress = _progress(actor)
     if progress is None or progress.done:
         return
     _live()

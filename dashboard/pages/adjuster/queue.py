@@ -13,7 +13,7 @@ from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS
 
 actor = actor_or_stop()
 st.title("Triage queue")
-scoring_banner()
+scoring_banner(actor)
 
 if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="primary", key="take_next"):
     # Wrapped in a tuple: attempt's None means an error (already shown), take_next's an empty queue.

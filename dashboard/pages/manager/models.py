@@ -12,7 +12,7 @@ from training.config import METHODS, PROFILES
 actor = actor_or_stop()
 st.title("Models and retraining")
 TASKS = {"Claim risk": registry.CLAIM_TASK, "Sentiment": registry.SENTIMENT_TASK}
-scoring_banner()
+scoring_banner(actor)
 
 
 def _rescoring_note(version_id: int, label: str) -> None:

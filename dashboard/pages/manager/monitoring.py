@@ -244,7 +244,7 @@ def alerts_section(stored: list[report.StoredReport]) -> None:
 
 actor = actor_or_stop()
 st.title("Monitoring")
-scoring_banner()  # while the worker catches up, the charts below cover only what it has scored
+scoring_banner(actor)  # while the worker catches up, the charts below cover only what it has scored
 # Only the open tab runs and draws (each section reads its own tables and draws two to five
 # charts): a manager's first view of the page waits for one section, not three.
 overview_tab, drift_tab, alerts_tab = st.tabs(
