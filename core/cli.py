@@ -74,11 +74,14 @@ def generate(
     start: Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")] = None,
     end: Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")] = None,
     fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
+    live_book: Annotated[
+        bool, typer.Option(help="Close the claims a department would have settled by --end, as in a live book.")
+    ] = True,
 ) -> None:
     """Write a synthetic claims file in the import format."""
     from core.data import seeding
 
-    config = _generator_config(claims, seed, scenario, start, end, fraud_rate)
+    config = _generator_config(claims, seed, scenario, start, end, fraud_rate, live_book)
     started = time.perf_counter()
     frame = seeding.generate_import_frame(config)
     seeding.write_frame(frame, out)
@@ -93,13 +96,16 @@ def seed(
     start: Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")] = None,
     end: Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")] = None,
     fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
+    live_book: Annotated[
+        bool, typer.Option(help="Close the claims a department would have settled by --end, as in a live book.")
+    ] = True,
 ) -> None:
     """Generate claims and load them into the database (claims already there are skipped)."""
     from core.auth import cli_actor
     from core.data import seeding
     from db.session import session_scope
 
-    config = _generator_config(claims, seed, scenario, start, end, fraud_rate)
+    config = _generator_config(claims, seed, scenario, start, end, fraud_rate, live_book)
     started = time.perf_counter()
     with session_scope() as session:
         result = seeding.seed(session, actor=cli_actor(), config=config)
@@ -453,7 +459,9 @@ def _metrics_line(summary: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in summary.items())
 
 
-def _generator_config(claims: int, seed: int, scenario: str, start: str | None, end: str | None, fraud_rate: float):  # type: ignore[no-untyped-def]
+def _generator_config(  # type: ignore[no-untyped-def]
+    claims: int, seed: int, scenario: str, start: str | None, end: str | None, fraud_rate: float, live_book: bool
+):
     from core.data.generator import GeneratorConfig
     from core.data.seeding import demo_calendar
 
@@ -466,6 +474,7 @@ def _generator_config(claims: int, seed: int, scenario: str, start: str | None, 
             start=_date(start) or first,
             end=last,
             fraud_rate=fraud_rate,
+            live_book=live_book,
         )
     except ValueError as error:
         raise ClaimLensError(str(error)) from None

@@ -66,7 +66,10 @@ PII_FIELDS = ("claimant_name", "claimant_contact")
 CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
 
-STATUS_NAMES = {"new": "new", "in_review": "in review", "siu_review": "SIU review", "decided": "decided"}
+STATUS_NAMES = {
+    "new": "new", "in_review": "in review", "siu_review": "SIU review", "decided": "decided",
+    "closed": "closed (imported)",
+}  # fmt: skip
 
 
 def moment(at: datetime) -> str:

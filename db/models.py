@@ -31,10 +31,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LINES_OF_BUSINESS = ("auto", "property", "health", "travel")
 # `siu_review`: referred to the Special Investigations Unit, open until SIU records an outcome.
-CLAIM_STATUSES = ("new", "in_review", "siu_review", "decided")
+# `closed`: imported already settled by the claims system (history, never reviewed here).
+CLAIM_STATUSES = ("new", "in_review", "siu_review", "decided", "closed")
 SIU_STATUS = "siu_review"
+IMPORTED_CLOSED_STATUS = "closed"
 # A claim is open (waiting for a decision or an outcome) in every status but these.
-CLOSED_STATUSES = ("decided",)
+CLOSED_STATUSES = ("decided", IMPORTED_CLOSED_STATUS)
 # Risk bands of a prediction (thresholds live with the model version); high and medium
 # claims are flagged: explained when scored and shown in the triage queue.
 BANDS = ("high", "medium", "low")

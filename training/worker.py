@@ -3,10 +3,11 @@ and explain in the background.
 
 Between training runs the worker scores what the champions have not scored (open claims
 first, so a new champion takes over the queue quickly; a queued training run interrupts
-it between chunks), then explains flagged claims a few at a time, then writes the drift
-reports once everything is scored. The champions are loaded once and reloaded only when
-a champion changes; when nothing is left to score, the worker looks again every
-`IDLE_SCORE_CHECK_SECONDS`, or at once when a champion changes.
+it between chunks), then writes the drift reports once everything is scored (they need
+predictions, not explanations), then explains flagged claims a few at a time. The
+champions are loaded once and reloaded only when a champion changes; when nothing is left
+to score, the worker looks again every `IDLE_SCORE_CHECK_SECONDS`, or at once when a
+champion changes.
 
 SIGTERM/SIGINT mark the run in hand failed before exiting; a worker killed outright
 (SIGKILL, power loss) stops beating, and the next worker reaps its run as failed.
@@ -89,9 +90,9 @@ class Background:
         self._drift_due = True  # once at start: reports may be missing for what is already scored
 
     def step(self) -> bool:
-        """Score, explain or report a little; False when there was nothing to do."""
+        """Score, report or explain a little; False when there was nothing to do."""
         try:
-            return self._score() or self._explain() or self._drift()
+            return self._score() or self._drift() or self._explain()
         except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
             log.warning("background scoring: %s", error)
         except Exception:  # a locked or lost database, a broken model file: log it, back off, go on

@@ -47,6 +47,17 @@ Scenarios (``shift_at`` sets when the change begins, as a fraction of the period
   moderate amounts) and share their own phrasing (referrals to one body shop and clinic,
   low-speed rear-end collisions, whiplash). A model trained before the shift misses it.
 
+A live book (``live_book``): a claims department settles most claims within days, so a
+year's book read on its last day holds only the recent claims and a tail of slow ones.
+With it on, each claim gets a settlement time (lognormal, median
+``SETTLE_MEDIAN_DAYS``; claims labelled fraud take ``FRAUD_SETTLE_FACTOR`` times longer,
+being investigated), and claims settled before ``end`` are marked ``closed`` with their
+outcome (``label_fraud``); open claims have no outcome yet. The draws use their own
+random stream, so the claims themselves are the same with it on or off.
+
+Messages are dated before ``end`` (the book is read on that day; a later message has not
+been written yet).
+
 Everything is deterministic for a given seed.
 """
 
@@ -83,6 +94,10 @@ STORM_FRAUD_SHARE = 0.5  # storm fraud prior relative to the regular fraud prior
 RING_SHARE = 0.035  # share of claims after the shift that the ring files
 STORM_SHARE = 0.15  # share of all claims that are storm claims in storm_surge
 STORM_LENGTH = 0.2  # share of the period the storm lasts
+# Live book: settlement time of a claim (days from report), lognormal around this median.
+SETTLE_MEDIAN_DAYS = 2.5
+SETTLE_SIGMA = 0.8
+FRAUD_SETTLE_FACTOR = 4.0
 
 # Bucket edges for the structured signals (values drawn uniformly inside a bucket).
 POLICY_AGE_EDGES = ((0, 30), (30, 90), (90, 365), (365, 3650))
@@ -155,6 +170,7 @@ class GeneratorConfig:
     end: date = date(2026, 10, 31)
     fraud_rate: float = 0.08
     shift_at: float = 0.5
+    live_book: bool = False  # close what a department would have settled by `end` (see above)
 
     def __post_init__(self) -> None:
         if self.claims < 1:
@@ -192,7 +208,20 @@ def generate(config: GeneratorConfig) -> GeneratedData:
     signals = signals.sort_values(["report_date", "stream"], kind="stable").reset_index(drop=True)
     claims = _render_claims(signals, rng, text_rng, config)
     messages = message_text.generate_messages(claims, signals, text_rng)
-    return GeneratedData(claims=claims, messages=messages, config=config)
+    messages = messages[messages["sent_at"] < datetime.combine(config.end, datetime.min.time())]
+    if config.live_book:
+        claims = _settle(claims, config)
+    return GeneratedData(claims=claims, messages=messages.reset_index(drop=True), config=config)
+
+
+def _settle(claims: pd.DataFrame, config: GeneratorConfig) -> pd.DataFrame:
+    """Mark the claims settled by `end` closed; the rest stay open, without an outcome."""
+    rng = np.random.default_rng([config.seed, 1])  # its own stream: the claims stay as drawn
+    settle_days = SETTLE_MEDIAN_DAYS * np.exp(rng.normal(0.0, SETTLE_SIGMA, len(claims)))
+    settle_days = np.where(claims["label_fraud"] == 1, settle_days * FRAUD_SETTLE_FACTOR, settle_days)
+    age_days = np.array([(config.end - day).days for day in claims["report_date"]])
+    closed = settle_days < age_days
+    return claims.assign(closed=closed, label_fraud=claims["label_fraud"].astype(object).where(closed, None))
 
 
 def _regular_count(config: GeneratorConfig) -> int:

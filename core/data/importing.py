@@ -3,7 +3,9 @@
 A file is CSV (UTF-8, header row) or Parquet with one row per claim. Required columns
 are `CLAIM_COLUMNS`; optional ones are `messages` (a JSON list of the claimant's
 messages), `label_fraud` and `oracle_fraud_probability` (ground truth, stored apart from
-model inputs in `claim_ground_truth`). The whole file is validated before anything is
+model inputs in `claim_ground_truth`) and `closed` (true for a claim the claims system
+has already settled: it is stored closed, out of the queue, with `label_fraud` as its
+outcome where given). The whole file is validated before anything is
 written; the caller's transaction then holds the entire import, so a file lands whole
 or not at all.
 """
@@ -25,7 +27,14 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.auth import Actor, Permission, require
 from core.errors import InvalidInput
-from db.models import LINES_OF_BUSINESS, POLICE_REPORT_VALUES, Claim, ClaimGroundTruth, Message
+from db.models import (
+    IMPORTED_CLOSED_STATUS,
+    LINES_OF_BUSINESS,
+    POLICE_REPORT_VALUES,
+    Claim,
+    ClaimGroundTruth,
+    Message,
+)
 
 MAX_NARRATIVE_CHARS = 20_000
 MAX_MESSAGE_CHARS = 5_000
@@ -39,7 +48,7 @@ CLAIM_COLUMNS = (
     "incident_hour", "report_date", "claimed_amount", "insured_value", "prior_claims",
     "police_report", "witnesses", "region", "channel", "claimant_name", "claimant_contact", "narrative",
 )  # fmt: skip
-OPTIONAL_COLUMNS = ("messages", "label_fraud", "oracle_fraud_probability")
+OPTIONAL_COLUMNS = ("messages", "label_fraud", "oracle_fraud_probability", "closed")
 EXTRA_CELLS = "__extra_cells"
 
 
@@ -86,6 +95,7 @@ class ClaimRow(BaseModel):
     messages: list[MessageRow] = Field(default_factory=list, max_length=MAX_MESSAGES_PER_CLAIM)
     label_fraud: bool | None = None
     oracle_fraud_probability: float | None = Field(default=None, ge=0, le=1)
+    closed: bool = False
 
     _text_ok = field_validator(
         "claim_number", "policy_number", "region", "channel", "claimant_name", "claimant_contact", "narrative"
@@ -126,6 +136,11 @@ class ClaimRow(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("closed", mode="before")
+    @classmethod
+    def _blank_is_open(cls, value: Any) -> Any:
+        return False if value is None or (isinstance(value, str) and not value.strip()) else value
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ClaimRow:
@@ -245,7 +260,7 @@ def validate(frame: pd.DataFrame) -> ValidationReport:
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and pd.isna(value))
+    return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
 
 
 def _row_errors(index: int, error: ValidationError) -> list[RowError]:
@@ -282,7 +297,10 @@ def load_rows(session: Session, rows: list[ClaimRow], *, source: str) -> tuple[i
     message_count = 0
     for start in range(0, len(new_rows), INSERT_CHUNK):
         chunk = new_rows[start : start + INSERT_CHUNK]
-        claim_values = [row.model_dump(include=set(CLAIM_COLUMNS)) for row in chunk]
+        claim_values = [
+            {**row.model_dump(include=set(CLAIM_COLUMNS)), "status": IMPORTED_CLOSED_STATUS if row.closed else "new"}
+            for row in chunk
+        ]
         ids = session.scalars(
             insert(Claim).returning(Claim.id, sort_by_parameter_order=True), claim_values
         ).all()

@@ -14,7 +14,7 @@ from core import jobs, registry, scoring, serving
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
-from db.models import Prediction, ScoringRun
+from db.models import DriftReport, Prediction, ScoringRun
 from db.session import engine_for
 from tests.conftest import train_tiny
 from training import worker
@@ -75,6 +75,20 @@ def test_the_worker_scores_explains_and_then_idles_without_reloading_models(
     for _ in range(20):  # an idle worker looks again and again
         assert not work.step()
     assert len(loads) == settled  # and never loads a model for it
+
+
+def test_drift_reports_are_written_once_everything_is_scored_without_waiting_for_explanations(
+    sessions: sessionmaker[Session],
+) -> None:
+    work = background(sessions)
+    with sessions() as session:
+        while scoring.pending(session):
+            assert work.step()
+    assert work.step()  # the step after the last chunk writes the reports
+    with sessions() as session:
+        progress = serving.scoring_progress(session, actor=ADMIN)
+        assert session.scalar(select(func.count()).select_from(DriftReport)) > 0
+    assert progress.explained < progress.flagged  # explaining goes on afterwards
 
 
 def test_a_new_champion_is_loaded_once_and_rescores_the_open_claims(

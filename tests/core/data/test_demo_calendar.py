@@ -51,3 +51,25 @@ def test_generate_without_dates_writes_the_year_ending_today(tmp_path: Path) -> 
     reported = pd.to_datetime(pd.read_csv(out)["report_date"]).dt.date
     first, last = demo_calendar()
     assert first <= reported.min() and reported.max() <= last and reported.max() >= last - timedelta(days=14)
+
+
+def test_a_live_book_holds_recent_open_claims_and_settled_history_with_outcomes() -> None:
+    start, end = demo_calendar(TODAY)
+    plain = generate(GeneratorConfig(claims=4000, seed=7, start=start, end=end))
+    live = generate(GeneratorConfig(claims=4000, seed=7, start=start, end=end, live_book=True))
+    columns = [c for c in plain.claims.columns if c != "label_fraud"]
+    pd.testing.assert_frame_equal(plain.claims[columns], live.claims[columns])  # the same claims, settled or not
+    open_claims = live.claims[~live.claims["closed"]]
+    age = (pd.Timestamp(TODAY) - pd.to_datetime(open_claims["report_date"])).dt.days
+    assert 0.005 < len(open_claims) / len(live.claims) < 0.05, "a department has settled most of its year"
+    assert (age <= 5).mean() > 0.5, "most open claims are within the triage SLA"
+    assert open_claims["label_fraud"].isna().all(), "an open claim has no outcome yet"
+    settled = live.claims[live.claims["closed"]]
+    assert settled["label_fraud"].notna().all()
+    assert (settled["label_fraud"] == plain.claims.loc[settled.index, "label_fraud"]).all()
+
+
+def test_no_message_is_dated_on_or_after_the_day_the_book_is_read() -> None:
+    start, end = demo_calendar(TODAY)
+    messages = generate(GeneratorConfig(claims=2000, seed=7, start=start, end=end)).messages
+    assert pd.to_datetime(messages["sent_at"]).max() < pd.Timestamp(TODAY)

@@ -201,3 +201,26 @@ def test_corrupt_parquet_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(InvalidInput, match="not a readable Parquet file"):
         importing.read_claims_file(path)
+
+
+def test_claims_the_claims_system_settled_are_stored_closed_with_their_outcome(
+    session: Session, sample_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = sample_frame.copy()
+    frame["closed"] = ["true" if i % 3 else "" for i in range(len(frame))]  # blank: still open
+    frame["label_fraud"] = frame["label_fraud"].astype(object).where(frame.index % 3 != 0, None)
+    run_import(session, csv_round_trip(frame, tmp_path))
+    stored = {c.claim_number: c for c in session.scalars(select(Claim))}
+    for i, row in frame.iterrows():
+        claim = stored[row["claim_number"]]
+        assert (claim.status, claim.is_open) == (("closed", False) if i % 3 else ("new", True))
+        truth = session.get(ClaimGroundTruth, claim.id)
+        assert truth is not None and truth.is_fraud == (bool(row["label_fraud"]) if i % 3 else None)
+
+
+def test_a_closed_value_that_is_not_a_yes_or_no_rejects_the_file(session: Session, sample_frame: pd.DataFrame) -> None:
+    frame = sample_frame.assign(closed="maybe")
+    with pytest.raises(importing.ImportRejected) as rejected, session.begin():
+        importing.import_claims(session, actor=cli_actor(), frame=frame, source="test.csv")
+    assert rejected.value.errors[0].column == "closed"
+    assert count(session, Claim) == 0
