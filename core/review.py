@@ -167,6 +167,14 @@ class ClaimDetail:
     messages: list[MessageView] = field(default_factory=list)
     decisions: list[DecisionView] = field(default_factory=list)  # newest first
     comments: list[CommentView] = field(default_factory=list)  # oldest first
+    referred_by_id: int | None = None  # in SIU review: who referred it (they cannot record its outcome)
+
+    def choices_for(self, actor: Actor) -> dict[str, tuple[str, ...]]:
+        """The decisions this actor may record now (see `decision_choices`): none on a claim
+        they referred to SIU themselves, since the reviewer who suspects cannot also clear."""
+        if self.status == SIU_STATUS and self.referred_by_id is not None and self.referred_by_id == actor.user_id:
+            return {}
+        return decision_choices(self.status)
 
     @property
     def sections(self) -> list[claim_fields.Section]:
@@ -249,6 +257,7 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
         messages=_messages(session, claim_id),
         decisions=_decisions(session, claim_id, history),
         comments=_comments(session, claim_id),
+        referred_by_id=_referred_by(session, claim_id) if claim.status == SIU_STATUS else None,
     )
     if record_view:
         details = {"claim_number": claim.claim_number}

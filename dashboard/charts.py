@@ -77,6 +77,7 @@ def word_importance(words: list[tuple[str, float, int]]) -> go.Figure:
         title="Words that move the score most",
         color="mean SHAP",
         color_continuous_scale="RdBu_r",
+        color_continuous_midpoint=0.0,  # white at zero: red raises the risk, blue lowers it, as in the review
     )
     figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_title=None, coloraxis_showscale=False)
     return figure

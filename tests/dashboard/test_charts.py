@@ -26,3 +26,9 @@ def test_field_contributions_are_sorted_by_size_with_risk_raising_in_red_and_lab
     assert [charts.POSITIVE in r for r in rows] == [True, False, True]  # red raises the risk, blue lowers it
     assert "left:50.0%; width:50.0%" in rows[0] and "left:37.5%; width:12.5%" in rows[1]  # either side of zero
     assert "<b>" not in drawn and "&lt;b&gt;x&lt;/b&gt;" in drawn
+
+
+def test_word_importance_colours_are_centred_on_zero() -> None:
+    figure = charts.word_importance([("cash", 0.30, 12), ("photos", -0.02, 40), ("receipt", -0.01, 9)])
+    colour_axis = figure.layout.coloraxis
+    assert colour_axis.cmid == 0.0  # a small negative word is pale blue, not the scale's dark end

@@ -189,13 +189,20 @@ def test_the_queue_says_how_many_claims_match_and_formats_its_columns(scored_dat
     assert app.dataframe[0].proto.column_order[-1] == "Top reason", "the long text goes last"
 
 
+def test_a_decision_that_leaves_the_claim_open_gives_the_next_form_an_empty_note_box(scored_database: str) -> None:
+    app, claim_id = taken_claim("ada")
+    decide_on_page(app, claim_id, "request_info", "missing_documents", "Asked for the repair invoice.")
+    # A box under the old key would keep the saved note in the browser, though emptied here.
+    assert f"review_note_{claim_id}" not in [t.key for t in app.text_area]
+    assert [t.value for t in app.text_area if t.key == f"review_note_{claim_id}_1"] == [""]
+
+
 def test_a_referral_moves_to_the_siu_view_where_siu_records_the_outcome(scored_database: str) -> None:
     app, claim_id = taken_claim("ada")
     decide_on_page(app, claim_id, "refer_siu", "ring_pattern", "Same bank account as three other claims.")
-    # The referral leaves the claim open: this tab's next form gets a new, empty note box (a box
-    # under the old key would keep the saved note in the browser, though emptied here).
-    assert f"review_note_{claim_id}" not in [t.key for t in app.text_area]
-    assert [t.value for t in app.text_area if t.key == f"review_note_{claim_id}_1"] == [""]
+    # The referrer gets no outcome form (they cannot clear what they suspect) and is told why.
+    assert not [r for r in app.radio if r.key == f"review_decision_{claim_id}"] and not app.text_area
+    assert "You referred this claim to SIU: another reviewer records its outcome." in messages(app.info)
     with session_scope() as session:
         claim = session.get(Claim, claim_id)
         assert claim is not None and (claim.status, claim.assigned_to_id) == ("siu_review", None)
@@ -216,3 +223,24 @@ def test_a_referral_moves_to_the_siu_view_where_siu_records_the_outcome(scored_d
     ]
     with session_scope() as session:
         assert session.get(Claim, claim_id).status == "decided"  # type: ignore[union-attr]
+
+
+def test_a_reload_opens_the_claim_in_the_address_again(scored_database: str) -> None:
+    first, claim_id = taken_claim("ada")
+    number = first.query_params["claim"]
+    with session_scope() as session:
+        assert session.get(Claim, claim_id).claim_number == number  # type: ignore[union-attr]
+    reloaded = app_as("ada")  # a new browser session: nothing in its state but the address
+    reloaded.query_params["claim"] = number
+    reloaded.run()
+    reloaded = open_page(reloaded, "review")
+    assert not reloaded.exception and reloaded.session_state["claim_id"] == claim_id
+    assert reloaded.radio(key=f"review_decision_{claim_id}").options  # the decision form, on that claim
+
+
+def test_an_address_with_an_unknown_claim_number_says_so(scored_database: str) -> None:
+    app = app_as("ada")
+    app.query_params["claim"] = "CLM-NOPE"
+    app = open_page(app.run(), "review")
+    assert not app.exception and "no claim numbered 'CLM-NOPE'" in " ".join(messages(app.error))
+    assert "Open a claim from the triage queue, or type its number." in messages(app.info)

@@ -19,12 +19,16 @@ if number and st.button("Open", key="review_open"):
     claim_id = attempt(lambda s: review.find_claim(s, actor=actor, claim_number=number))
     if claim_id is not None:
         st.session_state["claim_id"] = claim_id
+if "claim_id" not in st.session_state and (linked := st.query_params.get("claim")):
+    # A reload or a shared link: the claim in the address, not a new session's empty page.
+    st.session_state["claim_id"] = attempt(lambda s: review.find_claim(s, actor=actor, claim_number=linked))
 claim_id = st.session_state.get("claim_id")
 if claim_id is None:
     st.info("Open a claim from the triage queue, or type its number.")
     st.stop()
 
 detail = claim_or_stop(actor, claim_id)
+st.query_params["claim"] = detail.fields["claim_number"]  # so a reload opens this claim again
 if flash := st.session_state.pop("review_flash", None):
     st.success(flash)
 seen = st.session_state.setdefault("seen_versions", {})
@@ -110,7 +114,7 @@ with st.expander("Prediction history, decisions and comments"):
     for c in detail.comments:
         st.markdown(f"- comment by {c.author} at {review.moment(c.created_at)}: {plain(c.text)}")
 
-choices = review.decision_choices(detail.status)
+choices = detail.choices_for(actor)
 # A new comment, or a decision recorded here that leaves the claim open (an SIU referral), gives
 # the box a new key: an emptied widget under its old key keeps its text in the browser.
 recorded_here = st.session_state.setdefault("review_recorded", {}).get(claim_id, 0)
@@ -169,6 +173,8 @@ if actor.may(Permission.REVIEW_CLAIMS) and choices:
                 st.session_state.pop(note_key, None)  # saved with the decision: not again with the next one
                 st.session_state["review_flash"] = f"Recorded: {names.get(decision, decision)} ({reason_code})."
                 st.rerun()
+elif detail.status == SIU_STATUS and actor.may(Permission.REVIEW_CLAIMS):
+    st.info("You referred this claim to SIU: another reviewer records its outcome.")
 elif not choices:
     latest = detail.decisions[0] if detail.decisions else None
     if latest and detail.version != expected_version and actor.may(Permission.REVIEW_CLAIMS):
