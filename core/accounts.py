@@ -14,12 +14,13 @@ role change or a password reset take effect on the next click, in every browser.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -164,32 +165,64 @@ def _refuse(session: Session, name: str, user: User | None, message: str, **deta
 
 def authenticate(session: Session, *, username: str, password: str) -> LoginResult:
     """Check a username and password. Failures are counted and audited, so the caller
-    must commit the transaction whatever the result."""
-    settings = get_settings()
-    user = session.scalar(select(User).where(User.username == username.strip()[:64]).with_for_update())
+    must commit the transaction whatever the result.
+
+    Every refusal reads the same and costs one password hash, so neither the message nor
+    the time tells a stranger whether an account exists, is disabled or is locked. The
+    attempt is claimed before the password is checked (`_claim_attempt`): however many
+    guesses race, at most `login_max_failures` are checked before the lock, on SQLite as
+    on PostgreSQL, and a lock set by a racing guess is never cleared by a success.
+    """
+    user = session.scalar(select(User).where(User.username == username.strip()[:64]))
     if user is None:
+        verify_password(_dummy_hash(), password)  # as slow as a real check
         return _refuse(session, username, None, WRONG_CREDENTIALS, reason="unknown user")
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now():
-        return _refuse(
-            session, user.username, user, WRONG_CREDENTIALS, reason="locked", locked_until=locked_until.isoformat()
-        )
+    failures = _claim_attempt(session, user)
+    if failures is None:
+        verify_password(_dummy_hash(), password)
+        session.refresh(user, ["locked_until"])
+        until = _aware(user.locked_until)
+        return _refuse(session, user.username, user, WRONG_CREDENTIALS, reason="locked",
+                       locked_until=until.isoformat() if until else None)  # fmt: skip
     if not user.password_hash or not verify_password(user.password_hash, password):
-        # Counted in SQL: concurrent guesses must not overwrite each other's count.
-        session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-        session.refresh(user, ["failed_logins"])
-        details: dict[str, object] = {"reason": "wrong password", "failures": user.failed_logins}
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
-            user.failed_logins = 0
-            details["locked_until"] = user.locked_until.isoformat()
+        details: dict[str, object] = {"reason": "wrong password", "failures": failures}
+        if failures >= get_settings().login_max_failures:
+            locked_until = now() + timedelta(minutes=get_settings().login_lockout_minutes)
+            session.execute(update(User).where(User.id == user.id).values(locked_until=locked_until, failed_logins=0))
+            details["locked_until"] = locked_until.isoformat()
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, **details)
-    if not user.is_active:
-        return _refuse(
-            session, user.username, user, "This account is disabled; ask an administrator.", reason="disabled"
-        )
-    user.failed_logins, user.locked_until = 0, None
+    session.refresh(user)
+    if not user.is_active:  # the right password, but the same answer as a wrong one
+        return _refuse(session, user.username, user, WRONG_CREDENTIALS, reason="disabled")
+    user.failed_logins, user.locked_until = 0, None  # our claim holds the row: no lock was set since
     return _signed_in(session, user)
+
+
+def _claim_attempt(session: Session, user: User) -> int | None:
+    """Count this attempt as a failure before the password is checked, in one conditional
+    UPDATE: the row's write lock (SQLite: the database's) is then held until the caller
+    commits, so racing guesses for the account queue behind it and each sees the count
+    the one before left. None when the account is locked, or its quota of guesses is in
+    flight already; otherwise the failures including this attempt."""
+    moment = now()
+    claimed = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.locked_until.is_(None), User.locked_until <= moment),
+            User.failed_logins < get_settings().login_max_failures,
+        )
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)  # the caller refreshes what it reads
+    ).scalar()
+    return int(claimed) if claimed is not None else None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, checked for unknown users so they cost what known ones do."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def authenticate_email(session: Session, *, email: str) -> LoginResult:

@@ -46,6 +46,45 @@ def test_wrong_user_and_wrong_password_get_the_same_message(session: Session, ad
     assert actions(session)[-2:] == ["login.failed", "login.failed"]
 
 
+def test_an_unknown_user_costs_a_password_check_like_a_known_one(
+    session: Session, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    real = accounts.verify_password
+    monkeypatch.setattr(accounts, "verify_password", lambda h, p: checked.append(p) or real(h, p))
+    sign_in(session, "wrong password!")
+    sign_in(session, "wrong password!", username="nobody")
+    assert checked == ["wrong password!", "wrong password!"]  # the same work, so the same time
+
+
+def test_racing_guesses_check_at_most_the_allowed_failures_then_the_right_password_is_refused(
+    backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        ada = accounts.create_user(session, actor=ADMIN, username="ada", role=Role.ADJUSTER, password=PASSWORD)
+    checked: list[str] = []
+    real, dummy = accounts.verify_password, accounts._dummy_hash()
+
+    def counting(password_hash: str, password: str) -> bool:
+        if password_hash != dummy:  # a refusal's stand-in check is not a guess checked
+            checked.append(password)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(accounts, "verify_password", counting)
+
+    def guess(i: int) -> bool:
+        with sessions() as session, session.begin():
+            return accounts.authenticate(session, username="ada", password=f"wrong guess {i:02d}").ok
+
+    results, errors = run_at_once(guess, 24)
+    assert not errors and not any(results.values())
+    assert len(checked) <= 5, f"{len(checked)} guesses were checked"  # login_max_failures
+    with sessions() as session, session.begin():
+        assert not accounts.authenticate(session, username="ada", password=PASSWORD).ok  # locked
+        assert session.get(User, ada.id).locked_until is not None  # type: ignore[union-attr]
+
+
 def test_repeated_failures_lock_the_account_even_against_the_right_password(
     session: Session, ada: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,7 +229,12 @@ def test_disabled_users_cannot_sign_in(session: Session, ada: User) -> None:
     with session.begin():
         accounts.set_active(session, actor=ADMIN, user_id=ada.id, active=False)
     result = sign_in(session, PASSWORD)
-    assert not result.ok and result.started is None and "disabled" in result.message
+    # The right password on a disabled account reads like a wrong one: nothing tells a stranger
+    # the password was right (the audit log knows).
+    assert not result.ok and result.started is None and result.message == accounts.WRONG_CREDENTIALS
+    with session.begin():
+        last = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+        assert last is not None and last.details["reason"] == "disabled"
 
 
 def test_an_administrator_unlocks_a_locked_account_and_it_is_audited(session: Session, ada: User) -> None:
