@@ -389,24 +389,40 @@ def _user(session: Session, user_id: int) -> User:
     return user
 
 
-def _keep_an_admin(session: Session, user: User) -> None:
-    """Refuse a change that would leave nobody able to manage users."""
-    if user.role != Role.ADMIN.value:
-        return
-    others = session.scalar(
-        select(func.count()).where(User.role == Role.ADMIN.value, User.is_active.is_(True), User.id != user.id)
+def _lock_admins(session: Session) -> None:
+    """Lock the active administrators' rows (PostgreSQL; in id order, so racing changes
+    queue instead of deadlocking) before a change that may remove one of them."""
+    active_admins = select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True))
+    session.execute(active_admins.order_by(User.id).with_for_update()).all()
+
+
+def _an_admin_remains(session: Session) -> bool:
+    """Whether the change just made to a user (flushed here) leaves someone able to manage
+    users. It is counted after the change is written (SQLite: holding the database's write
+    lock) and after `_lock_admins` (PostgreSQL: holding the admins' rows), so two
+    administrators demoting each other at once cannot both see the other one still there."""
+    session.flush()
+    remaining = session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN.value, User.is_active.is_(True))
     )
-    if not others:
-        raise InvalidInput(f"{user.username} is the last active administrator")
+    return bool(remaining)
+
+
+def _last_admin(session: Session, user: User, attribute: str, before: object) -> InvalidInput:
+    """Undo the refused change (the caller's transaction may still commit) and say why."""
+    setattr(user, attribute, before)
+    session.flush()
+    return InvalidInput(f"{user.username} is the last active administrator")
 
 
 def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) -> User:
     require(actor, Permission.MANAGE_USERS)
+    _lock_admins(session)
     user = _user(session, user_id)
-    if not active:
-        _keep_an_admin(session, user)
     before = user.is_active
     user.is_active = active
+    if not active and user.role == Role.ADMIN.value and not _an_admin_remains(session):
+        raise _last_admin(session, user, "is_active", before)
     details: dict[str, object] = {"before": {"is_active": before}, "after": {"is_active": active}}
     if active:
         user.failed_logins, user.locked_until = 0, None
@@ -425,11 +441,12 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
 
 def change_role(session: Session, *, actor: Actor, user_id: int, role: Role) -> User:
     require(actor, Permission.MANAGE_USERS)
+    _lock_admins(session)
     user = _user(session, user_id)
-    if role != Role.ADMIN:
-        _keep_an_admin(session, user)
     before = user.role
     user.role = role.value
+    if before == Role.ADMIN.value and role != Role.ADMIN and not _an_admin_remains(session):
+        raise _last_admin(session, user, "role", before)
     # A signed-in browser must not keep what the old role allowed, nor gain the new one unasked.
     ended = _end_sessions(session, user, "role changed") if before != role.value else 0
     audit.record(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import accounts
@@ -273,6 +273,39 @@ def test_the_last_administrator_cannot_be_disabled_or_demoted(session: Session) 
         accounts.set_active(session, actor=ADMIN, user_id=root.id, active=False)
     with session.begin(), pytest.raises(InvalidInput, match="last active administrator"):
         accounts.change_role(session, actor=ADMIN, user_id=root.id, role=Role.MANAGER)
+    with session.begin():
+        session.refresh(root)
+        assert (root.role, root.is_active) == ("admin", True)  # even a transaction that commits keeps it
+
+
+@pytest.mark.parametrize("change", ["demote", "disable"])
+def test_two_administrators_removing_each_other_at_once_leave_one(backend: str, database_url: str, change: str) -> None:
+    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        admins = [
+            accounts.create_user(session, actor=ADMIN, username=name, role=Role.ADMIN, password=PASSWORD)
+            for name in ("root", "toor")
+        ]
+    actors = [accounts.actor_for(user) for user in admins]
+
+    def remove_the_other(i: int) -> str:
+        other = admins[1 - i].id
+        try:
+            with sessions() as session, session.begin():
+                if change == "demote":
+                    accounts.change_role(session, actor=actors[i], user_id=other, role=Role.MANAGER)
+                else:
+                    accounts.set_active(session, actor=actors[i], user_id=other, active=False)
+            return "done"
+        except InvalidInput as error:
+            return str(error)
+
+    results, errors = run_at_once(remove_the_other, 2)
+    assert not errors
+    assert sorted(results.values())[0] == "done" and "last active administrator" in sorted(results.values())[1]
+    with sessions() as session:
+        active = session.scalar(select(func.count()).where(User.role == "admin", User.is_active.is_(True)))
+    assert active == 1
 
 
 @pytest.mark.parametrize("role", [Role.ADJUSTER, Role.COMPLIANCE, Role.MANAGER])
