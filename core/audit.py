@@ -215,7 +215,9 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def actions(session: Session) -> list[str]:
+def actions(session: Session, *, actor: Actor) -> list[str]:
+    """The actions the log holds, for the audit page's filter."""
+    require(actor, Permission.VIEW_AUDIT)
     return list(session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)))
 
 

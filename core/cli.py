@@ -397,10 +397,11 @@ def worker(
 def models_list(task: Annotated[str | None, typer.Option(help="claim | sentiment")] = None) -> None:
     """Registered model versions, newest first."""
     from core import registry
+    from core.auth import cli_actor
     from db.session import session_scope
 
     with session_scope() as session:
-        for version in registry.versions(session, _task(task) if task else None):
+        for version in registry.versions(session, actor=cli_actor(), task=_task(task) if task else None):
             summary = version.metrics.get("summary", {})
             typer.echo(
                 f"{version.id:>4}  {version.task:<10} v{version.version:<3} {version.stage:<11} "

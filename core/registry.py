@@ -134,7 +134,9 @@ def champion(session: Session, task: str) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == "champion"))
 
 
-def versions(session: Session, task: str | None = None) -> list[ModelVersion]:
+def versions(session: Session, *, actor: Actor, task: str | None = None) -> list[ModelVersion]:
+    """Every registered version (of `task`), newest first within each task."""
+    require(actor, Permission.VIEW_MODELS)
     query = select(ModelVersion).order_by(ModelVersion.task, ModelVersion.version.desc())
     if task:
         query = query.where(ModelVersion.task == task)
@@ -361,7 +363,7 @@ class VersionOverview:
 def overview(session: Session, *, actor: Actor) -> list[VersionOverview]:
     """Every version, newest first per task, with its baseline check and how many test rows its metrics are on."""
     require(actor, Permission.VIEW_MODELS)
-    return [_overview(version) for version in versions(session)]
+    return [_overview(version) for version in versions(session, actor=actor)]
 
 
 def _overview(version: ModelVersion) -> VersionOverview:

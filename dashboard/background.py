@@ -15,7 +15,7 @@ REFRESH_SECONDS = 5
 def _progress(actor: Actor | None) -> serving.ScoringProgress | None:
     if actor is None:
         return None
-    return attempt(lambda s: serving.scoring_progress(s, actor=actor))
+    return attempt(lambda s, actor: serving.scoring_progress(s, actor=actor))
 
 
 def _show(progress: serving.ScoringProgress) -> None:

@@ -111,15 +111,42 @@ def actor_or_stop() -> Actor:
     return actor
 
 
-def attempt(action: Callable[[Session], T]) -> T | None:
-    """Run one user action in its own transaction; a user error becomes an on-page message
-    and rolls back everything the action wrote."""
+def attempt(action: Callable[[Session, Actor], T]) -> T | None:
+    """Run one user action in its own transaction, as the signed-in user re-read from the
+    database in that same transaction: an action never runs as the actor a page (or a
+    fragment refreshing itself) read earlier, so a session that expired or was ended, or a
+    user disabled or given another role since, cannot act. An ended session signs the tab
+    out. A user error becomes an on-page message and rolls back everything the action wrote."""
     try:
         with session_scope() as session:
-            return action(session)
+            actor, ended = _signed_in_user(session)
+            if actor is None:
+                raise _SessionEnded(ended)
+            return action(session, actor)
+    except _SessionEnded as gone:
+        if gone.ended is None:  # this tab never signed in (or has been signed out already)
+            st.warning("Please sign in.")
+            st.stop()
+        _forget(ENDED_MESSAGES.get(gone.ended, ENDED_BY_CHANGE))
+        st.rerun()  # the whole app, fragment or not: it shows the sign-in page with the reason
     except ClaimLensError as error:
         st.error(str(error))
         return None
+
+
+class _SessionEnded(Exception):
+    def __init__(self, ended: str | None) -> None:
+        super().__init__(ended)
+        self.ended = ended
+
+
+def _signed_in_user(session: Session) -> tuple[Actor | None, str | None]:
+    """This tab's user as the database has it now, and why there is none."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is None:
+        return None, None
+    resumed = accounts.resume(session, session_id=session_id)
+    return resumed.actor, resumed.ended
 
 
 def rerun_fragment() -> NoReturn:
@@ -182,7 +209,7 @@ def claim_or_stop(actor: Actor, claim_id: int) -> review.ClaimDetail:
     that every widget click causes are not, so the audit log says who looked, once."""
     viewed: set[int] = st.session_state.setdefault("viewed_claims", set())
     detail = attempt(
-        lambda s: review.claim_detail(s, actor=actor, claim_id=claim_id, record_view=claim_id not in viewed)
+        lambda s, actor: review.claim_detail(s, actor=actor, claim_id=claim_id, record_view=claim_id not in viewed)
     )
     if detail is None:
         st.stop()

@@ -191,10 +191,10 @@ def test_promotion_leaves_exactly_one_champion_per_task_and_retires_the_old_one(
         registry.promote(session, actor=BOSS, version_id=third.id)
     session.expire_all()
     assert champions_of(session, CLAIM_TASK) == 1 and champions_of(session, SENTIMENT_TASK) == 1
-    stages = {v.id: v.stage for v in registry.versions(session, CLAIM_TASK)}
+    stages = {v.id: v.stage for v in registry.versions(session, actor=BOSS, task=CLAIM_TASK)}
     assert stages == {first.id: "retired", second.id: "retired", third.id: "champion"}
     assert session.get(ModelVersion, sentiment.id).stage == "champion"  # type: ignore[union-attr]
-    assert [v.version for v in registry.versions(session, CLAIM_TASK)] == [3, 2, 1]
+    assert [v.version for v in registry.versions(session, actor=BOSS, task=CLAIM_TASK)] == [3, 2, 1]
 
 
 def test_promoting_the_current_champion_again_is_refused_and_unknown_versions_are_not_found(session: Session) -> None:

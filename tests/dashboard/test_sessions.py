@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core import accounts
+from core.auth import Role
 from dashboard import session_cookie, ui
 from db.models import AuditLog, User, UserSession
 from db.session import session_scope
@@ -160,3 +161,39 @@ def test_an_expired_cookie_says_so(scored_database: str, cookie, monkeypatch: py
     reloaded = new_tab().run()
     assert signed_in_as(reloaded) is None
     assert [i.value for i in reloaded.info] == [ui.ENDED_MESSAGES["expired"]]
+
+
+def _acting_page() -> None:
+    """A page run that acts without reading the actor first, as a fragment refreshing itself does."""
+    import streamlit as st
+
+    from dashboard import ui
+
+    acted_as = ui.attempt(lambda session, actor: actor.username)
+    st.markdown(f"acted as {acted_as}")
+
+
+@pytest.mark.parametrize("ending", ["disabled", "expired", "demoted"])
+def test_an_action_runs_as_the_user_the_database_has_now_never_a_page_s_earlier_actor(
+    scored_database: str, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    with session_scope() as session:
+        started = accounts.authenticate(session, username="max", password=DEMO_PASSWORD).started
+        meg = session.scalar(select(User.id).where(User.username == "max"))
+    assert started is not None
+    tab = AppTest.from_function(_acting_page, default_timeout=60)
+    tab.session_state[ui.SESSION_KEY] = started.session_id
+    tab.run()
+    assert [m.value for m in tab.markdown] == ["acted as max"]
+    with session_scope() as session:
+        if ending == "disabled":
+            accounts.set_active(session, actor=ADMIN, user_id=meg, active=False)
+        elif ending == "demoted":
+            accounts.change_role(session, actor=ADMIN, user_id=meg, role=Role.ADJUSTER)
+    if ending == "expired":
+        later = datetime.now(UTC) + timedelta(hours=8, minutes=1)
+        monkeypatch.setattr(accounts, "now", lambda: later)
+    tab.run()
+    assert not tab.exception and not [m for m in tab.markdown if m.value.startswith("acted as")]
+    assert ui.SESSION_KEY not in tab.session_state  # the tab is signed out
+    assert [w.value for w in tab.warning] == ["Please sign in."]

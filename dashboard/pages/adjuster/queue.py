@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from core import claim_fields, review, triage
-from core.auth import Permission
+from core.auth import Actor, Permission
 from dashboard.background import scoring_banner
 from dashboard.ui import actor_or_stop, attempt
 from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS
@@ -17,7 +17,7 @@ scoring_banner(actor)
 
 if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="primary", key="take_next"):
     # Wrapped in a tuple: attempt's None means an error (already shown), take_next's an empty queue.
-    taken = attempt(lambda s: (triage.take_next(s, actor=actor),))
+    taken = attempt(lambda s, actor: (triage.take_next(s, actor=actor),))
     if taken is not None:
         (assignment,) = taken
         if assignment is None:
@@ -49,7 +49,7 @@ page_size = 25
 st.session_state.setdefault("queue_page", 0)
 
 
-def queue_page(session: Session) -> triage.QueuePage:
+def queue_page(session: Session, actor: Actor) -> triage.QueuePage:
     """This page of the queue under the chosen filters (invalid filters are a user error)."""
     filters = triage.QueueFilters(
         lines=tuple(lines),
@@ -132,7 +132,7 @@ if result.rows:
     counted = (
         triage.QueueCount(result.total, capped=False)
         if result.total is not None
-        else attempt(lambda s: triage.count_matching(s, actor=actor, filters=filters))
+        else attempt(lambda s, actor: triage.count_matching(s, actor=actor, filters=filters))
     )
     if counted is not None:
         pages = "" if counted.capped else f" · page {page + 1} of {-(-counted.total // page_size):,}"

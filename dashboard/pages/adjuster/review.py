@@ -16,12 +16,12 @@ st.title("Claim review")
 
 number = st.text_input("Claim number", key="review_claim_number", placeholder="e.g. CLM-0000123")
 if number and st.button("Open", key="review_open"):
-    claim_id = attempt(lambda s: review.find_claim(s, actor=actor, claim_number=number))
+    claim_id = attempt(lambda s, actor: review.find_claim(s, actor=actor, claim_number=number))
     if claim_id is not None:
         st.session_state["claim_id"] = claim_id
 if "claim_id" not in st.session_state and (linked := st.query_params.get("claim")):
     # A reload or a shared link: the claim in the address, not a new session's empty page.
-    st.session_state["claim_id"] = attempt(lambda s: review.find_claim(s, actor=actor, claim_number=linked))
+    st.session_state["claim_id"] = attempt(lambda s, actor: review.find_claim(s, actor=actor, claim_number=linked))
 claim_id = st.session_state.get("claim_id")
 if claim_id is None:
     st.info("Open a claim from the triage queue, or type its number.")
@@ -65,7 +65,7 @@ with left:
         )
     elif prediction and actor.may(Permission.EXPLAIN) and st.button("Explain this claim now", key="review_explain"):
         with st.spinner("Explaining this claim…"):
-            explained = attempt(lambda s: scoring.explain_claim(s, actor=actor, claim_id=claim_id))
+            explained = attempt(lambda s, actor: scoring.explain_claim(s, actor=actor, claim_id=claim_id))
         if explained is not None:
             st.rerun()
 with right:
@@ -157,7 +157,7 @@ if actor.may(Permission.REVIEW_CLAIMS) and choices:
             st.error("The note was cut to fit (see above); check it, then record the decision again.")
         else:
             recorded = attempt(
-                lambda s: review.decide(
+                lambda s, actor: review.decide(
                     s,
                     actor=actor,
                     claim_id=claim_id,
@@ -201,7 +201,10 @@ elif not choices:
         if st.button("Add comment", key="review_add_comment"):
             if cut_now:
                 st.error("The comment was cut to fit (see above); check it, then add it again.")
-            elif attempt(lambda s: review.add_comment(s, actor=actor, claim_id=claim_id, text=comment)) is not None:
+            elif (
+                attempt(lambda s, actor: review.add_comment(s, actor=actor, claim_id=claim_id, text=comment))
+                is not None
+            ):
                 seen[claim_id] = detail.version
                 st.session_state.pop(note_key, None)  # kept for the comment; now saved
                 st.session_state["review_flash"] = "Comment added."

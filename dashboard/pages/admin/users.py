@@ -22,7 +22,7 @@ actor = actor_or_stop()
 st.title("Users")
 if notice := st.session_state.pop(NOTICE_KEY, None):
     st.success(notice)
-users = attempt(lambda s: accounts.list_users(s, actor=actor))
+users = attempt(lambda s, actor: accounts.list_users(s, actor=actor))
 if users is None:
     st.stop()
 st.dataframe(
@@ -51,7 +51,7 @@ with add, st.form("add_user", clear_on_submit=True):
     email = st.text_input("E-mail (for single sign-on, optional)", key="add_email")
     password = st.text_input("Initial password", type="password", key="add_password")
     if st.form_submit_button("Add user", key="add_submit") and attempt(
-        lambda s: accounts.create_user(
+        lambda s, actor: accounts.create_user(
             s, actor=actor, username=username, role=Role(role), password=password, email=email or None
         )
     ):
@@ -66,11 +66,11 @@ with change:
     )
     if st.button(
         "Change role", key=f"change_role_submit_{chosen.id}", disabled=Role(new_role) == Role(chosen.role)
-    ) and attempt(lambda s: accounts.change_role(s, actor=actor, user_id=chosen.id, role=Role(new_role))):
+    ) and attempt(lambda s, actor: accounts.change_role(s, actor=actor, user_id=chosen.id, role=Role(new_role))):
         done(f"{chosen.username} is now {Role(new_role).value} (was {chosen.role}); they must sign in again.")
     label = "Disable" if chosen.is_active else "Enable"
     if st.button(f"{label} {chosen.username}", key="change_active") and attempt(
-        lambda s: accounts.set_active(s, actor=actor, user_id=chosen.id, active=not chosen.is_active)
+        lambda s, actor: accounts.set_active(s, actor=actor, user_id=chosen.id, active=not chosen.is_active)
     ):
         done(
             f"{chosen.username} disabled and signed out everywhere."
@@ -82,12 +82,12 @@ with change:
         key="change_unlock",
         disabled=not chosen.locked,
         help="Lift the lock that repeated failed sign-ins set; the password stays as it is.",
-    ) and attempt(lambda s: accounts.unlock(s, actor=actor, user_id=chosen.id)):
+    ) and attempt(lambda s, actor: accounts.unlock(s, actor=actor, user_id=chosen.id)):
         done(f"{chosen.username} unlocked; they can sign in again.")
     password_key = f"change_password_{chosen.id}"
     new_password = st.text_input("New password", type="password", key=password_key)
     if st.button("Reset password", key="change_password_submit") and attempt(
-        lambda s: accounts.reset_password(s, actor=actor, user_id=chosen.id, password=new_password)
+        lambda s, actor: accounts.reset_password(s, actor=actor, user_id=chosen.id, password=new_password)
     ):
         del st.session_state[password_key]  # the field comes back empty
         done(f"Password of {chosen.username} reset; they must sign in again with it.")

@@ -10,9 +10,9 @@ actor = actor_or_stop()
 st.title("Audit log")
 columns = st.columns(4)
 who = columns[0].text_input("Actor", key="audit_actor")
-known_actions = attempt(lambda s: audit.actions(s)) or []
+known_actions = attempt(lambda s, actor: audit.actions(s, actor=actor)) or []
 action = columns[1].selectbox("Action", ["", *known_actions], key="audit_action")
-known_entities = attempt(lambda s: audit.entity_types(s, actor=actor)) or []
+known_entities = attempt(lambda s, actor: audit.entity_types(s, actor=actor)) or []
 entity_type = columns[2].selectbox("Entity type", ["", *known_entities], key="audit_entity")
 entity_id = columns[3].text_input(
     "Entity", key="audit_entity_id", help="A claim number, a username, or the internal id of any entity."
@@ -26,7 +26,7 @@ filters = audit.AuditFilters(
     since=period[0] if len(period) > 0 else None,
     until=period[1] if len(period) > 1 else None,
 )
-rows = attempt(lambda s: audit.search(s, actor=actor, filters=filters, limit=audit.MAX_AUDIT_ROWS))
+rows = attempt(lambda s, actor: audit.search(s, actor=actor, filters=filters, limit=audit.MAX_AUDIT_ROWS))
 if rows is not None:
     st.caption(
         f"{len(rows):,} {'entry' if len(rows) == 1 else 'entries'} (newest first; at most {audit.MAX_AUDIT_ROWS:,})"

@@ -36,10 +36,10 @@ decisions_tab, global_tab = st.tabs(["Decisions", "Global explanations"], on_cha
 
 def decisions() -> None:
     number = st.text_input("Claim number", key="explanations_claim_number")
-    decided = attempt(lambda s: review.decided_claims(s, actor=actor, limit=200)) or []
+    decided = attempt(lambda s, actor: review.decided_claims(s, actor=actor, limit=200)) or []
     claim_id = None
     if number:
-        claim_id = attempt(lambda s: review.find_claim(s, actor=actor, claim_number=number))
+        claim_id = attempt(lambda s, actor: review.find_claim(s, actor=actor, claim_number=number))
     elif decided:
         table = pd.DataFrame(
             [
@@ -101,7 +101,9 @@ def decisions() -> None:
                     + f"{stored.explanation.created_at:%Y-%m-%d %H:%M}"
                 )
             with st.expander(f"Model card: {stored.model_task} v{stored.model_version}"):
-                card = attempt(lambda s, v=stored.model_version_id: registry.model_card(s, actor=actor, version_id=v))
+                card = attempt(
+                    lambda s, actor, v=stored.model_version_id: registry.model_card(s, actor=actor, version_id=v)
+                )
                 if card:
                     st.markdown(card)
 
@@ -111,7 +113,7 @@ def global_explanations() -> None:
     line = left.selectbox("Line of business", ["all", *LINES_OF_BUSINESS], key="global_line")
     period = right.date_input("Reported between", value=(), key="global_dates")
     importance = attempt(
-        lambda s: scoring.global_importance(
+        lambda s, actor: scoring.global_importance(
             s,
             actor=actor,
             line_of_business=None if line == "all" else line,

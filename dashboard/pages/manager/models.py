@@ -16,7 +16,7 @@ scoring_banner(actor)
 
 
 def _rescoring_note(version_id: int, label: str) -> None:
-    count = attempt(lambda s: serving.rescoring_needed(s, actor=actor, version_id=version_id))
+    count = attempt(lambda s, actor: serving.rescoring_needed(s, actor=actor, version_id=version_id))
     if count:
         st.info(
             f"{label} will rescore {count:,} open claims in the background (progress on this page); until it "
@@ -37,14 +37,14 @@ def promote_dialog(version_id: int, label: str, gate: registry.GateResult) -> No
         reason = st.text_area("Override reason (required to promote anyway)", key="promote_override")
     _rescoring_note(version_id, label)
     if st.button("Promote", type="primary", key="promote_confirm") and attempt(
-        lambda s: registry.promote(s, actor=actor, version_id=version_id, override_reason=reason or None)
+        lambda s, actor: registry.promote(s, actor=actor, version_id=version_id, override_reason=reason or None)
     ):
         st.rerun()
 
 
 @st.dialog("Roll back champion")
 def rollback_dialog(task: str) -> None:
-    target = attempt(lambda s: registry.rollback_target(s, actor=actor, task=task))
+    target = attempt(lambda s, actor: registry.rollback_target(s, actor=actor, task=task))
     if target is None:
         st.warning(f"There is no earlier {task} champion to restore.")
         return
@@ -52,7 +52,7 @@ def rollback_dialog(task: str) -> None:
     _rescoring_note(target.id, f"{task} v{target.version}")
     reason = st.text_area("Reason (required)", key="rollback_reason")
     if st.button("Roll back", type="primary", key="rollback_confirm") and attempt(
-        lambda s: registry.rollback(s, actor=actor, task=task, reason=reason)
+        lambda s, actor: registry.rollback(s, actor=actor, task=task, reason=reason)
     ):
         st.rerun()
 
@@ -106,7 +106,7 @@ def _comparison(
             st.warning("The promotion gate fails: " + "; ".join(gate.reasons))
 
 
-overview = attempt(lambda s: registry.overview(s, actor=actor)) or []
+overview = attempt(lambda s, actor: registry.overview(s, actor=actor)) or []
 metric_keys = list(dict.fromkeys(key for v in overview for key in v.summary))
 table = pd.DataFrame(
     [
@@ -150,7 +150,7 @@ else:
         row = table.iloc[picked.selection.rows[0]]
         chosen = overview[picked.selection.rows[0]]
         label = f"{row['task']} v{row['version']}"
-        gate = attempt(lambda s: registry.compare_with_champion(s, actor=actor, version_id=int(row["id"])))
+        gate = attempt(lambda s, actor: registry.compare_with_champion(s, actor=actor, version_id=int(row["id"])))
         if gate is not None:
             _comparison(chosen, champions.get(chosen.task), gate)
         promote, rollback, _ = st.columns(3)
@@ -159,7 +159,7 @@ else:
         if row["stage"] == "champion" and rollback.button(f"Roll back {row['task']}", key="models_rollback"):
             rollback_dialog(str(row["task"]))
         with st.expander(f"Model card: {chosen.label}"):
-            card = attempt(lambda s: registry.model_card(s, actor=actor, version_id=chosen.id))
+            card = attempt(lambda s, actor: registry.model_card(s, actor=actor, version_id=chosen.id))
             if card:
                 st.markdown(card)
 
@@ -174,7 +174,7 @@ with st.form("retrain", border=True):
     queued = st.form_submit_button("Queue training run", type="primary", key="retrain_submit")
 if queued:
     run = attempt(
-        lambda s: jobs.queue_training(
+        lambda s, actor: jobs.queue_training(
             s,
             actor=actor,
             task=TASKS[task],
@@ -202,7 +202,7 @@ def runs() -> None:
     viewer = current_actor()  # re-read on every refresh: an ended session shows nothing
     if viewer is None:
         return
-    recent = attempt(lambda s: jobs.run_views(s, actor=viewer))
+    recent = attempt(lambda s, actor: jobs.run_views(s, actor=actor))
     if recent is None:
         return
     if not recent:
@@ -241,7 +241,7 @@ def runs() -> None:
     if cancellable:
         chosen = st.selectbox("Cancel run", cancellable, key="runs_cancel_choice")
         if st.button("Cancel", key="runs_cancel") and attempt(
-            lambda s: jobs.request_cancel(s, actor=viewer, run_id=int(chosen))
+            lambda s, actor: jobs.request_cancel(s, actor=actor, run_id=int(chosen))
         ):
             st.session_state[CANCEL_NOTICE] = int(chosen)
             rerun_fragment()  # show "cancelling…" now, not at the next refresh
@@ -251,5 +251,5 @@ st.subheader("Training runs")
 # Refreshing by itself only while a run can change: an idle refresh redraws the table every
 # few seconds for nothing (bench_pages: it kept the Models page busy). A run queued here
 # reruns the page, which starts the refresh.
-in_progress = any(v.in_progress for v in attempt(lambda s: jobs.run_views(s, actor=actor)) or [])
+in_progress = any(v.in_progress for v in attempt(lambda s, actor: jobs.run_views(s, actor=actor)) or [])
 st.fragment(runs, run_every=RUNS_REFRESH_SECONDS if in_progress else None)()

@@ -19,7 +19,7 @@ OLD_CALIBRATION = "the champion's own probabilities (a report stored before reca
 def overview_section(actor: Actor) -> None:
     period = st.date_input("Reported between", value=(), key="monitoring_dates")
     summary = attempt(
-        lambda s: overview(
+        lambda s, actor: overview(
             s, actor=actor, since=period[0] if len(period) > 0 else None, until=period[1] if len(period) > 1 else None
         )
     )
@@ -46,7 +46,7 @@ def overview_section(actor: Actor) -> None:
 
 
 def stored_reports(actor: Actor) -> list[report.StoredReport]:
-    stored = attempt(lambda s: report.reports(s, actor=actor)) or []
+    stored = attempt(lambda s, actor: report.reports(s, actor=actor)) or []
     if not stored:
         st.info(
             "No drift reports yet. The worker writes the weekly reports once every claim is scored and every "
@@ -114,8 +114,8 @@ def acknowledge_controls(incident: incidents.Incident, viewer: Actor) -> None:
                 f"Confirm: acknowledge {n} alert{'' if n == 1 else 's'}", key="incident_ack_confirm", type="primary"
             ):
                 done = attempt(
-                    lambda s: incidents.acknowledge_incident(
-                        s, actor=viewer, report_id=incident.report_id, note=note, expected=n
+                    lambda s, actor: incidents.acknowledge_incident(
+                        s, actor=actor, report_id=incident.report_id, note=note, expected=n
                     )
                 )
                 if done is not None:
@@ -138,7 +138,7 @@ def acknowledge_controls(incident: incidents.Incident, viewer: Actor) -> None:
         if st.form_submit_button("Acknowledge this alert", key="ack_submit"):
             if alert is None:
                 st.error("Choose the alert to acknowledge.")
-            elif attempt(lambda s: report.acknowledge(s, actor=viewer, alert_id=alert.id, note=note)) is not None:
+            elif attempt(lambda s, actor: report.acknowledge(s, actor=actor, alert_id=alert.id, note=note)) is not None:
                 _done(f"Acknowledged: {alert.message}.", "ack_alert", "ack_note")
 
 
@@ -157,7 +157,7 @@ def alerts_section(stored: list[report.StoredReport]) -> None:
     viewer = current_actor()
     if viewer is None:
         st.rerun()  # the whole app, which now shows the sign-in page and why
-    box = attempt(lambda s: incidents.inbox(s, actor=viewer))
+    box = attempt(lambda s, actor: incidents.inbox(s, actor=actor))
     if box is None:
         return
     st.subheader("Alerts inbox")
@@ -237,7 +237,7 @@ def alerts_section(stored: list[report.StoredReport]) -> None:
     if viewer.may(Permission.TRAIN_MODELS):
         acknowledge_controls(incident, viewer)
         if st.button(f"Retrain the claim model on data up to {chosen.window_end}", key="drift_retrain"):
-            run_id = attempt(lambda s: report.retrain_on_window(s, actor=viewer, report_id=chosen.id))
+            run_id = attempt(lambda s, actor: report.retrain_on_window(s, actor=actor, report_id=chosen.id))
             if run_id is not None:
                 st.success(f"Queued training run {run_id}; follow it on Models and retraining.")
 
