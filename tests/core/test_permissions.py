@@ -47,6 +47,8 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
     ),
     ("accounts.unlock", (P.MANAGE_USERS,), lambda s, a: accounts.unlock(s, actor=a, user_id=MISSING)),
     ("audit.search", (P.VIEW_AUDIT,), lambda s, a: audit.search(s, actor=a)),
+    ("audit.actions", (P.VIEW_AUDIT,), lambda s, a: audit.actions(s, actor=a)),
+    ("registry.versions", (P.VIEW_MODELS,), lambda s, a: registry.versions(s, actor=a)),
     ("triage.queue", (P.VIEW_CLAIMS,), lambda s, a: triage.queue(s, actor=a)),
     ("triage.take_next", (P.REVIEW_CLAIMS,), lambda s, a: triage.take_next(s, actor=a)),
     ("triage.count_matching", (P.VIEW_CLAIMS,), lambda s, a: triage.count_matching(s, actor=a)),
