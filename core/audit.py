@@ -6,7 +6,6 @@ Rows are only ever inserted here; no code path updates or deletes them.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
+from core import exports
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
 from db.models import AuditLog, Claim, ModelVersion, Review, User
@@ -232,29 +232,22 @@ CSV_COLUMNS = ("id", "at", "actor", "actor_role", "action", "entity_type", "enti
 
 def to_csv(rows: list[AuditRow]) -> str:
     """CSV for compliance, one row per audit entry: the entity by its name beside its id,
-    the note, and the details as JSON. Cells that a spreadsheet would run as a formula are
-    prefixed with a quote."""
+    the note, and the details as JSON; every cell quoted and defused (`core.exports`)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        cells = [
-            r.id,
-            r.at.isoformat(),
-            r.actor,
-            r.actor_role,
-            r.action,
-            r.entity_type,
-            r.entity_id or "",
-            r.entity,
-            r.note or "",
-            json.dumps(r.details, sort_keys=True, default=str, ensure_ascii=False),
-        ]
-        writer.writerow([_safe_cell(c) for c in cells])
+    exports.write_csv(buffer, CSV_COLUMNS, (_cells(r) for r in rows))
     return buffer.getvalue()
 
 
-def _safe_cell(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def _cells(r: AuditRow) -> list[object]:
+    return [
+        r.id,
+        r.at.isoformat(),
+        r.actor,
+        r.actor_role,
+        r.action,
+        r.entity_type,
+        r.entity_id or "",
+        r.entity,
+        r.note or "",
+        json.dumps(r.details, sort_keys=True, default=str, ensure_ascii=False),
+    ]

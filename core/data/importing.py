@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, exports
 from core.auth import Actor, Permission, require
 from core.errors import InvalidInput
 from db.models import (
@@ -333,13 +333,18 @@ def _existing_claim_numbers(session: Session, numbers: list[str]) -> set[str]:
 
 
 def write_rejected(path: Path, report: ValidationReport) -> None:
-    """Rejected rows with their reasons, so they can be fixed and re-imported."""
+    """Rejected rows with their reasons, so they can be fixed and re-imported; every cell
+    quoted and defused, since the file is opened in a spreadsheet (`core.exports`)."""
     reasons: dict[int, list[str]] = {}
     for error in report.errors:
         reasons.setdefault(error.row, []).append(f"{error.column}: {error.reason}")
-    rows = [{"row": row, "errors": "; ".join(reasons.get(row, [])), **values}
-            for row, values in report.rejected_rows.items()]  # fmt: skip
-    pd.DataFrame(rows).to_csv(path, index=False)
+    columns = list(dict.fromkeys(column for values in report.rejected_rows.values() for column in values))
+    rows = (
+        [row, "; ".join(reasons.get(row, [])), *(values.get(column) for column in columns)]
+        for row, values in report.rejected_rows.items()
+    )
+    with path.open("w", encoding="utf-8", newline="") as out:
+        exports.write_csv(out, ["row", "errors", *columns], rows)
 
 
 def to_import_frame(claims: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:

@@ -119,6 +119,7 @@ def test_skip_invalid_imports_the_rest_and_returns_rejects(
     session: Session, sample_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
     broken = corrupt(corrupt(sample_frame, 0, claimed_amount=-1), 5, line_of_business="boats")
+    broken = corrupt(broken, 0, narrative='=HYPERLINK("http://evil.example","x")')
     with session.begin():
         result, report = importing.import_claims(
             session, actor=cli_actor(), frame=broken, source="mixed.csv", skip_invalid=True
@@ -129,6 +130,7 @@ def test_skip_invalid_imports_the_rest_and_returns_rejects(
     rejected = pd.read_csv(rejected_path)
     assert list(rejected["row"]) == [1, 6]
     assert "claimed_amount" in rejected["errors"][0] and "boats" in rejected["errors"][1]
+    assert rejected["narrative"][0] == '\'=HYPERLINK("http://evil.example","x")'  # text in a spreadsheet
 
 
 def test_import_is_audited_and_needs_the_permission(session: Session, sample_frame: pd.DataFrame) -> None:
