@@ -13,6 +13,7 @@ or not at all.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -130,6 +131,8 @@ class ClaimRow(BaseModel):
                 return json.loads(value)
             except json.JSONDecodeError as error:
                 raise ValueError(f"not valid JSON ({error.msg})") from None
+            except RecursionError:
+                raise ValueError("JSON nested too deeply to be a list of messages") from None
         return value
 
     @field_validator("label_fraud", "oracle_fraud_probability", mode="before")
@@ -192,7 +195,14 @@ def read_claims_file(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise InvalidInput(f"{path}: the file is empty")
     frame = _read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else _read_csv(path)
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
+    names = [str(column).strip().lower() for column in frame.columns]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        spelled = "; ".join(
+            " and ".join(repr(str(c)) for c, n in zip(frame.columns, names, strict=True) if n == name) for name in clashes
+        )
+        raise InvalidInput(f"{path}: the same column appears more than once ({spelled}); keep one of each")
+    frame.columns = names
     missing = [column for column in CLAIM_COLUMNS if column not in frame.columns]
     if missing:
         raise InvalidInput(f"{path}: missing required column(s): {', '.join(missing)} (is the header row there?)")
@@ -211,7 +221,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InvalidInput(f"{path}: not UTF-8 text (bad byte at offset {error.start}); re-save it as UTF-8") from None
     csv.field_size_limit(MAX_FIELD_BYTES)
     try:
-        rows = list(csv.reader(text.splitlines(keepends=True) if text else []))
+        # The csv module on a file object: records end only at an unquoted \r or \n, never at the
+        # other characters str.splitlines breaks at (U+2028, U+0085, form feed, \x1c-\x1e).
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
         raise InvalidInput(f"{path}: malformed CSV ({error})") from None
     if not rows:
@@ -247,6 +259,10 @@ def validate(frame: pd.DataFrame) -> ValidationReport:
         except ValidationError as error:
             report.rejected_rows[index] = record
             report.errors.extend(_row_errors(index, error))
+            continue
+        except (RecursionError, ValueError, TypeError, OverflowError) as error:  # a value no validator foresaw
+            report.rejected_rows[index] = record
+            report.errors.append(RowError(index, "row", f"could not be read ({type(error).__name__})"))
             continue
         if row.claim_number in first_row_of:
             report.rejected_rows[index] = record

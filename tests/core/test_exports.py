@@ -18,7 +18,7 @@ from core import exports
         "x;=cmd|' /C calc'!A0",
         "a,+1+1",
         "note | @SUM(A1:A9)",
-        "first line\n=HYPERLINK(\"http://evil.example\",\"x\")",
+        'first line\n=HYPERLINK("http://evil.example","x")',
         "\t=1+1",
         "  -2+3",
     ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from core.auth import cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame
-from core.errors import ClaimLensError
+from core.errors import ClaimLensError, InvalidInput
 from db.models import AuditLog, Claim, Message
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -92,3 +93,42 @@ def test_a_one_megabyte_narrative_and_markup_are_stored_as_plain_text(session: S
         assert "nothing was imported" in message
         errors = importing.validate(importing.read_claims_file(path)).errors
         assert [(e.row, e.column) for e in errors] == [(1, "narrative")]
+
+
+def test_a_million_brackets_in_messages_is_a_row_error_not_a_traceback(session: Session, tmp_path: Path) -> None:
+    frame = VALID.copy()
+    frame.loc[0, "messages"] = "[" * 1_000_000
+    path = tmp_path / "deep.csv"
+    frame.to_csv(path, index=False)
+    with session.begin():
+        report = importing.validate(importing.read_claims_file(path))
+    assert [(e.row, e.column) for e in report.errors] == [(1, "messages")]
+    assert "nested too deeply" in report.errors[0].reason and len(report.valid) == 2
+
+
+@pytest.mark.parametrize("header", [("claimed_amount", "claimed_amount"), ("Claimed_Amount ", "claimed_amount")])
+def test_a_column_twice_refuses_the_file_naming_it(tmp_path: Path, header: tuple[str, str]) -> None:
+    frame = VALID.assign(second=999999.0)  # the second column would win if the file were read
+    frame.columns = [header[0] if c == "claimed_amount" else c for c in frame.columns[:-1]] + [header[1]]
+    path = tmp_path / "twice.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InvalidInput, match="the same column appears more than once") as refused:
+        importing.read_claims_file(path)
+    assert repr(header[0]) in str(refused.value) and repr(header[1]) in str(refused.value)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"])
+def test_line_separators_inside_an_unquoted_narrative_stay_in_the_narrative(
+    session: Session, tmp_path: Path, separator: str
+) -> None:
+    frame = VALID.drop(columns=["messages"]).copy()
+    narrative = f"Rear-ended at the lights{separator}the other driver left"
+    frame.loc[0, "narrative"] = narrative
+    path = tmp_path / "separators.csv"
+    frame.to_csv(path, index=False)  # csv quotes only at commas, quotes and \r\n: the separator stays bare
+    assert f"{separator}the other driver left," in path.read_text(encoding="utf-8")
+    ok, message = attempt_import(session, path)
+    assert ok, message
+    with session.begin():
+        stored = session.scalar(select(Claim.narrative).where(Claim.claim_number == frame.loc[0, "claim_number"]))
+    assert stored == narrative
