@@ -68,8 +68,19 @@ CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c 
 
 STATUS_NAMES = {
     "new": "new", "in_review": "in review", "siu_review": "SIU review", "decided": "decided",
-    "closed": "closed (imported)",
+    "closed": "settled",  # before import, in the claims system
 }  # fmt: skip
+
+
+def decided_as(decision: str, reason_code: str) -> str:
+    """A decision and its reason as people read them: "deny (Staged incident)"."""
+    return f"{DECISION_NAMES.get(decision, decision)} ({reason_name(reason_code)})"
+
+
+def reason_name(code: str) -> str:
+    """A reason code as people read it: `siu_confirmed_fraud` is "SIU confirmed fraud"."""
+    text = " ".join(word.upper() if word == "siu" else word for word in code.split("_"))
+    return text[:1].upper() + text[1:]
 
 
 def moment(at: datetime) -> str:

@@ -460,8 +460,10 @@ def explain_pending(
     sessions: sessionmaker[Session], *, actor: Actor, models: ModelCache | None = None, limit: int | None = None,
     on_chunk: Callable[[str, int], None] | None = None, device: str | None = None,
 ) -> int:  # fmt: skip
-    """Explain flagged (high/medium) predictions of the champion that have none, highest
-    priority first. The model is loaded only when there is something to explain."""
+    """Explain flagged (high/medium) predictions of the champion that have none: open
+    claims first (adjusters work on those; closed ones are history for the global
+    explanations), highest priority first. The model is loaded only when there is
+    something to explain."""
     require(actor, Permission.RUN_SCORING)
     models = models or ModelCache(device)
     done = 0
@@ -475,7 +477,7 @@ def explain_pending(
                 select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
                 .join(Claim, Claim.id == Prediction.claim_id)
                 .where(Prediction.model_version_id == version.id, Prediction.band.in_(FLAGGED_BANDS), missing)
-                .order_by(Prediction.priority.desc(), Prediction.id)
+                .order_by(Claim.is_open.desc(), Prediction.priority.desc(), Prediction.id)
                 .limit(EXPLAIN_BATCH if limit is None else min(EXPLAIN_BATCH, limit - done))
             )
             if session.get_bind().dialect.name == "postgresql":

@@ -95,7 +95,7 @@ class QueueRow:
     region: str
     report_date: date
     age_days: int
-    sla: str  # "due" | "overdue"
+    sla: str  # "due" | "overdue" for an open claim; "" for a closed one (no SLA runs)
     status: str
     assigned_to: str | None
     model_version: int | None = None  # the claim-risk version whose prediction this row shows
@@ -123,8 +123,11 @@ class QueueCount:
         return f"{self.total:,}+" if self.capped else f"{self.total:,}"
 
 
-def sla_state(age_days: int, sla_days: int) -> str:
-    """`due` up to and including the SLA's last day, `overdue` after it."""
+def sla_state(age_days: int, sla_days: int, *, is_open: bool = True) -> str:
+    """`due` up to and including the SLA's last day, `overdue` after it; nothing for a
+    closed claim, whose clock has stopped."""
+    if not is_open:
+        return ""
     return "overdue" if age_days > sla_days else "due"
 
 
@@ -217,7 +220,7 @@ def queue(
             region=claim.region,
             report_date=claim.report_date,
             age_days=(today - claim.report_date).days,
-            sla=sla_state((today - claim.report_date).days, settings.triage_sla_days),
+            sla=sla_state((today - claim.report_date).days, settings.triage_sla_days, is_open=claim.is_open),
             status=claim.status,
             assigned_to=username,
             model_version=versions.get(prediction.model_version_id),

@@ -387,3 +387,11 @@ def test_each_message_carries_its_sentiment_and_the_models_confidence_in_it(scor
     for m in messages:
         assert m.probabilities is not None and m.confidence == m.probabilities[m.sentiment]
         assert m.confidence == max(m.probabilities.values())
+
+
+def test_reason_codes_read_as_words() -> None:
+    assert review.reason_name("siu_confirmed_fraud") == "SIU confirmed fraud"
+    assert review.decided_as("deny", "staged_incident") == "deny (Staged incident)"
+    assert {review.reason_name(code) for codes in review.REASON_CODES.values() for code in codes}.isdisjoint(
+        {code for codes in review.REASON_CODES.values() for code in codes}
+    )  # no code is shown raw

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import scoring
@@ -85,6 +85,20 @@ def test_flagged_claims_get_explanations_that_add_up_to_the_stored_probability(w
             assert explanation.method == "partition_shap" and explanation.parameters["max_evals"] > 0
             assert len(explanation.reasons) == 5
             assert all(reason.rsplit(": ", 1)[1][0] in "+-" for reason in explanation.reasons)
+
+
+def test_open_claims_are_explained_before_settled_ones(world: sessionmaker[Session]) -> None:
+    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
+    flagged = Prediction.band.in_(("high", "medium"))
+    with world() as session, session.begin():
+        by_priority = session.scalars(select(Prediction.claim_id).where(flagged).order_by(Prediction.priority.desc()))
+        ids = list(by_priority)
+        settled = ids[: len(ids) // 2]  # the highest-priority half is history
+        session.execute(update(Claim).where(Claim.id.in_(settled)).values(status="closed"))
+    assert scoring.explain_pending(world, actor=ADMIN, limit=len(ids) - len(settled)) == len(ids) - len(settled)
+    with world() as session:
+        explained = set(session.scalars(select(Prediction.claim_id).join(Explanation)))
+    assert explained == set(ids) - set(settled)
 
 
 def test_words_are_whole_words_from_the_narrative(world: sessionmaker[Session]) -> None:

@@ -197,3 +197,8 @@ def test_a_referral_leaves_triage_for_the_siu_view_and_is_never_taken(scored_dat
         session.execute(update(Claim).where(Claim.id != referred.claim_id).values(status="decided"))
     with session_scope() as session:
         assert triage.take_next(session, actor=who) is None
+
+
+def test_a_closed_claim_has_no_sla_however_old() -> None:
+    assert triage.sla_state(400, 5, is_open=False) == ""
+    assert (triage.sla_state(5, 5), triage.sla_state(6, 5)) == ("due", "overdue")

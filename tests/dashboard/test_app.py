@@ -106,7 +106,7 @@ def test_an_adjuster_takes_the_next_claim_reads_its_reasons_and_denies_it(scored
     app.selectbox(key=f"review_reason_{claim_id}").set_value("staged_incident").run()
     app.text_area(key=f"review_note_{claim_id}").input("<script>alert(1)</script> photos predate the policy").run()
     app.button(key="review_submit").click().run()
-    assert not app.exception and "Recorded: deny (staged_incident)." in [s.value for s in app.success]
+    assert not app.exception and "Recorded: deny (Staged incident)." in [s.value for s in app.success]
     with session_scope() as session:
         decision = session.scalars(select(Review).where(Review.claim_id == claim_id)).one()
         assert decision.decision == "deny" and decision.note.startswith("<script>")  # stored as text

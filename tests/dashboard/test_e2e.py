@@ -156,7 +156,7 @@ def heading(page: Page, text: str):  # type: ignore[no-untyped-def]
 
 
 def queue_caption(page: Page):  # type: ignore[no-untyped-def]
-    return page.get_by_text(re.compile(r"^Page 1 · champion claim model v\d+"))
+    return page.get_by_text(re.compile(r"^Highest priority first · page 1 · champion claim model v\d+"))
 
 
 def claim_column(page: Page) -> list[str]:
@@ -216,9 +216,9 @@ def test_adjuster_denies_a_claim_and_manager_queues_retraining(page: Page, tmp_p
     page.get_by_test_id("stRadio").get_by_text("deny", exact=True).click()
     settled(page)  # the reason codes of the chosen decision appear after the rerun
     page.get_by_role("combobox", name=re.compile("Reason code")).click()
-    page.get_by_role("option", name="staged_incident", exact=True).click()
+    page.get_by_role("option", name="Staged incident", exact=True).click()
     page.get_by_role("button", name="Record decision").click()
-    expect(page.get_by_text("Recorded: deny (staged_incident).")).to_be_visible()
+    expect(page.get_by_text("Recorded: deny (Staged incident).")).to_be_visible()
 
     # Back on the queue, the decided claim is gone.
     page.get_by_role("link", name="Triage queue").click()

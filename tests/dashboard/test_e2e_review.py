@@ -44,15 +44,15 @@ def take_next(tab: Page) -> str:
     return subheader.inner_text().split(" · ")[0].strip()
 
 
-def choose(tab: Page, decision: str, reason_code: str, note: str | None = None) -> None:
+def choose(tab: Page, decision: str, reason: str, note: str | None = None) -> None:
     tab.get_by_test_id("stRadio").get_by_text(decision, exact=True).click()
-    reason = tab.get_by_role("combobox", name=re.compile("Reason code"))
-    expect(reason).to_be_enabled()  # no decision is preselected: the reason opens once one is chosen
+    box = tab.get_by_role("combobox", name=re.compile("Reason code"))
+    expect(box).to_be_enabled()  # no decision is preselected: the reason opens once one is chosen
     settled(tab)
     for attempt in range(3):  # a rerun that lands while the list opens closes it again
-        reason.click()
+        box.click()
         try:
-            tab.get_by_role("option", name=reason_code, exact=True).click(timeout=5_000)
+            tab.get_by_role("option", name=reason, exact=True).click(timeout=5_000)
             break
         except PlaywrightTimeout:
             if attempt == 2:
@@ -76,9 +76,9 @@ def evil_links(tab: Page) -> list[str | None]:
 def test_notes_stay_text_and_a_stale_tab_keeps_its_note(page: Page, another_tab: Page) -> None:  # noqa: F811
     sign_in(page, "ada")
     first = take_next(page)
-    choose(page, "deny", "staged_incident", NOTE)
+    choose(page, "deny", "Staged incident", NOTE)
     page.get_by_role("button", name="Record decision").click()
-    expect(page.get_by_text("Recorded: deny (staged_incident).")).to_be_visible()
+    expect(page.get_by_text("Recorded: deny (Staged incident).")).to_be_visible()
     page.get_by_text("Prediction history, decisions and comments").click()
     expect(page.get_by_text(as_typed(NOTE))).to_be_visible()
     assert evil_links(page) == []
@@ -91,10 +91,10 @@ def test_notes_stay_text_and_a_stale_tab_keeps_its_note(page: Page, another_tab:
     another_tab.keyboard.press("Enter")
     another_tab.get_by_role("button", name="Open").click()
     expect(another_tab.get_by_role("heading", name=re.compile(f"^{second} · "))).to_be_visible()
-    choose(another_tab, "approve", "covered_loss", "Receipts match the invoice.")
-    choose(page, "deny", "inflated_amount")
+    choose(another_tab, "approve", "Covered loss", "Receipts match the invoice.")
+    choose(page, "deny", "Inflated amount")
     page.get_by_role("button", name="Record decision").click()
-    expect(page.get_by_text("Recorded: deny (inflated_amount).")).to_be_visible()
+    expect(page.get_by_text("Recorded: deny (Inflated amount).")).to_be_visible()
     another_tab.get_by_role("button", name="Record decision").click()
     expect(another_tab.get_by_text(re.compile(r"While you had this claim open, ada decided it: deny"))).to_be_visible()
     expect(another_tab.get_by_role("textbox", name="Add a comment")).to_have_value("Receipts match the invoice.")

@@ -118,7 +118,7 @@ def test_a_stale_tab_is_told_who_decided_what_and_keeps_its_note_as_a_comment(sc
     assert not second.exception
     [warning] = messages(second.warning)
     assert re.search(
-        r"ada decided it: \*\*deny\*\* \(staged_incident\) at \d{4}-\d\d-\d\d \d\d:\d\d UTC\. "
+        r"ada decided it: \*\*deny \(Staged incident\)\*\* at \d{4}-\d\d-\d\d \d\d:\d\d UTC\. "
         r"Your decision was not recorded\. Your note is kept below",
         warning,
     ), warning
@@ -184,8 +184,10 @@ def test_the_queue_says_how_many_claims_match_and_formats_its_columns(scored_dat
     assert f"{total:,} matching claims · page 1 of {-(-total // 25)}" in messages(app.caption)
     columns = json.loads(app.dataframe[0].proto.columns)
     assert columns["Amount"]["type_config"]["format"] == "dollar"
-    assert columns["Priority"]["type_config"]["format"] == "%.0f"
+    assert "Priority" not in columns  # the order says it; the room goes to the top reason
     assert all(isinstance(columns[c].get("width"), int) for c in ("Status", "Assigned to", "SLA", "Claim"))
+    fixed = sum(columns[c]["width"] for c in columns if isinstance(columns[c].get("width"), int))
+    assert fixed <= 720, "at a 1,400 px window the top reason keeps about 220 px"
     assert app.dataframe[0].proto.column_order[-1] == "Top reason", "the long text goes last"
 
 
@@ -216,7 +218,7 @@ def test_a_referral_moves_to_the_siu_view_where_siu_records_the_outcome(scored_d
     assert outcome.label == "SIU outcome" and outcome.options == ["confirmed fraud: deny", "cleared: approve"]
     assert outcome.value is None
     decide_on_page(siu, claim_id, "deny", "siu_confirmed_fraud", "Ring confirmed by SIU.")
-    assert "Recorded: confirmed fraud: deny (siu_confirmed_fraud)." in messages(siu.success)
+    assert "Recorded: confirmed fraud: deny (SIU confirmed fraud)." in messages(siu.success)
     assert [(r.decision, r.reason_code) for r in reviews_of(claim_id)] == [
         ("refer_siu", "ring_pattern"),
         ("deny", "siu_confirmed_fraud"),

@@ -79,7 +79,6 @@ else:
         [
             {
                 "Claim": r.claim_number,
-                "Priority": r.priority,
                 "Band": r.band,
                 "Probability": r.probability,
                 "Top reason": r.top_reason or "explanation pending",
@@ -95,9 +94,10 @@ else:
         ]
     )
     count_slot = st.empty()  # filled last: the rows show before a count over many claims arrives
-    # Fixed widths for the short columns, the rest to the top reason: at 1,400 px every column shows.
-    widths = {"Claim": 120, "Priority": 62, "Band": 58, "Probability": 90, "Amount": 102, "Line": 68}
-    widths |= {"Age": 58, "SLA": 68, "Status": 86, "Assigned to": 92}
+    # Fixed widths for the short columns, the rest (about 220 px at a 1,400 px window) to the top reason.
+    # The table is ordered by priority, so the priority figure itself is left out for room.
+    widths = {"Claim": 112, "Band": 58, "Probability": 90, "Amount": 96, "Line": 68}
+    widths |= {"Age": 58, "SLA": 68, "Status": 86, "Assigned to": 84}
     picked = st.dataframe(
         table,
         hide_index=True,
@@ -107,7 +107,6 @@ else:
         column_order=[c for c in table.columns if c not in ("id", "Top reason")] + ["Top reason"],
         column_config={
             **{name: st.column_config.Column(width=width) for name, width in widths.items()},
-            "Priority": st.column_config.NumberColumn(format="%.0f", width=widths["Priority"]),
             "Age": st.column_config.NumberColumn(format="%d d", width=widths["Age"], help="Days since reported"),
             "Probability": st.column_config.ProgressColumn(
                 format="%.2f", min_value=0, max_value=1, width=widths["Probability"]
@@ -119,7 +118,8 @@ else:
     if picked.selection.rows:
         st.session_state["claim_id"] = int(table.iloc[picked.selection.rows[0]]["id"])
         st.switch_page("pages/adjuster/review.py")
-st.caption(f"Page {page + 1} · champion claim model v{result.champion_version or '—'} · select a row to open it")
+champion = f"champion claim model v{result.champion_version or '—'}"
+st.caption(f"Highest priority first · page {page + 1} · {champion} · select a row to open it")
 previous, following = st.columns(2)
 if previous.button("Previous page", disabled=page == 0, key="queue_previous"):
     st.session_state["queue_page"] = page - 1

@@ -108,7 +108,7 @@ with st.expander("Prediction history, decisions and comments"):
     )
     for d in detail.decisions:
         st.markdown(
-            f"- **{review.DECISION_NAMES.get(d.decision, d.decision)}** ({d.reason_code}) by {d.decided_by} "
+            f"- **{review.decided_as(d.decision, d.reason_code)}** by {d.decided_by} "
             f"at {review.moment(d.decided_at)}" + (f": {plain(d.note)}" if d.note else "")
         )
     for c in detail.comments:
@@ -144,6 +144,7 @@ if actor.may(Permission.REVIEW_CLAIMS) and choices:
         choices[decision] if decision else (),
         index=None,
         key=f"review_reason_{claim_id}",
+        format_func=review.reason_name,
         placeholder="Choose a reason (required)" if decision else "Choose a decision first",
         disabled=decision is None,
     )
@@ -171,7 +172,9 @@ if actor.may(Permission.REVIEW_CLAIMS) and choices:
                 seen[claim_id] = recorded.claim_version  # a second click is now a stale decision
                 st.session_state["review_recorded"][claim_id] = recorded_here + 1  # the next form: a new box
                 st.session_state.pop(note_key, None)  # saved with the decision: not again with the next one
-                st.session_state["review_flash"] = f"Recorded: {names.get(decision, decision)} ({reason_code})."
+                st.session_state["review_flash"] = (
+                    f"Recorded: {names.get(decision, decision)} ({review.reason_name(reason_code)})."
+                )
                 st.rerun()
 elif detail.status == SIU_STATUS and actor.may(Permission.REVIEW_CLAIMS):
     st.info("You referred this claim to SIU: another reviewer records its outcome.")
@@ -184,7 +187,7 @@ elif not choices:
         tried = bool(typed_note or st.session_state.get(f"review_decision_{claim_id}"))
         st.warning(
             f"While you had this claim open, {latest.decided_by} decided it: "
-            f"**{review.DECISION_NAMES.get(latest.decision, latest.decision)}** ({latest.reason_code}) at "
+            f"**{review.decided_as(latest.decision, latest.reason_code)}** at "
             f"{review.moment(latest.decided_at)}."
             + (" Your decision was not recorded." if tried else "")
             + (" Your note is kept below: add it as a comment." if typed_note else "")
@@ -193,7 +196,7 @@ elif not choices:
             st.session_state[comment_key] = typed_note
     elif latest:
         st.success(
-            f"Decided: {review.DECISION_NAMES.get(latest.decision, latest.decision)} ({latest.reason_code}) by "
+            f"Decided: {review.decided_as(latest.decision, latest.reason_code)} by "
             f"{latest.decided_by} at {review.moment(latest.decided_at)}."
         )
     if actor.may(Permission.REVIEW_CLAIMS):
