@@ -176,7 +176,10 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
     user = session.scalar(select(User).where(User.username == username.strip()[:64]))
     if user is None:
         verify_password(_dummy_hash(), password)  # as slow as a real check
-        return _refuse(session, username, None, WRONG_CREDENTIALS, reason="unknown user")
+        # Not the typed name: it is often a password typed into the wrong box. Its hash still
+        # lets an auditor see the same name tried again and again.
+        typed = f"unknown:{_digest(username.strip())[:12]}"
+        return _refuse(session, typed, None, WRONG_CREDENTIALS, reason="unknown user")
     failures = _claim_attempt(session, user)
     if failures is None:
         verify_password(_dummy_hash(), password)

@@ -48,11 +48,17 @@ def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=get_settings().sql_echo)
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only: it holds claimants' personal data and password hashes. SQLite gives
+            # its -wal and -shm files the database file's permissions.
+            path.touch(mode=0o600, exist_ok=True)
+        engine = create_engine(url, echo=get_settings().sql_echo, hide_parameters=True)
         _prepare_sqlite(engine)
         return engine
-    return create_engine(url, echo=get_settings().sql_echo, pool_pre_ping=True)
+    # hide_parameters: with echo on (or in an error), statements are logged without their values
+    # (password hashes, claimants' personal data).
+    return create_engine(url, echo=get_settings().sql_echo, pool_pre_ping=True, hide_parameters=True)
 
 
 def get_engine() -> Engine:

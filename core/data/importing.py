@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -359,7 +360,8 @@ def write_rejected(path: Path, report: ValidationReport) -> None:
         [row, "; ".join(reasons.get(row, [])), *(values.get(column) for column in columns)]
         for row, values in report.rejected_rows.items()
     )
-    with path.open("w", encoding="utf-8", newline="") as out:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only: personal data
+    with open(descriptor, "w", encoding="utf-8", newline="") as out:
         exports.write_csv(out, ["row", "errors", *columns], rows)
 
 

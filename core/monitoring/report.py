@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -452,8 +453,18 @@ def _post_webhook(run: DriftRun) -> str | None:
         with urllib.request.urlopen(request, timeout=5):  # the operator configures this URL
             return None
     except (OSError, ValueError) as error:  # unreachable or malformed URL; the caller shows this
-        log.warning("drift webhook %s failed: %s", url, error)
-        return f"webhook {url} failed: {error}"
+        where = _host_only(url)  # a webhook URL often carries its token in the path or query
+        log.warning("drift webhook to %s failed: %s", where, error)
+        return f"webhook to {where} failed: {error}"
+
+
+def _host_only(url: str) -> str:
+    """The scheme and host of a URL, without path, query or credentials."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname}" if parts.hostname else "(a malformed URL)"
+    except ValueError:
+        return "(a malformed URL)"
 
 
 @dataclass(frozen=True)

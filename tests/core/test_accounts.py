@@ -46,6 +46,18 @@ def test_wrong_user_and_wrong_password_get_the_same_message(session: Session, ad
     assert actions(session)[-2:] == ["login.failed", "login.failed"]
 
 
+def test_a_password_typed_as_the_username_is_not_written_to_the_audit_log(session: Session) -> None:
+    sign_in(session, "whatever", username="MySecretPassw0rd!")
+    with session.begin():
+        last = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert last is not None and last.action == "login.failed" and "MySecretPassw0rd" not in last.actor
+    assert last.actor.startswith("unknown:")
+    sign_in(session, "whatever", username="MySecretPassw0rd!")
+    with session.begin():
+        again = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert again is not None and again.actor == last.actor  # the same name tried again is visible
+
+
 def test_an_unknown_user_costs_a_password_check_like_a_known_one(
     session: Session, ada: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:

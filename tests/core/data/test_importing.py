@@ -128,6 +128,7 @@ def test_skip_invalid_imports_the_rest_and_returns_rejects(
     rejected_path = tmp_path / "rejected.csv"
     importing.write_rejected(rejected_path, report)
     rejected = pd.read_csv(rejected_path)
+    assert rejected_path.stat().st_mode & 0o077 == 0, "owner-only: the rows hold personal data"
     assert list(rejected["row"]) == [1, 6]
     assert "claimed_amount" in rejected["errors"][0] and "boats" in rejected["errors"][1]
     assert rejected["narrative"][0] == '\'=HYPERLINK("http://evil.example","x")'  # text in a spreadsheet

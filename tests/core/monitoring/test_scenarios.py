@@ -4,6 +4,7 @@ months before the shift (SQLite; the full-size run is in the README)."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -118,7 +119,7 @@ def test_running_drift_again_adds_no_duplicate_reports(scenario_world) -> None: 
 
 @pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
 def test_alerts_are_posted_to_the_webhook_and_a_bad_url_is_reported_not_raised(
-    scenario_world, monkeypatch: pytest.MonkeyPatch
+    scenario_world, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
     _, result = scenario_world
     received: list[dict] = []  # type: ignore[type-arg]
@@ -144,6 +145,13 @@ def test_alerts_are_posted_to_the_webhook_and_a_bad_url_is_reported_not_raised(
     monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", "hooks.example.com/no-scheme")
     get_settings.cache_clear()
     assert "failed" in (report.notify(result) or "")
+    # A closed port, and a token in the URL: the failure names the host, never the token.
+    monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook/T0KEN?key=S3CRET")
+    get_settings.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        said = report.notify(result) or ""
+    assert said.startswith("webhook to http://127.0.0.1 failed")
+    assert not [text for text in (said, caplog.text) if "T0KEN" in text or "S3CRET" in text]
     get_settings.cache_clear()
 
 
