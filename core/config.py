@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row that lock an account.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked.")
     session_hours: float = Field(default=8.0, gt=0, description="A signed-in session expires after this long.")
+    import_earliest_date: date = Field(
+        default=date(1900, 1, 1), description="Imported dates before this are refused as implausible."
+    )
     drift_alpha: float = Field(
         default=0.01, gt=0, lt=1, description="Family-wise false-alarm rate of one drift report (Bonferroni)."
     )

@@ -16,8 +16,10 @@ import csv
 import io
 import json
 import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, exports
 from core.auth import Actor, Permission, require
+from core.config import get_settings
 from core.errors import InvalidInput
 from db.models import (
     IMPORTED_CLOSED_STATUS,
@@ -60,6 +63,38 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _identifier(value: str) -> str:
+    """A claim or policy number: printable characters only, so no tab, line break, bidi
+    override (U+202E shows `CLM-1` for a different string) or zero-width character."""
+    for ch in value:
+        if not ch.isprintable() or unicodedata.category(ch) == "Cf":
+            raise ValueError(f"contains the unprintable or invisible character U+{ord(ch):04X}")
+    return value
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def _iso(pattern: re.Pattern[str], what: str) -> Any:
+    """A before-validator: strings must be ISO 8601 (a number is not read as a Unix time)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, (date, datetime, pd.Timestamp)):
+            return value
+        if isinstance(value, str) and pattern.fullmatch(value.strip()):
+            return value.strip()
+        raise ValueError(f"must be an ISO {what} (e.g. {'2026-03-31' if what == 'date' else '2026-03-31T14:05:00'})")
+
+    return check
+
+
+def _plausible(moment: date) -> None:
+    earliest = get_settings().import_earliest_date
+    if moment < earliest:
+        raise ValueError(f"is before {earliest.isoformat()} (CLAIMLENS_IMPORT_EARLIEST_DATE)")
+
+
 class MessageRow(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -70,6 +105,16 @@ class MessageRow(BaseModel):
     label_sentiment: Literal["negative", "neutral", "positive"] | None = None
 
     _text_ok = field_validator("text", "channel")(_no_nul)
+    _iso_sent_at = field_validator("sent_at", mode="before")(_iso(_ISO_MOMENT, "date and time"))
+
+    @field_validator("sent_at")
+    @classmethod
+    def _sent_in_range(cls, value: datetime) -> datetime:
+        _plausible(value.date())
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if aware > datetime.now(UTC) + timedelta(days=1):  # a day of clock skew, no more
+            raise ValueError("is in the future")
+        return value
 
 
 class ClaimRow(BaseModel):
@@ -102,6 +147,16 @@ class ClaimRow(BaseModel):
     _text_ok = field_validator(
         "claim_number", "policy_number", "region", "channel", "claimant_name", "claimant_contact", "narrative"
     )(_no_nul)
+    _identifiers = field_validator("claim_number", "policy_number")(_identifier)
+    _iso_dates = field_validator("policy_start_date", "incident_date", "report_date", mode="before")(
+        _iso(_ISO_DATE, "date")
+    )
+
+    @field_validator("policy_start_date", "incident_date", "report_date")
+    @classmethod
+    def _date_plausible(cls, value: date) -> date:
+        _plausible(value)
+        return value
 
     @field_validator("line_of_business", "police_report", "region", "channel", mode="before")
     @classmethod

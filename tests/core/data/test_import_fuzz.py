@@ -132,3 +132,25 @@ def test_line_separators_inside_an_unquoted_narrative_stay_in_the_narrative(
     with session.begin():
         stored = session.scalar(select(Claim.narrative).where(Claim.claim_number == frame.loc[0, "claim_number"]))
     assert stored == narrative
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("policy_start_date", "0001-01-01", "is before 1900-01-01"),
+        ("report_date", "86400", "must be an ISO date"),
+        ("incident_date", "1700000000", "must be an ISO date"),
+        ("claim_number", "CLM-\u202e1-9", "U+202E"),
+        ("claim_number", "CLM\t42", "U+0009"),
+        ("policy_number", "POL-\u200b7", "U+200B"),
+        ("messages", '[{"sent_at": "9999-12-31T00:00:00", "channel": "web", "text": "hi"}]', "in the future"),
+        ("messages", '[{"sent_at": 86400, "channel": "web", "text": "hi"}]', "must be an ISO date and time"),
+    ],
+)
+def test_implausible_dates_and_invisible_characters_are_row_errors(column: str, value: str, reason: str) -> None:
+    frame = VALID.copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[0, column] = value
+    report = importing.validate(frame)
+    assert len(report.valid) == 2 and [e.row for e in report.errors] == [1]
+    assert reason in report.errors[0].reason and report.errors[0].column.startswith(column)
