@@ -13,6 +13,11 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core import review, triage
+from core.auth import cli_actor
+from core.data import importing
+from core.data.generator import GeneratorConfig
+from core.data.seeding import generate_import_frame
+from dashboard.ui import WORD_JOINER, plain
 from db.models import AuditLog, Claim, ClaimComment, Review
 from db.session import session_scope
 from tests.core.test_triage import actor
@@ -246,3 +251,23 @@ def test_an_address_with_an_unknown_claim_number_says_so(scored_database: str) -
     app = open_page(app.run(), "review")
     assert not app.exception and "no claim numbered 'CLM-NOPE'" in " ".join(messages(app.error))
     assert "Open a claim from the triage queue, or type its number." in messages(app.info)
+
+
+HOSTILE_NUMBER = "![](https://e.vil/t.png)"
+
+
+def test_hostile_claim_numbers_and_channels_are_shown_as_text(scored_database: str) -> None:
+    frame = generate_import_frame(GeneratorConfig(claims=1, seed=99))
+    frame.loc[0, "claim_number"] = HOSTILE_NUMBER
+    message = {"sent_at": "2026-01-05T10:00:00", "channel": "[x](//e.vil)", "text": "Any news?"}
+    frame.loc[0, "messages"] = json.dumps([message])
+    with session_scope() as session:
+        importing.import_claims(session, actor=cli_actor(), frame=frame, source="hostile.csv")
+        claim_id = session.scalar(select(Claim.id).where(Claim.claim_number == HOSTILE_NUMBER))
+    app = review_claim("ada", claim_id)  # type: ignore[arg-type]
+    assert not app.exception
+    [heading] = [h.value for h in app.subheader]
+    assert heading.startswith(plain(HOSTILE_NUMBER)) and "![](" not in heading
+    assert as_rendered(plain(HOSTILE_NUMBER)).replace(WORD_JOINER, "") == HOSTILE_NUMBER  # it reads as typed
+    captions = [c.value for c in app.caption if "Any news" not in c.value]
+    assert any(plain("[x](//e.vil)") in c for c in captions) and not any("[x](//e.vil)" in c for c in captions)

@@ -36,7 +36,7 @@ expected_version = seen.setdefault(claim_id, detail.version)
 
 fields = detail.fields
 status_name = review.STATUS_NAMES.get(detail.status, detail.status)
-st.subheader(f"{fields['claim_number']} · {fields['line_of_business']} · {status_name}")
+st.subheader(f"{plain(fields['claim_number'])} · {plain(fields['line_of_business'])} · {status_name}")
 prediction = detail.prediction
 top = st.columns(4)
 top[0].metric("Fraud probability", f"{prediction.probability:.1%}" if prediction else "not scored")
@@ -83,7 +83,7 @@ if detail.messages:
                 if m.sentiment and m.confidence is not None
                 else (m.sentiment or "sentiment not scored")
             )
-            st.caption(f"{review.moment(m.sent_at)} · {m.direction} · {m.channel} · {sentiment}")
+            st.caption(f"{review.moment(m.sent_at)} · {m.direction} · {plain(m.channel)} · {sentiment}")
             st.markdown(plain(m.text))
 else:
     st.caption("No messages.")
@@ -108,11 +108,11 @@ with st.expander("Prediction history, decisions and comments"):
     )
     for d in detail.decisions:
         st.markdown(
-            f"- **{review.decided_as(d.decision, d.reason_code)}** by {d.decided_by} "
+            f"- **{review.decided_as(d.decision, d.reason_code)}** by {plain(d.decided_by)} "
             f"at {review.moment(d.decided_at)}" + (f": {plain(d.note)}" if d.note else "")
         )
     for c in detail.comments:
-        st.markdown(f"- comment by {c.author} at {review.moment(c.created_at)}: {plain(c.text)}")
+        st.markdown(f"- comment by {plain(c.author)} at {review.moment(c.created_at)}: {plain(c.text)}")
 
 choices = detail.choices_for(actor)
 # A new comment, or a decision recorded here that leaves the claim open (an SIU referral), gives
@@ -186,7 +186,7 @@ elif not choices:
         typed_note = st.session_state.get(note_key) or ""
         tried = bool(typed_note or st.session_state.get(f"review_decision_{claim_id}"))
         st.warning(
-            f"While you had this claim open, {latest.decided_by} decided it: "
+            f"While you had this claim open, {plain(latest.decided_by)} decided it: "
             f"**{review.decided_as(latest.decision, latest.reason_code)}** at "
             f"{review.moment(latest.decided_at)}."
             + (" Your decision was not recorded." if tried else "")
@@ -197,7 +197,7 @@ elif not choices:
     elif latest:
         st.success(
             f"Decided: {review.decided_as(latest.decision, latest.reason_code)} by "
-            f"{latest.decided_by} at {review.moment(latest.decided_at)}."
+            f"{plain(latest.decided_by)} at {review.moment(latest.decided_at)}."
         )
     if actor.may(Permission.REVIEW_CLAIMS):
         comment, cut_now = bounded_text_area("Add a comment", key=comment_key, limit=review.MAX_NOTE_LENGTH)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import accounts
 from core.auth import Role
-from dashboard.ui import actor_or_stop, attempt
+from dashboard.ui import actor_or_stop, attempt, plain
 
 NOTICE_KEY = "users_notice"
 
@@ -55,7 +55,7 @@ with add, st.form("add_user", clear_on_submit=True):
             s, actor=actor, username=username, role=Role(role), password=password, email=email or None
         )
     ):
-        st.success(f"Added {username}.")
+        st.success(f"Added {plain(username)}.")
 
 with change:
     st.markdown("**Change a user**")
@@ -67,27 +67,27 @@ with change:
     if st.button(
         "Change role", key=f"change_role_submit_{chosen.id}", disabled=Role(new_role) == Role(chosen.role)
     ) and attempt(lambda s, actor: accounts.change_role(s, actor=actor, user_id=chosen.id, role=Role(new_role))):
-        done(f"{chosen.username} is now {Role(new_role).value} (was {chosen.role}); they must sign in again.")
+        done(f"{plain(chosen.username)} is now {Role(new_role).value} (was {chosen.role}); they must sign in again.")
     label = "Disable" if chosen.is_active else "Enable"
-    if st.button(f"{label} {chosen.username}", key="change_active") and attempt(
+    if st.button(f"{label} {plain(chosen.username)}", key="change_active") and attempt(
         lambda s, actor: accounts.set_active(s, actor=actor, user_id=chosen.id, active=not chosen.is_active)
     ):
         done(
-            f"{chosen.username} disabled and signed out everywhere."
+            f"{plain(chosen.username)} disabled and signed out everywhere."
             if chosen.is_active
-            else f"{chosen.username} enabled; they can sign in again."
+            else f"{plain(chosen.username)} enabled; they can sign in again."
         )
     if st.button(
-        f"Unlock {chosen.username}",
+        f"Unlock {plain(chosen.username)}",
         key="change_unlock",
         disabled=not chosen.locked,
         help="Lift the lock that repeated failed sign-ins set; the password stays as it is.",
     ) and attempt(lambda s, actor: accounts.unlock(s, actor=actor, user_id=chosen.id)):
-        done(f"{chosen.username} unlocked; they can sign in again.")
+        done(f"{plain(chosen.username)} unlocked; they can sign in again.")
     password_key = f"change_password_{chosen.id}"
     new_password = st.text_input("New password", type="password", key=password_key)
     if st.button("Reset password", key="change_password_submit") and attempt(
         lambda s, actor: accounts.reset_password(s, actor=actor, user_id=chosen.id, password=new_password)
     ):
         del st.session_state[password_key]  # the field comes back empty
-        done(f"Password of {chosen.username} reset; they must sign in again with it.")
+        done(f"Password of {plain(chosen.username)} reset; they must sign in again with it.")

@@ -71,13 +71,13 @@ def decisions() -> None:
         st.info("No decisions yet.")
     if claim_id is not None:
         detail = claim_or_stop(actor, claim_id)
-        st.subheader(detail.fields["claim_number"])
+        st.subheader(plain(detail.fields["claim_number"]))
         if not detail.decisions:
             st.info("This claim has no decision yet.")
         for decision in detail.decisions:
-            st.markdown(f"#### {decision.decision.replace('_', ' ')} · {decision.reason_code}")
+            st.markdown(f"#### {review.decided_as(decision.decision, decision.reason_code)}")
             st.markdown(
-                f"By **{decision.decided_by}** at {decision.decided_at:%Y-%m-%d %H:%M:%S} "
+                f"By **{plain(decision.decided_by)}** at {decision.decided_at:%Y-%m-%d %H:%M:%S} "
                 f"(claim version {decision.claim_version})" + (f" — “{plain(decision.note)}”" if decision.note else "")
             )
             stored = decision.prediction
