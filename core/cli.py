@@ -26,8 +26,41 @@ class _FriendlyErrors(TyperGroup):
         try:
             return super().invoke(ctx)
         except ClaimLensError as error:
-            typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
+            _fail(str(error))
+        except _database_errors() as error:
+            _fail(_database_problem(error))
+        except OSError as error:  # a file or folder the command was pointed at
+            where = f": {error.filename}" if error.filename else ""
+            _fail(f"{error.strerror or error}{where}")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1) from None
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    from sqlalchemy.exc import DBAPIError  # deferred: most commands' --help should not import SQLAlchemy
+
+    return (DBAPIError,)
+
+
+def _database_problem(error: BaseException) -> str:
+    """One line: which database, what it said, and what to check."""
+    from sqlalchemy.engine import make_url
+
+    from core.config import get_settings
+
+    url = make_url(get_settings().database_url)
+    said = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    if url.get_backend_name() == "sqlite":
+        hint = (
+            "check that the file and its folder are readable and writable, and that no -wal or -shm file "
+            "beside it belongs to another (deleted or replaced) database"
+        )
+    else:
+        hint = "check that the server is running and reachable and that DATABASE_URL is right"
+    return f"database {url.render_as_string(hide_password=True)}: {said}; {hint}"
 
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from core.cli import app
 from db import migrate
 from db.models import Claim, Message, User
-from db.session import session_scope
+from db.session import reset_caches, session_scope
 
 runner = CliRunner()
 
@@ -129,3 +129,23 @@ def test_users_demo_creates_one_user_per_role_once_with_working_random_passwords
         for username, password in pairs.items():
             result = accounts.authenticate(session, username=username, password=password)
             assert result.ok and result.actor.role.value == username  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///{tmp}/a-folder", "postgresql+psycopg://claimlens:secret@127.0.0.1:1/claimlens", "sqlite:///{tmp}/x.db"],
+    ids=["folder", "no server", "damaged file"],
+)
+def test_a_database_that_cannot_be_used_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "x.db").write_bytes(b"not a database, whatever its name says " * 200)
+    url = url.format(tmp=tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_caches()
+    result = claimlens("db", "upgrade")
+    reset_caches()
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: database ") and "secret" not in line
