@@ -78,7 +78,8 @@ class Resumed:
 
     session_id: int | None = None
     actor: Actor | None = None
-    ended: str | None = None  # signed out | expired | disabled | role changed | password reset | unknown
+    # signed out | expired | idle | disabled | role changed | password reset | password changed | unknown
+    ended: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def actor_for(user: User) -> Actor:
-    return Actor(username=user.username, role=Role(user.role), user_id=user.id)
+    return Actor(
+        username=user.username, role=Role(user.role), user_id=user.id, must_change_password=user.must_change_password
+    )
 
 
 def _check_username(username: str) -> str:
@@ -118,8 +121,17 @@ def _check_password(password: str) -> None:
 
 
 def create_user(
-    session: Session, *, actor: Actor, username: str, role: Role, password: str, email: str | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    role: Role,
+    password: str,
+    email: str | None = None,
+    must_change_password: bool = False,
 ) -> User:
+    """A new local user. An administrator handing out a first password passes
+    `must_change_password`, so that the user replaces it at the first sign-in."""
     require(actor, Permission.MANAGE_USERS)
     username = _check_username(username)
     _check_password(password)
@@ -135,6 +147,7 @@ def create_user(
         email=email,
         is_active=True,
         failed_logins=0,
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -247,6 +260,7 @@ def _signed_in(session: Session, user: User, **details: str) -> LoginResult:
         token_hash=_digest(code),
         created_at=moment,
         expires_at=moment + timedelta(hours=get_settings().session_hours),
+        last_active_at=moment,
     )
     session.add(row)
     session.flush()
@@ -307,6 +321,9 @@ def _check(session: Session, row: UserSession | None) -> Resumed:
         return Resumed(row.id, ended=row.end_reason or "signed out")
     if _utc(row.expires_at) <= now():
         return Resumed(row.id, ended="expired")
+    last_active = _utc(row.last_active_at or row.cookie_issued_at or row.created_at)
+    if last_active + timedelta(minutes=get_settings().session_idle_minutes) <= now():
+        return Resumed(row.id, ended="idle")
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return Resumed(row.id, ended="disabled")
@@ -356,15 +373,56 @@ def end_session(session: Session, *, session_id: int | None = None, token: str |
     return True
 
 
-def _end_sessions(session: Session, user: User, reason: str) -> int:
-    """End every open session of `user`: an administrator disabled the user, changed the
-    role or reset the password, and no browser may go on under the old terms."""
+def _end_sessions(session: Session, user: User, reason: str, *, keep: int | None = None) -> int:
+    """End every open session of `user` (but `keep`): an administrator disabled the user,
+    changed the role or reset the password, or the user changed it, and no browser may go
+    on under the old terms."""
     ended = session.execute(
         update(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None), UserSession.id != (keep or -1))
         .values(ended_at=now(), end_reason=reason)
     )
     return int(ended.rowcount)
+
+
+def change_own_password(session: Session, *, actor: Actor, session_id: int, current: str, new: str) -> User:
+    """A signed-in user replaces their password, proving the current one. Their other
+    sessions end (whoever knew the old password is out); this one goes on."""
+    if actor.user_id is None:
+        raise InvalidInput("only a signed-in user has a password to change")
+    user = _user(session, actor.user_id)
+    if not user.password_hash or not verify_password(user.password_hash, current):
+        raise InvalidInput("the current password is not right")
+    if new == current:
+        raise InvalidInput("choose a password different from the current one")
+    _check_password(new)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    ended = _end_sessions(session, user, "password changed", keep=session_id)
+    audit.record(
+        session, actor=actor, action="user.password_changed", entity_type="user", entity_id=user.id,
+        details={"sessions_ended": ended},
+    )  # fmt: skip
+    return user
+
+
+# A click refreshes the session's last activity at most this often (a write per click would
+# queue every page run behind SQLite's one writer for nothing).
+ACTIVITY_RESOLUTION = timedelta(seconds=60)
+
+
+def record_activity(session: Session, *, session_id: int) -> None:
+    """The session's user clicked: an idle session ends `session_idle_minutes` after this."""
+    moment = now()
+    session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            or_(UserSession.last_active_at.is_(None), UserSession.last_active_at < moment - ACTIVITY_RESOLUTION),
+        )
+        .values(last_active_at=moment)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def list_users(session: Session, *, actor: Actor) -> list[UserRow]:
@@ -469,6 +527,7 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, password: st
     user = _user(session, user_id)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
+    user.must_change_password = True  # the administrator knows it: the user must choose their own
     ended = _end_sessions(session, user, "password reset")  # whoever knew the old password is out
     # The password itself never reaches the log.
     audit.record(

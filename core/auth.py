@@ -72,6 +72,7 @@ class Actor:
     username: str
     role: Role
     user_id: int | None = None
+    must_change_password: bool = False  # an administrator set it: the user chooses their own first
 
     def may(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]

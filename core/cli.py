@@ -185,6 +185,9 @@ def import_file(
 def users_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option(help="adjuster | compliance | manager | admin")],
+    temporary: Annotated[
+        bool, typer.Option(help="A first password for someone else: they choose their own at the first sign-in.")
+    ] = False,
 ) -> None:
     """Create a local user; the password comes from a prompt or $CLAIMLENS_PASSWORD."""
     from core import accounts, auth
@@ -194,9 +197,11 @@ def users_add(
     password = os.environ.get(PASSWORD_ENV) or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with session_scope() as session:
         user = accounts.create_user(
-            session, actor=auth.cli_actor(), username=username, role=parsed_role, password=password
-        )
-    typer.echo(f"created {parsed_role} {user.username}")
+            session, actor=auth.cli_actor(), username=username, role=parsed_role, password=password,
+            must_change_password=temporary,
+        )  # fmt: skip
+    then = "; they choose their own password at the first sign-in" if temporary else ""
+    typer.echo(f"created {parsed_role} {user.username}{then}")
 
 
 @users_app.command("demo")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row that lock an account.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked.")
     session_hours: float = Field(default=8.0, gt=0, description="A signed-in session expires after this long.")
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A signed-in session ends after this long without a click."
+    )
     import_earliest_date: date = Field(
         default=date(1900, 1, 1), description="Imported dates before this are refused as implausible."
     )

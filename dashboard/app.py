@@ -28,6 +28,7 @@ MODELS = st.Page(
     "pages/manager/models.py", title="Models and retraining", icon=":material/model_training:", url_path="models"
 )
 USERS = st.Page("pages/admin/users.py", title="Users", icon=":material/group:", url_path="users")
+PASSWORD = st.Page("pages/password.py", title="Change password", icon=":material/password:", url_path="password")
 
 PAGES_BY_ROLE: dict[Role, dict[str, list[st.Page]]] = {
     Role.ADJUSTER: {"Claims": [QUEUE, REVIEW]},
@@ -49,7 +50,7 @@ def _sign_out() -> None:
     st.rerun()
 
 
-actor = current_actor()
+actor = current_actor(activity=True)  # only the router runs on a click, never a fragment's refresh
 sync_session_cookie()  # after current_actor, which may find the cookie spent
 if actor is None:
     # The sign-in form also answers at every page's URL, so that a bookmark (or a reload after
@@ -62,9 +63,11 @@ if actor is None:
         position="hidden",
     )
 else:
-    pages = dict(PAGES_BY_ROLE[actor.role])
-    pages["Account"] = [
-        st.Page(_sign_out, title=f"Sign out {actor.username}", icon=":material/logout:", url_path="signout")
-    ]
-    navigation = st.navigation(pages)
+    sign_out_page = st.Page(_sign_out, title=f"Sign out {actor.username}", icon=":material/logout:", url_path="signout")
+    if actor.must_change_password:  # an administrator set it: nothing else until the user chooses their own
+        navigation = st.navigation({"Account": [PASSWORD, sign_out_page]})
+    else:
+        pages = dict(PAGES_BY_ROLE[actor.role])
+        pages["Account"] = [PASSWORD, sign_out_page]
+        navigation = st.navigation(pages)
 navigation.run()

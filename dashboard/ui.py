@@ -24,6 +24,8 @@ SESSION_KEY, COOKIE_DUE_KEY, COOKIE_TRIED_KEY = "user_session_id", "session_cook
 SIGNED_OUT_REASON_KEY = "signed_out_reason"
 ENDED_MESSAGES = {
     "expired": "Your session expired; please sign in again.",
+    "idle": "You were signed out after a while without activity; please sign in again.",
+    "password changed": "Your password was changed (in another browser?); please sign in again with the new one.",
     "signed out": "You were signed out (in another tab or window); please sign in again.",
 }
 ENDED_BY_CHANGE = "Your session ended because your account was changed; please sign in again."
@@ -72,16 +74,19 @@ def sso_configured() -> bool:
         return False
 
 
-def current_actor() -> Actor | None:
+def current_actor(*, activity: bool = False) -> Actor | None:
     """The signed-in user, re-read from the database on every run: sign-out elsewhere,
-    expiry, a disabled account, a changed role or a reset password takes effect on the next
-    click. A tab that has not signed in resumes the session of the browser's cookie (a
-    reload, a bookmark, a new tab)."""
+    expiry, idleness, a disabled account, a changed role or a reset password takes effect
+    on the next click. A tab that has not signed in resumes the session of the browser's
+    cookie (a reload, a bookmark, a new tab). `activity`: this run is a click (the app's
+    router says so; a fragment refreshing itself must not keep an idle session alive)."""
     session_id = st.session_state.get(SESSION_KEY)
     if session_id is None:
         return _resume_from_cookie()
     with session_scope() as session:
         resumed = accounts.resume(session, session_id=session_id)
+        if activity and resumed.actor is not None:
+            accounts.record_activity(session, session_id=session_id)
     if resumed.actor is None:
         _forget(ENDED_MESSAGES.get(resumed.ended or "", ENDED_BY_CHANGE))
     return resumed.actor

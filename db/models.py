@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -69,6 +70,8 @@ class User(TimestampMixin, Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An administrator set the password: its owner chooses their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
@@ -90,7 +93,9 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cookie_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # signed out | disabled | role changed | password reset
+    # The user's last click (a page refreshing itself is no activity): idle sessions end.
+    last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # signed out | disabled | role changed | password reset | password changed
     end_reason: Mapped[str | None] = mapped_column(String(32))
 
     def __repr__(self) -> str:

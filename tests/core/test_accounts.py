@@ -353,3 +353,39 @@ def test_an_email_already_in_use_is_a_clear_error(session: Session) -> None:
         accounts.create_user(
             session, actor=ADMIN, username="max2", role=Role.MANAGER, password=PASSWORD, email="MAX@insurer.example"
         )
+
+
+def test_a_session_ends_after_the_idle_time_unless_its_user_clicks(
+    session: Session, ada: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy, idle = started(session).session_id, started(session).session_id
+    start = datetime.now(UTC)
+    for minutes in (20, 40):  # the busy session's user clicks every 20 minutes; a refresh is no click
+        monkeypatch.setattr(accounts, "now", lambda m=minutes: start + timedelta(minutes=m))
+        with session.begin():
+            assert accounts.resume(session, session_id=busy).actor is not None
+            accounts.record_activity(session, session_id=busy)
+    with session.begin():
+        assert accounts.resume(session, session_id=busy).actor is not None
+        assert accounts.resume(session, session_id=idle) == accounts.Resumed(idle, ended="idle")
+
+
+def test_users_change_their_own_password_proving_the_current_one(session: Session, ada: User) -> None:
+    here, elsewhere = started(session).session_id, started(session).session_id
+    actor = accounts.actor_for(ada)
+    with session.begin(), pytest.raises(InvalidInput, match="current password is not right"):
+        accounts.change_own_password(session, actor=actor, session_id=here, current="guess", new="a brand new phrase")
+    with session.begin():
+        accounts.change_own_password(session, actor=actor, session_id=here, current=PASSWORD, new="a brand new phrase")
+    with session.begin():
+        assert accounts.resume(session, session_id=here).actor is not None  # this browser goes on
+        assert accounts.resume(session, session_id=elsewhere).ended == "password changed"
+        assert actions(session)[-1] == "user.password_changed"
+    assert not sign_in(session, PASSWORD).ok and sign_in(session, "a brand new phrase").ok
+
+
+def test_an_administrators_reset_must_be_replaced_at_the_next_sign_in(session: Session, ada: User) -> None:
+    with session.begin():
+        accounts.reset_password(session, actor=ADMIN, user_id=ada.id, password="the admin knows it")
+    result = sign_in(session, "the admin knows it")
+    assert result.actor is not None and result.actor.must_change_password

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from streamlit.testing.v1 import AppTest
 
 from core import accounts
+from core.auth import cli_actor
 from dashboard import ui
 from db.models import AuditLog, Claim, Review, TrainingRun, User
 from db.session import session_scope
@@ -151,7 +152,8 @@ def test_an_administrator_adds_a_user_who_can_then_sign_in(scored_database: str)
     app.selectbox(key="add_role").set_value("compliance")
     app.text_input(key="add_password").input("a long new password")
     app.button(key="add_submit").click().run()
-    assert not app.exception and "Added nina." in [s.value for s in app.success]
+    assert not app.exception
+    assert "Added nina; they choose their own password at the first sign-in." in [s.value for s in app.success]
     with session_scope() as session:
         assert session.scalars(select(User).where(User.username == "nina")).one().role == "compliance"
     short = app_as("root").run()
@@ -160,6 +162,29 @@ def test_an_administrator_adds_a_user_who_can_then_sign_in(scored_database: str)
     short.text_input(key="add_password").input("short")
     short.button(key="add_submit").click().run()
     assert not short.exception and any("at least" in e.value for e in short.error)
+
+
+def test_a_user_with_an_administrators_password_chooses_their_own_before_anything_else(
+    scored_database: str,
+) -> None:
+    with session_scope() as session:
+        cora = session.scalars(select(User).where(User.username == "cora")).one()
+        accounts.reset_password(session, actor=cli_actor(), user_id=cora.id, password="set by the admin 1")
+    app = signed_in(AppTest.from_file(APP, default_timeout=60), "cora", "set by the admin 1").run()
+    assert not app.exception and [t.value for t in app.title] == ["Change password"]
+    assert "An administrator set your password. Choose your own to continue." in [i.value for i in app.info]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # no other page is there at all
+        app.switch_page("pages/compliance/audit_log.py")
+    app.text_input(key="password_current").input("set by the admin 1")
+    app.text_input(key="password_new").input("cora's very own phrase")
+    app.text_input(key="password_again").input("cora's very own phrase")
+    app.button(key="FormSubmitter:password_form-Change password").click().run()
+    assert not app.exception and not app.error
+    assert [s.value for s in app.success] == ["Password changed. Your other sessions were signed out."]
+    again = signed_in(AppTest.from_file(APP, default_timeout=60), "cora", "cora's very own phrase").run()
+    assert open_page(again, "audit").title[0].value == "Audit log"  # the role's pages are there again
+    with session_scope() as session:
+        assert session.scalars(select(User).where(User.username == "cora")).one().must_change_password is False
 
 
 def test_compliance_exports_the_audit_log_as_csv(scored_database: str) -> None:

@@ -52,10 +52,16 @@ with add, st.form("add_user", clear_on_submit=True):
     password = st.text_input("Initial password", type="password", key="add_password")
     if st.form_submit_button("Add user", key="add_submit") and attempt(
         lambda s, actor: accounts.create_user(
-            s, actor=actor, username=username, role=Role(role), password=password, email=email or None
+            s,
+            actor=actor,
+            username=username,
+            role=Role(role),
+            password=password,
+            email=email or None,
+            must_change_password=True,
         )
     ):
-        st.success(f"Added {plain(username)}.")
+        st.success(f"Added {plain(username)}; they choose their own password at the first sign-in.")
 
 with change:
     st.markdown("**Change a user**")
