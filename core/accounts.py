@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit
-from core.auth import MIN_PASSWORD_LENGTH, Actor, Permission, Role, hash_password, require, verify_password
+from core import audit, credentials
+from core.auth import Actor, Permission, Role, hash_password, require, verify_password
 from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
@@ -108,16 +108,13 @@ def actor_for(user: User) -> Actor:
     )
 
 
-def _check_username(username: str) -> str:
-    username = username.strip()
-    if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise InvalidInput("username must be 1-64 letters, digits, '.', '_' or '-'")
-    return username
-
-
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+def _refuse_lookalike(session: Session, username: str) -> None:
+    """A new name must not be, or look like, an existing one (`credentials.skeleton`)."""
+    wanted = credentials.skeleton(username)
+    for existing in session.scalars(select(User.username)):
+        if credentials.skeleton(existing) == wanted:
+            same = "already exists" if existing == username else f"looks the same as the existing {existing!r}"
+            raise InvalidInput(f"user {username!r} {same}")
 
 
 def create_user(
@@ -133,10 +130,9 @@ def create_user(
     """A new local user. An administrator handing out a first password passes
     `must_change_password`, so that the user replaces it at the first sign-in."""
     require(actor, Permission.MANAGE_USERS)
-    username = _check_username(username)
-    _check_password(password)
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise InvalidInput(f"user {username!r} already exists")
+    username = credentials.check_username(username)
+    credentials.check_password(password, username=username)
+    _refuse_lookalike(session, username)
     email = (email or "").strip().lower() or None
     if email and session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise InvalidInput(f"another user already has the e-mail {email}")
@@ -186,13 +182,13 @@ def authenticate(session: Session, *, username: str, password: str) -> LoginResu
     guesses race, at most `login_max_failures` are checked before the lock, on SQLite as
     on PostgreSQL, and a lock set by a racing guess is never cleared by a success.
     """
-    user = session.scalar(select(User).where(User.username == username.strip()[:64]))
+    typed = credentials.normalise_username(username)[: credentials.MAX_USERNAME_LENGTH]
+    user = session.scalar(select(User).where(User.username == typed))
     if user is None:
         verify_password(_dummy_hash(), password)  # as slow as a real check
         # Not the typed name: it is often a password typed into the wrong box. Its hash still
         # lets an auditor see the same name tried again and again.
-        typed = f"unknown:{_digest(username.strip())[:12]}"
-        return _refuse(session, typed, None, WRONG_CREDENTIALS, reason="unknown user")
+        return _refuse(session, f"unknown:{_digest(typed)[:12]}", None, WRONG_CREDENTIALS, reason="unknown user")
     failures = _claim_attempt(session, user)
     if failures is None:
         verify_password(_dummy_hash(), password)
@@ -395,7 +391,7 @@ def change_own_password(session: Session, *, actor: Actor, session_id: int, curr
         raise InvalidInput("the current password is not right")
     if new == current:
         raise InvalidInput("choose a password different from the current one")
-    _check_password(new)
+    credentials.check_password(new, username=user.username)
     user.password_hash = hash_password(new)
     user.must_change_password = False
     ended = _end_sessions(session, user, "password changed", keep=session_id)
@@ -523,8 +519,8 @@ def change_role(session: Session, *, actor: Actor, user_id: int, role: Role) -> 
 
 def reset_password(session: Session, *, actor: Actor, user_id: int, password: str) -> User:
     require(actor, Permission.MANAGE_USERS)
-    _check_password(password)
     user = _user(session, user_id)
+    credentials.check_password(password, username=user.username)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
     user.must_change_password = True  # the administrator knows it: the user must choose their own

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core import exports
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
+from core.credentials import normalise_username
 from db.models import AuditLog, Claim, ModelVersion, Review, User
 
 ANONYMOUS_ROLE = "anonymous"
@@ -125,7 +126,7 @@ def _row(entry: AuditLog, entity: str, decision_note: str | None) -> AuditRow:
 def _names_entity(value: str) -> ColumnElement[bool]:
     """An entry's entity is `value`: its internal id, or the claim number or username people know it by."""
     claims = select(cast(Claim.id, String)).where(Claim.claim_number == value)
-    users = select(cast(User.id, String)).where(User.username == value)
+    users = select(cast(User.id, String)).where(User.username == normalise_username(value))
     return or_(
         AuditLog.entity_id == value,
         and_(AuditLog.entity_type == "claim", AuditLog.entity_id.in_(claims)),

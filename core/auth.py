@@ -61,7 +61,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
-MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 
 

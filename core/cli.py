@@ -94,7 +94,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from db import migrate
 
     url = get_settings().database_url
-    migrate.upgrade(url, revision)
+    try:
+        migrate.upgrade(url, revision)
+    except migrate.MigrationRefused as refused:
+        raise ClaimLensError(f"the database was left at revision {migrate.current_revision(url)}: {refused}") from None
     typer.echo(f"database at revision {migrate.current_revision(url)}")
 
 

@@ -14,6 +14,10 @@ from db.session import engine_for
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+class MigrationRefused(Exception):
+    """A migration found data it cannot carry over as it is; the message says what to fix."""
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

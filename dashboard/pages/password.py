@@ -3,7 +3,7 @@ password (a new account, a reset) must be replaced here before anything else ope
 
 import streamlit as st
 
-from core import accounts
+from core import accounts, credentials
 from dashboard.ui import SESSION_KEY, actor_or_stop, attempt
 
 actor = actor_or_stop()
@@ -16,7 +16,10 @@ if flash := st.session_state.pop("password_flash", None):
 with st.form("password_form", clear_on_submit=True):
     current = st.text_input("Current password", type="password", key="password_current")
     new = st.text_input(
-        "New password", type="password", key="password_new", help=f"At least {accounts.MIN_PASSWORD_LENGTH} characters."
+        "New password",
+        type="password",
+        key="password_new",
+        help=f"At least {credentials.MIN_PASSWORD_LENGTH} characters.",
     )
     again = st.text_input("New password again", type="password", key="password_again")
     submitted = st.form_submit_button("Change password", type="primary")

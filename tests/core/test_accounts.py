@@ -327,7 +327,7 @@ def test_only_administrators_manage_users(session: Session, ada: User, role: Rol
         lambda: accounts.list_users(session, actor=someone),
         lambda: accounts.set_active(session, actor=someone, user_id=ada.id, active=False),
         lambda: accounts.change_role(session, actor=someone, user_id=ada.id, role=Role.ADMIN),
-        lambda: accounts.reset_password(session, actor=someone, user_id=ada.id, password="0123456789"),
+        lambda: accounts.reset_password(session, actor=someone, user_id=ada.id, password="a test passphrase"),
         lambda: accounts.unlock(session, actor=someone, user_id=ada.id),
     ):
         with pytest.raises(PermissionDenied):

@@ -82,7 +82,9 @@ def decided(session: Session) -> dict[str, object]:
     admin = cli_actor()
     with session.begin():
         seed(session, actor=admin, config=GeneratorConfig(claims=12, seed=5))
-        user = accounts.create_user(session, actor=admin, username="ada", role=Role.ADJUSTER, password="0123456789")
+        user = accounts.create_user(
+            session, actor=admin, username="ada", role=Role.ADJUSTER, password="a test passphrase"
+        )
         ada = Actor("ada", Role.ADJUSTER, user.id)
         first, second = session.scalars(select(Claim).where(Claim.status == "new").order_by(Claim.id).limit(2))
         review.decide(session, actor=ada, claim_id=first.id, expected_version=first.version, decision="deny",

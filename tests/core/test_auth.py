@@ -29,13 +29,19 @@ def test_created_user_has_a_hashed_password_and_an_audit_entry(session: Session)
 @pytest.mark.parametrize("role", [Role.ADJUSTER, Role.COMPLIANCE, Role.MANAGER])
 def test_only_admins_create_users(session: Session, role: Role) -> None:
     with pytest.raises(PermissionDenied), session.begin():
-        accounts.create_user(session, actor=Actor("x", role), username="eve", role=Role.ADMIN, password="0123456789")
+        accounts.create_user(
+            session, actor=Actor("x", role), username="eve", role=Role.ADMIN, password="a test passphrase"
+        )
     assert session.scalars(select(User)).all() == []
 
 
 @pytest.mark.parametrize(
     ("username", "password", "message"),
-    [("bad name!", "0123456789", "username"), ("ok", "short", "at least"), ("", "0123456789", "username")],
+    [
+        ("bad name!", "a test passphrase", "username"),
+        ("ok", "short", "at least"),
+        ("", "a test passphrase", "username"),
+    ],
 )
 def test_bad_usernames_and_short_passwords_are_refused(
     session: Session, username: str, password: str, message: str
@@ -46,9 +52,9 @@ def test_bad_usernames_and_short_passwords_are_refused(
 
 def test_duplicate_username_is_refused(session: Session) -> None:
     with session.begin():
-        accounts.create_user(session, actor=ADMIN, username="sam", role=Role.MANAGER, password="0123456789")
+        accounts.create_user(session, actor=ADMIN, username="sam", role=Role.MANAGER, password="a test passphrase")
     with pytest.raises(InvalidInput, match="already exists"), session.begin():
-        accounts.create_user(session, actor=ADMIN, username="sam", role=Role.ADMIN, password="0123456789")
+        accounts.create_user(session, actor=ADMIN, username="sam", role=Role.ADMIN, password="a test passphrase")
 
 
 def test_permission_table_covers_every_role() -> None:

@@ -27,7 +27,9 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
     (
         "accounts.create_user",
         (P.MANAGE_USERS,),
-        lambda s, a: accounts.create_user(s, actor=a, username="newcomer", role=Role.ADJUSTER, password="0123456789"),
+        lambda s, a: accounts.create_user(
+            s, actor=a, username="newcomer", role=Role.ADJUSTER, password="a test passphrase"
+        ),
     ),
     ("accounts.list_users", (P.MANAGE_USERS,), lambda s, a: accounts.list_users(s, actor=a)),
     (
@@ -43,7 +45,7 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
     (
         "accounts.reset_password",
         (P.MANAGE_USERS,),
-        lambda s, a: accounts.reset_password(s, actor=a, user_id=MISSING, password="0123456789"),
+        lambda s, a: accounts.reset_password(s, actor=a, user_id=MISSING, password="a test passphrase"),
     ),
     ("accounts.unlock", (P.MANAGE_USERS,), lambda s, a: accounts.unlock(s, actor=a, user_id=MISSING)),
     ("audit.search", (P.VIEW_AUDIT,), lambda s, a: audit.search(s, actor=a)),

@@ -34,7 +34,7 @@ def storm_world(tmp_path_factory: pytest.TempPathFactory, tiny_base_model: str):
     with pytest.MonkeyPatch.context() as monkeypatch:
         sessions, result = build_world(folder, "storm_surge", 8_000, tiny_base_model, monkeypatch)
         with sessions() as session, session.begin():
-            accounts.create_user(session, actor=ADMIN, username="max", role=Role.MANAGER, password="0123456789")
+            accounts.create_user(session, actor=ADMIN, username="max", role=Role.MANAGER, password="a test passphrase")
         reset_caches()
         yield folder, result
     reset_caches()
@@ -55,7 +55,7 @@ def storm(storm_world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type
 
 def manager_page(tab: str = "Alerts inbox") -> AppTest:
     """The Monitoring page with `tab` open (as if clicked: only the open tab runs)."""
-    app = signed_in(AppTest.from_file(APP, default_timeout=60), "max", "0123456789")
+    app = signed_in(AppTest.from_file(APP, default_timeout=60), "max", "a test passphrase")
     app.run()
     assert not app.exception and app.title[0].value == "Monitoring"
     return open_tab(app, tab)
@@ -69,7 +69,7 @@ def open_tab(app: AppTest, tab: str) -> AppTest:
 
 
 def test_the_page_opens_on_the_overview_and_runs_no_other_tab(storm) -> None:  # type: ignore[no-untyped-def]
-    app = signed_in(AppTest.from_file(APP, default_timeout=60), "max", "0123456789").run()
+    app = signed_in(AppTest.from_file(APP, default_timeout=60), "max", "a test passphrase").run()
     assert not app.exception and app.title[0].value == "Monitoring"
     assert {m.label for m in app.metric} == {"Claims", "Champion claim model", "Decisions"}
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in app.get("plotly_chart")]
@@ -245,7 +245,9 @@ def test_a_bulk_confirmation_is_refused_when_someone_acknowledged_an_alert_since
     app.button(key="incident_ack").click().run()
     assert any(f"all {n} open alerts" in w.value for w in app.warning)
     with sessions() as session, session.begin():  # another manager, in another browser
-        other = accounts.create_user(session, actor=ADMIN, username="mia", role=Role.MANAGER, password="0123456789")
+        other = accounts.create_user(
+            session, actor=ADMIN, username="mia", role=Role.MANAGER, password="a test passphrase"
+        )
         alert_id = session.scalar(
             select(DriftAlert.id)
             .join(DriftReport, DriftReport.id == DriftAlert.report_id)

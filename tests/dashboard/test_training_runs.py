@@ -19,7 +19,7 @@ from tests.dashboard.signing import signed_in
 from training.config import TrainingConfig
 
 APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
-PASSWORD = "0123456789"
+PASSWORD = "a test passphrase"
 ENCODING = {"phase": "encoding", "done": 1536, "total": 8512, "elapsed_s": 45.0, "eta_s": 204.4}
 
 

@@ -74,7 +74,9 @@ def world(session: Session) -> tuple[Session, ModelVersion, Actor]:
         store(session, version, MONDAY, STORM)
         store(session, version, MONDAY + timedelta(days=7), [metric("field", "claimed_amount", "region=south")])
         store(session, version, MONDAY + timedelta(days=14), [])
-        user = accounts.create_user(session, actor=ADMIN, username="max", role=Role.MANAGER, password="0123456789")
+        user = accounts.create_user(
+            session, actor=ADMIN, username="max", role=Role.MANAGER, password="a test passphrase"
+        )
     return session, version, Actor("max", Role.MANAGER, user.id)
 
 
@@ -201,7 +203,9 @@ def racing(world, database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: 
     writes: the race is certain, not merely likely."""
     session, _, max_ = world
     with session.begin():
-        mia = accounts.create_user(session, actor=ADMIN, username="mia", role=Role.MANAGER, password="0123456789")
+        mia = accounts.create_user(
+            session, actor=ADMIN, username="mia", role=Role.MANAGER, password="a test passphrase"
+        )
         storm = incidents.inbox(session, actor=max_).incident(MONDAY)
     both_read = threading.Barrier(2)
     record = audit.record
