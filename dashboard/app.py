@@ -45,7 +45,7 @@ PAGES_BY_ROLE: dict[Role, dict[str, list[st.Page]]] = {
 
 def _sign_out() -> None:
     sign_out()
-    if sso_configured() and st.user.is_logged_in:
+    if sso_configured() and st.user.get("is_logged_in"):
         st.logout()  # also end the identity provider's session cookie, or it would sign straight back in
     st.rerun()
 

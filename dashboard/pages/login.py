@@ -25,7 +25,7 @@ if submitted:
 
 if sso_configured():
     st.divider()
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in"):  # absent outside a server session (AppTest): not signed in
         st.button("Sign in with single sign-on", on_click=st.login, key="login_sso")
     else:  # signed in at the provider: continuing is the user's choice, not automatic
         if st.button(f"Continue as {st.user.email}", type="primary", key="login_sso_continue"):
