@@ -8,7 +8,9 @@ a decision: confirmed fraud is a denial, cleared is an approval (so both become 
 labels like any other). A note can be added to a claim as a comment at any time, for
 example when someone else decided first.
 
-Claimant name and contact are masked for roles without `VIEW_PII`.
+Claimant name and contact are masked for roles without `VIEW_PII`, and taken out of the
+narrative, messages and explanation words and reasons with other personal data
+(`core.redaction`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core import audit, claim_fields, registry, serving
+from core import audit, claim_fields, redaction, registry, serving
 from core.auth import Actor, Permission, Role, require
 from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
@@ -61,7 +63,7 @@ NEXT_STATUS = {"approve": "decided", "deny": "decided", "refer_siu": SIU_STATUS,
 # outcome is a denial (confirmed fraud) or an approval (cleared), labelled as such.
 DECISION_LABELS = {"deny": 1, "approve": 0}
 MAX_NOTE_LENGTH = 10_000
-MASK = "•••"
+MASK = redaction.MASK  # what a masked field or redacted text shows
 PII_FIELDS = ("claimant_name", "claimant_contact")
 CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
@@ -201,23 +203,32 @@ def find_claim(session: Session, *, actor: Actor, claim_number: str) -> int:
     return claim_id
 
 
-def _explanation(row: Explanation | None) -> StoredExplanation | None:
+def _explanation(row: Explanation | None, personal: list[str] | None = None) -> StoredExplanation | None:
+    """The stored explanation; with `personal` (a role without `claims.view_pii`), its words
+    and reasons without the claimant's personal data (`core.redaction`)."""
     if row is None:
         return None
     attributions = row.attributions or {}
+    words = [(w, float(v)) for w, v in attributions.get("words", [])]
+    reasons = list(row.reasons or [])
+    if personal is not None:
+        words = [(MASK if redaction.is_personal(w, personal=personal) else w, v) for w, v in words]
+        reasons = [redaction.redact(reason, personal=personal) for reason in reasons]
     return StoredExplanation(
         method=row.method,
         parameters=row.parameters or {},
         base_value=row.base_value,
         output_value=row.output_value,
         fields=dict(attributions.get("fields", {})),
-        words=[(w, float(v)) for w, v in attributions.get("words", [])],
-        reasons=list(row.reasons or []),
+        words=words,
+        reasons=reasons,
         created_at=row.created_at,
     )
 
 
-def _prediction(prediction: Prediction, version: ModelVersion, explanation: Explanation | None) -> StoredPrediction:
+def _prediction(
+    prediction: Prediction, version: ModelVersion, explanation: Explanation | None, personal: list[str] | None = None
+) -> StoredPrediction:
     return StoredPrediction(
         id=prediction.id,
         model_task=version.task,
@@ -227,7 +238,7 @@ def _prediction(prediction: Prediction, version: ModelVersion, explanation: Expl
         band=prediction.band,
         priority=prediction.priority,
         created_at=prediction.created_at,
-        explanation=_explanation(explanation),
+        explanation=_explanation(explanation, personal),
     )
 
 
@@ -245,7 +256,8 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
     require(actor, Permission.VIEW_CLAIMS)
     claim = _claim(session, claim_id)
     fields = {name: getattr(claim, name) for name in CLAIM_FIELDS}
-    if not actor.may(Permission.VIEW_PII):
+    personal = None if actor.may(Permission.VIEW_PII) else [getattr(claim, name) for name in PII_FIELDS]
+    if personal is not None:
         fields.update(dict.fromkeys(PII_FIELDS, MASK))
     history_rows = session.execute(
         select(Prediction, ModelVersion, Explanation)
@@ -254,18 +266,18 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
         .where(Prediction.claim_id == claim_id)
         .order_by(Prediction.created_at.desc(), Prediction.id.desc())
     ).all()
-    history = [_prediction(p, v, e) for p, v, e in history_rows]
+    history = [_prediction(p, v, e, personal) for p, v, e in history_rows]
     current = _serving_prediction(session, history)
     detail = ClaimDetail(
         id=claim.id,
         fields=fields,
-        narrative=claim.narrative,
+        narrative=claim.narrative if personal is None else redaction.redact(claim.narrative, personal=personal),
         status=claim.status,
         version=claim.version,
         assigned_to=claim.assigned_to.username if claim.assigned_to else None,
         prediction=current,
         history=history,
-        messages=_messages(session, claim_id),
+        messages=_messages(session, claim_id, personal),
         decisions=_decisions(session, claim_id, history),
         comments=_comments(session, claim_id),
         referred_by_id=_referred_by(session, claim_id) if claim.status == SIU_STATUS else None,
@@ -290,7 +302,7 @@ def _serving_prediction(session: Session, history: list[StoredPrediction]) -> St
     return None
 
 
-def _messages(session: Session, claim_id: int) -> list[MessageView]:
+def _messages(session: Session, claim_id: int, personal: list[str] | None = None) -> list[MessageView]:
     sentiment = registry.champion(session, registry.SENTIMENT_TASK)
     rows = session.execute(
         select(Message, MessagePrediction)
@@ -308,7 +320,7 @@ def _messages(session: Session, claim_id: int) -> list[MessageView]:
             m.sent_at,
             m.direction,
             m.channel,
-            m.text,
+            m.text if personal is None else redaction.redact(m.text, personal=personal),
             p.label if p else None,
             dict(p.probabilities) if p else None,
         )

@@ -59,6 +59,43 @@ def test_managers_see_claims_with_claimant_name_and_contact_masked(scored_databa
     assert masked["claimant_name"] == masked["claimant_contact"] == review.MASK
 
 
+def test_roles_without_personal_data_get_it_out_of_narrative_messages_and_explanation(scored_database: str) -> None:
+    claim_id = explained_claim()
+    with session_scope() as session:
+        claim = session.get(Claim, claim_id)
+        assert claim is not None
+        surname = claim.claimant_name.split()[-1]
+        claim.narrative = f"Caller {claim.claimant_name} (tel +48 601 234 567, DOB 12/03/1980) says the car was hit."
+        session.add(Message(claim_id=claim_id, sent_at=claim.created_at, channel="email", direction="inbound",
+                            text=f"Write to me at {surname.lower()}.home@example.com please"))  # fmt: skip
+        explanation = session.scalars(
+            select(Explanation).join(Prediction).where(Prediction.claim_id == claim_id)
+        ).first()
+        assert explanation is not None
+        explanation.attributions = {**explanation.attributions, "words": [[surname, 0.2], ["hit", 0.1]]}
+        explanation.reasons = [f'narrative: "{surname}" raises the risk', *explanation.reasons[1:]]
+        name = claim.claimant_name
+    seen_by = {role: detail(actor(role), claim_id) for role in ("adjuster", "manager")}
+    adjuster, manager = seen_by["adjuster"], seen_by["manager"]
+    assert name in adjuster.narrative and "+48 601 234 567" in adjuster.narrative
+    shown = " ".join([manager.narrative, *(m.text for m in manager.messages)])
+    for personal in (name, surname, "+48 601 234 567", "12/03/1980", "home@example.com"):
+        assert personal.lower() not in shown.lower(), personal
+    assert "says the car was hit" in manager.narrative
+    explanation_shown = manager.prediction.explanation  # type: ignore[union-attr]
+    assert explanation_shown is not None and [w for w, _ in explanation_shown.words] == [review.MASK, "hit"]
+    assert surname not in explanation_shown.reasons[0]
+    with session_scope() as session:
+        found = triage.queue(session, actor=actor("manager"), filters=triage.QueueFilters(bands=(), search=surname))
+        assert claim_id not in [r.claim_id for r in found.rows]  # not found by the claimant's own name
+        assert claim_id in [
+            r.claim_id for r in triage.queue(session, actor=actor("adjuster"), filters=triage.QueueFilters(
+                bands=(), search=surname)).rows
+        ]  # fmt: skip
+        with pytest.raises(InvalidInput, match=r"needs claims\.view_pii"):
+            triage.queue(session, actor=actor("manager"), filters=triage.QueueFilters(search="a@example.com"))
+
+
 def test_viewing_a_claim_is_audited(scored_database: str) -> None:
     claim_id = explained_claim()
     detail(actor("compliance"), claim_id)
