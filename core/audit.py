@@ -81,8 +81,12 @@ class AuditRow:
 MAX_AUDIT_ROWS = 10_000
 
 
-def search(session: Session, *, actor: Actor, filters: AuditFilters | None = None, limit: int = 500) -> list[AuditRow]:
-    """Audit rows, newest first, filtered by exact actor/action/entity and date range."""
+def search(
+    session: Session, *, actor: Actor, filters: AuditFilters | None = None, limit: int = 500, recorded: bool = False
+) -> list[AuditRow]:
+    """Audit rows, newest first, filtered by exact actor/action/entity and date range.
+    `recorded`: this is a search someone asked for (not a redraw of the same one), so the
+    search itself goes into the log: who looked into whom is audit data too."""
     require(actor, Permission.VIEW_AUDIT)
     filters = filters or AuditFilters()
     query = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc())
@@ -103,7 +107,25 @@ def search(session: Session, *, actor: Actor, filters: AuditFilters | None = Non
     entries = list(session.scalars(query))
     names = _entity_names(session, entries)
     notes = _decision_notes(session, entries)
+    if recorded:
+        record(session, actor=actor, action="audit.searched", entity_type="audit_log",
+               details={"filters": _described(filters), "rows": len(entries)})  # fmt: skip
     return [_row(e, names.get((e.entity_type, e.entity_id or ""), ""), notes.get(e.id)) for e in entries]
+
+
+def record_export(session: Session, *, actor: Actor, filters: AuditFilters, rows: int) -> None:
+    """Log that the rows under `filters` left the application as a file."""
+    require(actor, Permission.VIEW_AUDIT)
+    record(session, actor=actor, action="audit.exported", entity_type="audit_log",
+           details={"filters": _described(filters), "rows": rows})  # fmt: skip
+
+
+def _described(filters: AuditFilters) -> dict[str, str]:
+    """The filters that are set, as text."""
+    values = {name: getattr(filters, name) for name in filters.__dataclass_fields__}
+    return {
+        name: value.isoformat() if isinstance(value, date) else str(value) for name, value in values.items() if value
+    }
 
 
 def _row(entry: AuditLog, entity: str, decision_note: str | None) -> AuditRow:

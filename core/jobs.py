@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.auth import Actor, Permission, require
+from core.auth import Actor, Permission, Role, require
 from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
@@ -104,6 +104,12 @@ def claim_next_run(session: Session, *, worker_id: str) -> TrainingRun | None:
     return None
 
 
+def worker_actor(worker_id: str) -> Actor:
+    """The worker as the audit log names it. Runs are queued by a manager; the worker
+    carries them out and registers their results on the system's behalf."""
+    return Actor(username=f"worker:{worker_id}"[:128], role=Role.ADMIN)
+
+
 def claim_run(session: Session, *, run_id: int, worker_id: str) -> TrainingRun | None:
     """Move one queued run to `running`; None if another worker got there first."""
     claimed = session.execute(
@@ -113,6 +119,8 @@ def claim_run(session: Session, *, run_id: int, worker_id: str) -> TrainingRun |
     )
     if claimed.rowcount != 1:
         return None
+    audit.record(session, actor=worker_actor(worker_id), action="training.started", entity_type="training_run",
+                 entity_id=run_id)  # fmt: skip
     return session.get(TrainingRun, run_id, populate_existing=True)
 
 
@@ -143,16 +151,27 @@ def request_cancel(session: Session, *, actor: Actor, run_id: int) -> TrainingRu
 
 
 def finish_run(
-    session: Session, *, run_id: int, status: str, error: str | None = None, manifest: dict[str, Any] | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    run_id: int,
+    status: str,
+    error: str | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> None:
+    """Record how a run ended (succeeded, failed, cancelled), in the run and the audit log."""
     values: dict[str, Any] = {"status": status, "finished_at": now(), "error": error}
     if manifest is not None:
         values["data_manifest"] = manifest
     session.execute(update(TrainingRun).where(TrainingRun.id == run_id).values(**values))
+    details = {"status": status, **({"error": error[:500]} if error else {})}
+    audit.record(session, actor=actor, action=f"training.{status}", entity_type="training_run", entity_id=run_id,
+                 details=details)  # fmt: skip
 
 
-def reap_stale_runs(session: Session, *, older_than: timedelta | None = None) -> list[int]:
-    """Mark runs whose worker stopped beating as failed; return their ids."""
+def reap_stale_runs(session: Session, *, actor: Actor, older_than: timedelta | None = None) -> list[int]:
+    """Mark runs whose worker stopped beating as failed (audited as reaped by `actor`,
+    the worker that noticed); return their ids."""
     cutoff = now() - (older_than or timedelta(seconds=get_settings().worker_stale_seconds))
     stale = list(
         session.scalars(
@@ -165,6 +184,8 @@ def reap_stale_runs(session: Session, *, older_than: timedelta | None = None) ->
             .where(TrainingRun.id == run_id, TrainingRun.status == "running")
             .values(status="failed", finished_at=now(), error="worker stopped responding (killed or lost)")
         )
+        audit.record(session, actor=actor, action="training.reaped", entity_type="training_run", entity_id=run_id,
+                     details={"error": "worker stopped responding (killed or lost)"})  # fmt: skip
     return stale
 
 

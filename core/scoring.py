@@ -203,7 +203,12 @@ def score(
                 sessions, sentiment_model, sentiment_version, chunk_size, on_chunk, read_ahead, budget.fresh()
             )
     except BaseException as error:
-        _finish(sessions, run.id, result, time.perf_counter() - started, f"{type(error).__name__}: {error}")
+        failure = f"{type(error).__name__}: {error}"
+        _finish(sessions, run.id, result, time.perf_counter() - started, failure)
+        with sessions() as session, session.begin():
+            details = {"error": failure[:500], "claims": result.claims, "messages": result.messages}
+            audit.record(session, actor=actor, action="scoring.failed", entity_type="scoring_run", entity_id=run.id,
+                         details=details)  # fmt: skip
         raise
     result.seconds = time.perf_counter() - started
     _finish(sessions, run.id, result, result.seconds, None)
@@ -488,6 +493,8 @@ def explain_pending(
             explanations = Explainer(models.get(version)).explain_many(dict(row) for row in rows)
             for row, explanation in zip(rows, explanations, strict=True):
                 store_explanation(session, prediction_id=int(row["id"]), explanation=explanation)
+            audit.record(session, actor=actor, action="explanations.written", entity_type="model_version",
+                         entity_id=version.id, details={"claims": [int(row["claim_id"]) for row in rows]})  # fmt: skip
             done += len(rows)
         if on_chunk:
             on_chunk("explanations", done)

@@ -89,12 +89,12 @@ def execute_run(
                          auto_promote_first)  # fmt: skip
     except Cancelled:
         if main:
-            _end(sessions, run_id, "cancelled", "cancelled by request")
+            _end(sessions, actor, run_id, "cancelled", "cancelled by request")
         return RunOutcome(run_id, "cancelled")
     except Exception as error:  # any failure must end the run as failed, with the reason kept
         message = f"{type(error).__name__}: {error}"
         if main:
-            _end(sessions, run_id, "failed", message + "\n" + traceback.format_exc(limit=5))
+            _end(sessions, actor, run_id, "failed", message + "\n" + traceback.format_exc(limit=5))
         return RunOutcome(run_id, "failed", error=message)
 
 
@@ -186,13 +186,13 @@ def _register(
         promoted = (
             auto_promote_first and registry.promote_first(session, actor=actor, version_id=version.id) is not None
         )
-        jobs.finish_run(session, run_id=run_id, status="succeeded", manifest=splits.manifest(id_column))
+        jobs.finish_run(session, actor=actor, run_id=run_id, status="succeeded", manifest=splits.manifest(id_column))
         return RunOutcome(run_id, "succeeded", version.id, version.version, promoted, summary, report)
 
 
-def _end(sessions: sessionmaker[Session], run_id: int, status: str, error: str) -> None:
+def _end(sessions: sessionmaker[Session], actor: Actor, run_id: int, status: str, error: str) -> None:
     with sessions() as session, session.begin():
-        jobs.finish_run(session, run_id=run_id, status=status, error=error[:4000])
+        jobs.finish_run(session, actor=actor, run_id=run_id, status=status, error=error[:4000])
 
 
 def _jsonable(value: Any) -> Any:

@@ -28,7 +28,7 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs, registry, scoring, serving
-from core.auth import Actor, Role
+from core.auth import Actor
 from core.errors import ClaimLensError
 from core.monitoring.report import notify, run_drift
 from training.run import RunOutcome, execute_run
@@ -53,9 +53,7 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def worker_actor(worker_id: str) -> Actor:
-    # Runs are queued by a manager; the worker registers their results on the system's behalf.
-    return Actor(username=f"worker:{worker_id}", role=Role.ADMIN)
+worker_actor = jobs.worker_actor  # the worker as the audit log names it
 
 
 @contextmanager
@@ -173,7 +171,7 @@ def serve(
     try:
         while True:
             with sessions() as session, session.begin():
-                reaped = jobs.reap_stale_runs(session)
+                reaped = jobs.reap_stale_runs(session, actor=worker_actor(worker_id))
                 run = jobs.claim_next_run(session, worker_id=worker_id)
                 run_id = run.id if run else None
             for stale in reaped:
@@ -194,7 +192,10 @@ def serve(
     except Stopped as reason:
         if current["run"] is not None:
             with sessions() as session, session.begin():
-                jobs.finish_run(session, run_id=current["run"], status="failed", error=f"worker stopped by {reason}")
+                jobs.finish_run(
+                    session, actor=worker_actor(worker_id), run_id=current["run"], status="failed",
+                    error=f"worker stopped by {reason}",
+                )  # fmt: skip
         return outcomes
     finally:
         for sig, handler in previous.items():

@@ -7,11 +7,13 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Actor, Role
 from core.errors import PermissionDenied
+from db.models import AuditLog
 
 COMPLIANCE = Actor("cora", Role.COMPLIANCE, 3)
 
@@ -146,3 +148,17 @@ def test_details_read_as_text_with_each_before_and_after_value_as_a_change(
         "alerts: (metric psi, value 0.1235); windows: 2; ok: yes"
     )
     assert audit.describe({}) == ""
+
+
+def test_searches_and_exports_of_the_log_are_logged_themselves(session: Session, logged: None) -> None:
+    asked = audit.AuditFilters(actor="ada", since=datetime.now(UTC).date())
+    with session.begin():
+        found = audit.search(session, actor=COMPLIANCE, filters=asked, recorded=True)
+        audit.search(session, actor=COMPLIANCE, filters=asked)  # a redraw of the same search: not logged
+        audit.record_export(session, actor=COMPLIANCE, filters=asked, rows=len(found))
+    with session.begin():
+        entries = session.scalars(
+            select(AuditLog).where(AuditLog.action.in_(("audit.searched", "audit.exported"))).order_by(AuditLog.id)
+        ).all()
+    assert [(e.action, e.details["rows"]) for e in entries] == [("audit.searched", 2), ("audit.exported", 2)]
+    assert entries[0].details["filters"] == {"actor": "ada", "since": datetime.now(UTC).date().isoformat()}

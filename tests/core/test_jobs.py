@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs
-from core.auth import Actor, Role
+from core.auth import Actor, Role, cli_actor
 from core.errors import InvalidInput, PermissionDenied
 from db.models import AuditLog, TrainingRun
 from db.session import engine_for
@@ -171,7 +171,7 @@ def test_cancelling_a_finished_run_is_refused(sessions: sessionmaker[Session], s
     (run_id,) = queue(sessions, 1)
     claim_in_own_transaction(sessions, "w1")
     with sessions() as session, session.begin():
-        jobs.finish_run(session, run_id=run_id, status=status)
+        jobs.finish_run(session, actor=cli_actor(), run_id=run_id, status=status)
     with pytest.raises(InvalidInput, match=f"already {status}"), sessions() as session, session.begin():
         jobs.request_cancel(session, actor=BOSS, run_id=run_id)
     assert load(sessions, run_id).cancel_requested is False
@@ -187,7 +187,7 @@ def test_report_progress_refreshes_the_heartbeat_so_an_active_worker_is_not_reap
     with sessions() as session, session.begin():
         jobs.report_progress(session, run_id=run_id, progress={"epoch": 3})
     with sessions() as session, session.begin():
-        assert jobs.reap_stale_runs(session, older_than=timedelta(minutes=5)) == []
+        assert jobs.reap_stale_runs(session, actor=cli_actor(), older_than=timedelta(minutes=5)) == []
     assert load(sessions, run_id).status == "running"
 
 
@@ -203,14 +203,37 @@ def test_reaping_fails_runs_whose_heartbeat_is_old_and_leaves_fresh_and_queued_r
         session.get(TrainingRun, fresh).heartbeat_at = datetime.now(UTC) - timedelta(seconds=20)  # type: ignore[union-attr]
         session.get(TrainingRun, waiting).requested_at = datetime.now(UTC) - timedelta(days=2)  # type: ignore[union-attr]
     with sessions() as session, session.begin():
-        assert jobs.reap_stale_runs(session, older_than=timedelta(minutes=5)) == [stale]
+        assert jobs.reap_stale_runs(session, actor=cli_actor(), older_than=timedelta(minutes=5)) == [stale]
     reaped = load(sessions, stale)
     assert reaped.status == "failed" and reaped.finished_at is not None
     assert "worker stopped responding" in (reaped.error or "")
     assert load(sessions, fresh).status == "running" and load(sessions, fresh).error is None
     assert load(sessions, waiting).status == "queued"
     with sessions() as session, session.begin():
-        assert jobs.reap_stale_runs(session, older_than=timedelta(minutes=5)) == []  # nothing twice
+        assert jobs.reap_stale_runs(session, actor=cli_actor(), older_than=timedelta(minutes=5)) == []  # nothing twice
+
+
+def test_a_runs_start_end_and_reaping_are_in_the_audit_log(sessions: sessionmaker[Session]) -> None:
+    done, dead = queue(sessions, 2)
+    with sessions() as session, session.begin():
+        jobs.claim_run(session, run_id=done, worker_id="w1")
+        jobs.claim_run(session, run_id=dead, worker_id="w2")
+        jobs.finish_run(session, actor=jobs.worker_actor("w1"), run_id=done, status="failed", error="out of memory")
+        session.get(TrainingRun, dead).heartbeat_at = datetime.now(UTC) - timedelta(minutes=30)  # type: ignore[union-attr]
+    with sessions() as session, session.begin():
+        jobs.reap_stale_runs(session, actor=jobs.worker_actor("w3"), older_than=timedelta(minutes=5))
+    with sessions() as session:
+        logged = session.execute(
+            select(AuditLog.actor, AuditLog.action, AuditLog.entity_id)
+            .where(AuditLog.action != "training.queued")
+            .order_by(AuditLog.id)
+        ).all()
+    assert [tuple(row) for row in logged] == [
+        ("worker:w1", "training.started", str(done)),
+        ("worker:w2", "training.started", str(dead)),
+        ("worker:w1", "training.failed", str(done)),
+        ("worker:w3", "training.reaped", str(dead)),
+    ]
 
 
 def test_default_staleness_is_ten_minutes(sessions: sessionmaker[Session]) -> None:
@@ -220,7 +243,7 @@ def test_default_staleness_is_ten_minutes(sessions: sessionmaker[Session]) -> No
             jobs.claim_run(session, run_id=run_id, worker_id="w")
             session.get(TrainingRun, run_id).heartbeat_at = datetime.now(UTC) - timedelta(minutes=minutes)  # type: ignore[union-attr]
     with sessions() as session, session.begin():
-        assert jobs.reap_stale_runs(session) == [eleven]
+        assert jobs.reap_stale_runs(session, actor=cli_actor()) == [eleven]
 
 
 @pytest.mark.parametrize("role", [Role.ADJUSTER, Role.COMPLIANCE])
@@ -259,7 +282,7 @@ def test_a_cancel_of_a_running_run_reads_as_cancelling_at_once_and_a_second_requ
         entries = session.scalars(select(AuditLog).where(AuditLog.action == "training.cancel_requested")).all()
         assert len(entries) == 1
     with sessions() as session, session.begin():
-        jobs.finish_run(session, run_id=run_id, status="cancelled", error="cancelled by request")
+        jobs.finish_run(session, actor=cli_actor(), run_id=run_id, status="cancelled", error="cancelled by request")
     with sessions() as session:
         (view,) = jobs.run_views(session, actor=BOSS)
         # where it stopped stays visible; no time left is promised for a run that has ended
@@ -284,7 +307,7 @@ def test_run_views_show_each_phase_with_its_share_done_and_a_finished_run_full(
         for run_id, progress in stored.items():
             jobs.claim_run(session, run_id=run_id, worker_id="w")
             jobs.report_progress(session, run_id=run_id, progress=progress)
-        jobs.finish_run(session, run_id=done, status="succeeded")
+        jobs.finish_run(session, actor=cli_actor(), run_id=done, status="succeeded")
     with sessions() as session:
         views = {view.run_id: view for view in jobs.run_views(session, actor=BOSS)}
     assert (views[preparing].phase, views[preparing].fraction) == ("preparing", None)

@@ -15,7 +15,18 @@ from core.data import importing
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame, seed
 from core.errors import InvalidInput, PermissionDenied
-from db.models import Claim, Explanation, Message, MessagePrediction, ModelVersion, Prediction, Review, ScoringRun, User
+from db.models import (
+    AuditLog,
+    Claim,
+    Explanation,
+    Message,
+    MessagePrediction,
+    ModelVersion,
+    Prediction,
+    Review,
+    ScoringRun,
+    User,
+)
 from db.session import engine_for
 from tests.conftest import run_at_once, train_tiny
 
@@ -99,6 +110,9 @@ def test_open_claims_are_explained_before_settled_ones(world: sessionmaker[Sessi
     with world() as session:
         explained = set(session.scalars(select(Prediction.claim_id).join(Explanation)))
     assert explained == set(ids) - set(settled)
+    with world() as session:  # the explanations the worker writes are in the audit log, claim by claim
+        logged = session.scalars(select(AuditLog.details).where(AuditLog.action == "explanations.written")).all()
+    assert sorted(claim for details in logged for claim in details["claims"]) == sorted(explained)
 
 
 def test_words_are_whole_words_from_the_narrative(world: sessionmaker[Session]) -> None:
@@ -222,6 +236,8 @@ def test_a_failure_mid_run_keeps_finished_chunks_and_releases_the_rest(
     with world() as session:
         run = session.scalars(select(ScoringRun)).one()
         assert (run.status, run.error) == ("failed", "RuntimeError: out of memory")
+        failed = session.scalars(select(AuditLog).where(AuditLog.action == "scoring.failed")).one()
+        assert (failed.entity_id, failed.details["error"]) == (str(run.id), "RuntimeError: out of memory")
     monkeypatch.setattr(scoring, failing, real)
     scoring.score(world, actor=ADMIN, explain_limit=0, chunk_size=50, device="cpu")
     assert count(world, Prediction) == count(world, Claim) == 300

@@ -80,7 +80,7 @@ def test_cancel_says_cancelling_at_once_and_the_table_shows_it_until_the_worker_
         assert session.scalar(select(AuditLog.actor).where(AuditLog.action == "training.cancel_requested")) == "max"
     with sessions() as session, session.begin():  # the worker's next progress check
         assert jobs.report_progress(session, run_id=run_id, progress=ENCODING) is False
-        jobs.finish_run(session, run_id=run_id, status="cancelled", error="cancelled by request")
+        jobs.finish_run(session, actor=cli_actor(), run_id=run_id, status="cancelled", error="cancelled by request")
     app.run()
     assert [s.value for s in app.success] == [f"Run {run_id} cancelled."]
     assert not [i for i in app.info if "Cancelling" in i.value]

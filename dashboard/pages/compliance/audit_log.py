@@ -26,8 +26,13 @@ filters = audit.AuditFilters(
     since=period[0] if len(period) > 0 else None,
     until=period[1] if len(period) > 1 else None,
 )
-rows = attempt(lambda s, actor: audit.search(s, actor=actor, filters=filters, limit=audit.MAX_AUDIT_ROWS))
+# A new search is logged once; the reruns that redraw it (sorting, scrolling) are not.
+asked = st.session_state.get("audit_logged_filters") != filters
+rows = attempt(
+    lambda s, actor: audit.search(s, actor=actor, filters=filters, limit=audit.MAX_AUDIT_ROWS, recorded=asked)
+)
 if rows is not None:
+    st.session_state["audit_logged_filters"] = filters
     st.caption(
         f"{len(rows):,} {'entry' if len(rows) == 1 else 'entries'} (newest first; at most {audit.MAX_AUDIT_ROWS:,})"
     )
@@ -55,6 +60,12 @@ if rows is not None:
         },
         key="audit_table",
     )
+    shown = len(rows)
     st.download_button(
-        "Export CSV", audit.to_csv(rows), file_name="claimlens-audit.csv", mime="text/csv", key="audit_export"
+        "Export CSV",
+        audit.to_csv(rows),
+        file_name="claimlens-audit.csv",
+        mime="text/csv",
+        key="audit_export",
+        on_click=lambda: attempt(lambda s, actor: audit.record_export(s, actor=actor, filters=filters, rows=shown)),
     )
