@@ -6,6 +6,7 @@ user mistakes end in a one-line message and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import date
@@ -75,6 +76,8 @@ models_app = typer.Typer(help="Model registry: list, promote, roll back.", no_ar
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
+audit_app = typer.Typer(help="The audit log's hash chain: verify, checkpoint.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 TASK_ALIASES = {"claim": "claim_risk", "claim_risk": "claim_risk", "sentiment": "sentiment"}
 
 PASSWORD_ENV = "CLAIMLENS_PASSWORD"
@@ -520,6 +523,69 @@ def _generator_config(  # type: ignore[no-untyped-def]
         )
     except ValueError as error:
         raise ClaimLensError(str(error)) from None
+
+
+@audit_app.command("verify")
+def audit_verify(
+    seal: Annotated[bool, typer.Option(help="Seal the rows written since the last seal first.")] = True,
+) -> None:
+    """Recompute the audit log's hash chain; name the first row changed, deleted or slipped in."""
+    from core import audit_chain
+    from core.auth import cli_actor
+    from db.session import session_scope
+
+    if seal:
+        with session_scope() as session:
+            sealed = audit_chain.seal(session)
+        typer.echo(f"sealed {sealed:,} new row(s)")
+    with session_scope() as session:
+        check = audit_chain.verify(session, actor=cli_actor())
+    typer.echo(check.summary())
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Option(help="Where to write the signed checkpoint (keep it off this machine).")],
+) -> None:
+    """Write the chain's latest link, signed with $CLAIMLENS_AUDIT_CHECKPOINT_KEY."""
+    from core import audit_chain
+    from core.auth import cli_actor
+    from core.config import get_settings
+    from db.session import session_scope
+
+    key = get_settings().audit_checkpoint_key
+    if not key:
+        raise ClaimLensError("set CLAIMLENS_AUDIT_CHECKPOINT_KEY to sign checkpoints")
+    with session_scope() as session:
+        audit_chain.seal(session)
+    with session_scope() as session:
+        saved = audit_chain.checkpoint(session, actor=cli_actor(), key=key)
+    out.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"checkpoint of row {saved['last_row']} ({saved['rows']:,} rows) written to {out}")
+
+
+@audit_app.command("check-checkpoint")
+def audit_check_checkpoint(saved: Annotated[Path, typer.Argument(help="A checkpoint file written earlier.")]) -> None:
+    """Check that the database still carries a checkpoint an auditor kept."""
+    from core import audit_chain
+    from core.auth import cli_actor
+    from core.config import get_settings
+    from db.session import session_scope
+
+    key = get_settings().audit_checkpoint_key
+    if not key:
+        raise ClaimLensError("set CLAIMLENS_AUDIT_CHECKPOINT_KEY (the key the checkpoint was signed with)")
+    try:
+        kept = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ClaimLensError(f"{saved}: not a checkpoint file ({error})") from None
+    with session_scope() as session:
+        problem = audit_chain.check_checkpoint(session, actor=cli_actor(), saved=kept, key=key)
+    if problem:
+        raise ClaimLensError(problem)
+    typer.echo(f"the database still carries the checkpoint of row {kept['last_row']}")
 
 
 def main() -> None:

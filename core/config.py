@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     drift_psi: float = Field(default=0.1, gt=0, description="PSI at which a significant shift raises an alert.")
     drift_min_rows: int = Field(default=100, ge=10, description="Smallest sample a drift verdict is given on.")
     drift_webhook_url: str | None = Field(default=None, description="POST each report's alerts here as JSON.")
+    audit_checkpoint_key: str | None = Field(
+        default=None, description="Signs audit checkpoints (HMAC-SHA256); keep it out of the database's reach."
+    )
 
     def resolved_device(self) -> str:
         if self.device != "auto":

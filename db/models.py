@@ -374,6 +374,17 @@ class AuditLog(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class AuditChainLink(Base):
+    """One sealed audit row: the SHA-256 of its content and of the row before's hash
+    (`core.audit.seal`). Append-only, like the log."""
+
+    __tablename__ = "audit_chain"
+
+    audit_id: Mapped[int] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class DriftReport(Base):
     """One monitoring window compared with the champion's reference (training) window."""
 

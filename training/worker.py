@@ -4,7 +4,8 @@ and explain in the background.
 Between training runs the worker scores what the champions have not scored (open claims
 first, so a new champion takes over the queue quickly; a queued training run interrupts
 it between chunks), then writes the drift reports once everything is scored (they need
-predictions, not explanations), then explains flagged claims a few at a time. The
+predictions, not explanations), then explains flagged claims a few at a time, then seals
+the audit rows written since the last seal (`core.audit_chain`). The
 champions are loaded once and reloaded only when a champion changes; when nothing is left
 to score, the worker looks again every `IDLE_SCORE_CHECK_SECONDS`, or at once when a
 champion changes.
@@ -27,7 +28,7 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs, registry, scoring, serving
+from core import audit_chain, jobs, registry, scoring, serving
 from core.auth import Actor
 from core.errors import ClaimLensError
 from core.monitoring.report import notify, run_drift
@@ -90,7 +91,7 @@ class Background:
     def step(self) -> bool:
         """Score, report or explain a little; False when there was nothing to do."""
         try:
-            return self._score() or self._drift() or self._explain()
+            return self._score() or self._drift() or self._explain() or self._seal()
         except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
             log.warning("background scoring: %s", error)
         except Exception:  # a locked or lost database, a broken model file: log it, back off, go on
@@ -138,6 +139,11 @@ class Background:
         return bool(
             scoring.explain_pending(self.sessions, actor=self.actor, models=self.models, limit=EXPLAIN_WHEN_IDLE)
         )
+
+    def _seal(self) -> bool:
+        """Seal the audit rows written since the last seal (`core.audit_chain`)."""
+        with self.sessions() as session, session.begin():
+            return audit_chain.seal(session) > 0
 
     def _drift(self) -> bool:
         if not self._drift_due:

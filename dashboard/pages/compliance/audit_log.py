@@ -3,11 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from core import audit
+from core import audit, audit_chain
 from dashboard.ui import actor_or_stop, attempt
 
 actor = actor_or_stop()
 st.title("Audit log")
+with st.container(border=True):
+    st.markdown("**Tamper evidence**: every sealed row is chained to the one before by its SHA-256 hash.")
+    if st.button("Verify the chain", key="audit_verify"):
+        check = attempt(lambda s, actor: audit_chain.verify(s, actor=actor))
+        if check is not None:
+            (st.success if check.ok else st.error)(check.summary().capitalize() + ".")
 columns = st.columns(4)
 who = columns[0].text_input("Actor", key="audit_actor")
 known_actions = attempt(lambda s, actor: audit.actions(s, actor=actor)) or []
