@@ -13,7 +13,8 @@ with st.container(border=True):
     if st.button("Verify the chain", key="audit_verify"):
         check = attempt(lambda s, actor: audit_chain.verify(s, actor=actor))
         if check is not None:
-            (st.success if check.ok else st.error)(check.summary().capitalize() + ".")
+            said = check.summary()
+            (st.success if check.ok else st.error)(said[:1].upper() + said[1:] + ".")
 columns = st.columns(4)
 who = columns[0].text_input("Actor", key="audit_actor")
 known_actions = attempt(lambda s, actor: audit.actions(s, actor=actor)) or []
