@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     session_idle_minutes: float = Field(
         default=30.0, gt=0, description="A signed-in session ends after this long without a click."
     )
+    import_max_bytes: int = Field(
+        default=500_000_000, ge=1, description="An import file larger than this (on disk) is refused."
+    )
+    import_max_rows: int = Field(default=2_000_000, ge=1, description="An import file with more rows is refused.")
+    import_max_decoded_bytes: int = Field(
+        default=1_000_000_000, ge=1, description="A Parquet file whose data would decode to more is refused."
+    )
     import_earliest_date: date = Field(
         default=date(1900, 1, 1), description="Imported dates before this are refused as implausible."
     )

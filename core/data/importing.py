@@ -248,9 +248,20 @@ def read_claims_file(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet claims file, or raise `InvalidInput` with a one-line reason."""
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    size, limits = path.stat().st_size, get_settings()
+    if size == 0:
         raise InvalidInput(f"{path}: the file is empty")
+    if size > limits.import_max_bytes:
+        raise InvalidInput(
+            f"{path}: {size:,} bytes is over the limit of {limits.import_max_bytes:,} "
+            "(CLAIMLENS_IMPORT_MAX_BYTES); split the file"
+        )
     frame = _read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else _read_csv(path)
+    if len(frame) > limits.import_max_rows:
+        raise InvalidInput(
+            f"{path}: {len(frame):,} rows is over the limit of {limits.import_max_rows:,} "
+            "(CLAIMLENS_IMPORT_MAX_ROWS); split the file"
+        )
     names = [str(column).strip().lower() for column in frame.columns]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
@@ -265,6 +276,29 @@ def read_claims_file(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise InvalidInput(f"{path}: the file has a header but no rows")
     return frame
+
+
+def _decoded_size(path: Path, *, stop_after: int) -> tuple[int, int]:
+    """(rows, bytes its values take once decoded), counted from the metadata and the text
+    columns read dictionary-encoded, so repeated values are not expanded while counting."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    text = [f.name for f in file.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    file = pq.ParquetFile(path, read_dictionary=text)
+    decoded = 0
+    for batch in file.iter_batches(batch_size=1_000):
+        for column in batch.columns:
+            if pa.types.is_dictionary(column.type):
+                lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+                decoded += (pc.sum(lengths).as_py() or 0) + 8 * len(column)
+            else:
+                decoded += column.nbytes
+        if decoded > stop_after:
+            break
+    return file.metadata.num_rows, decoded
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -293,6 +327,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
+    """The file's rows, after a pass over its metadata and (still dictionary-encoded) text
+    has shown what they decode to: a small file of repeated values can decode to gigabytes."""
+    limits = get_settings()
+    try:
+        rows, decoded = _decoded_size(path, stop_after=limits.import_max_decoded_bytes)
+    except Exception as error:  # pyarrow raises many types for corrupt files
+        raise InvalidInput(f"{path}: not a readable Parquet file ({type(error).__name__})") from None
+    if rows > limits.import_max_rows or decoded > limits.import_max_decoded_bytes:
+        raise InvalidInput(
+            f"{path}: {rows:,} rows decoding to {decoded:,}+ bytes is over the limits "
+            f"({limits.import_max_rows:,} rows, {limits.import_max_decoded_bytes:,} bytes: "
+            "CLAIMLENS_IMPORT_MAX_ROWS, CLAIMLENS_IMPORT_MAX_DECODED_BYTES); split the file"
+        )
     try:
         return pd.read_parquet(path).astype(object)
     except Exception as error:  # pyarrow raises many types for corrupt files

@@ -227,3 +227,31 @@ def test_a_closed_value_that_is_not_a_yes_or_no_rejects_the_file(session: Sessio
         importing.import_claims(session, actor=cli_actor(), frame=frame, source="test.csv")
     assert rejected.value.errors[0].column == "closed"
     assert count(session, Claim) == 0
+
+
+def test_files_over_the_size_and_row_limits_are_refused_before_they_are_read(
+    sample_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.config import get_settings
+
+    csv_path, parquet_path = tmp_path / "claims.csv", tmp_path / "bomb.parquet"
+    write_frame(sample_frame, csv_path)
+    bomb = sample_frame.assign(narrative="storm " * 20_000)  # compresses to almost nothing
+    write_frame(bomb, parquet_path)
+    assert parquet_path.stat().st_size < 200_000
+    monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_BYTES", str(csv_path.stat().st_size - 1))
+    get_settings.cache_clear()
+    with pytest.raises(InvalidInput, match=r"over the limit of .* \(CLAIMLENS_IMPORT_MAX_BYTES\)"):
+        importing.read_claims_file(csv_path)
+    monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_BYTES", "1000000000")
+    monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_ROWS", "59")
+    get_settings.cache_clear()
+    with pytest.raises(InvalidInput, match="60 rows is over the limit of 59"):
+        importing.read_claims_file(csv_path)
+    monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_ROWS", "1000")
+    monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_DECODED_BYTES", "5000000")
+    get_settings.cache_clear()
+    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("the data was decoded"))
+    with pytest.raises(InvalidInput, match="CLAIMLENS_IMPORT_MAX_DECODED_BYTES"):
+        importing.read_claims_file(parquet_path)
+    get_settings.cache_clear()
