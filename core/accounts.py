@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit, credentials
+from core import audit, credentials, throttle
 from core.auth import Actor, Permission, Role, hash_password, require, verify_password
 from core.clock import now
 from core.config import get_settings
@@ -172,7 +173,24 @@ def _refuse(session: Session, name: str, user: User | None, message: str, **deta
     return LoginResult(None, message)
 
 
-def authenticate(session: Session, *, username: str, password: str) -> LoginResult:
+def authenticate(session: Session, *, username: str, password: str, source: str | None = None) -> LoginResult:
+    """Check a username and password (see `_authenticate`), from `source` (the client's
+    address), which `core.throttle` slows down once it has failed too often."""
+    if source is not None:
+        wait = throttle.SIGN_INS.wait(source, now())
+        if wait > timedelta(0):
+            audit.record(session, actor=None, anonymous_name=f"source:{source}"[:128], action="login.throttled",
+                         entity_type="user", details={"wait_seconds": round(wait.total_seconds(), 1)})  # fmt: skip
+            return LoginResult(
+                None, f"Too many failed sign-ins from your address; try again in {math.ceil(wait.total_seconds())} s."
+            )
+    result = _authenticate(session, username=username, password=password)
+    if source is not None and not result.ok:
+        throttle.SIGN_INS.failed(source, now())
+    return result
+
+
+def _authenticate(session: Session, *, username: str, password: str) -> LoginResult:
     """Check a username and password. Failures are counted and audited, so the caller
     must commit the transaction whatever the result.
 

@@ -17,7 +17,9 @@ with st.form("login", border=True):
     submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
 if submitted:
     with session_scope() as session:  # failures are counted and audited, so this commits either way
-        result = accounts.authenticate(session, username=username, password=password)
+        result = accounts.authenticate(
+            session, username=username, password=password, source=st.context.ip_address  # None: no client (tests)
+        )
     if result.started is not None:
         sign_in(result.started)
         st.rerun()
