@@ -91,10 +91,18 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Bring the configured database to the latest schema (SQLite or PostgreSQL)."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL: then create or update this login role for the app and worker (see SECURITY.md)."
+        ),
+    ] = None,
+) -> None:
+    """Bring the configured database to the latest schema (SQLite or PostgreSQL), as its owner."""
     from core.config import get_settings
-    from db import migrate
+    from db import migrate, roles
 
     url = get_settings().database_url
     try:
@@ -102,6 +110,12 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     except migrate.MigrationRefused as refused:
         raise ClaimLensError(f"the database was left at revision {migrate.current_revision(url)}: {refused}") from None
     typer.echo(f"database at revision {migrate.current_revision(url)}")
+    if app_role:
+        try:
+            roles.grant_app_role(url, app_role, os.environ.get(PASSWORD_ENV))
+        except roles.RoleRefused as refused:
+            raise ClaimLensError(str(refused)) from None
+        typer.echo(f"role {app_role}: reads and writes the data, only inserts into the audit tables, owns nothing")
 
 
 @app.command()

@@ -18,7 +18,10 @@ with st.form("login", border=True):
 if submitted:
     with session_scope() as session:  # failures are counted and audited, so this commits either way
         result = accounts.authenticate(
-            session, username=username, password=password, source=st.context.ip_address  # None: no client (tests)
+            session,
+            username=username,
+            password=password,
+            source=st.context.ip_address,  # None: no client (tests)
         )
     if result.started is not None:
         sign_in(result.started)
