@@ -85,8 +85,19 @@ def test_same_seed_same_model(sessions: sessionmaker[Session], tiny_base_model: 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_full_and_lora_fine_tuning_produce_loadable_models(
-    sessions: sessionmaker[Session], tiny_base_model: str, method: str
+    sessions: sessionmaker[Session],
+    tiny_base_model: str,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
+    from core.config import get_settings
+
+    request.addfinalizer(get_settings.cache_clear)
+    # The torch module is what carries LoRA's adapters; without fast bf16 the CPU would load
+    # the encoder into ONNX Runtime instead.
+    monkeypatch.setenv("CLAIMLENS_CPU_RUNTIME", "torch")
+    get_settings.cache_clear()
     outcome = run_training(sessions, tiny_base_model, method=method, epochs=1)
     assert outcome.status == "succeeded", outcome.error
     with sessions() as session:
