@@ -86,17 +86,21 @@ class Background:
         self.models = scoring.ModelCache()
         self._champions: tuple[int | None, int | None] | None = None
         self._next_score_check = 0.0
+        self._backoff_until = 0.0  # after an error, all background work waits
         self._drift_due = True  # once at start: reports may be missing for what is already scored
 
     def step(self) -> bool:
-        """Score, report or explain a little; False when there was nothing to do."""
+        """Score, report, explain or seal a little; False when there was nothing to do (or
+        an error a moment ago asks to wait)."""
+        if time.monotonic() < self._backoff_until:
+            return False
         try:
             return self._score() or self._drift() or self._explain() or self._seal()
         except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
             log.warning("background scoring: %s", error)
         except Exception:  # a locked or lost database, a broken model file: log it, back off, go on
             log.exception("background work failed; trying again in %.0f s", IDLE_SCORE_CHECK_SECONDS)
-        self._next_score_check = time.monotonic() + IDLE_SCORE_CHECK_SECONDS
+        self._next_score_check = self._backoff_until = time.monotonic() + IDLE_SCORE_CHECK_SECONDS
         return False
 
     def _champion_ids(self) -> tuple[int | None, int | None]:
