@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,7 +166,3 @@ def check_checkpoint(session: Session, *, actor: Actor, saved: dict[str, Any], k
     if stored is None or stored.hash != body["hash"]:
         return f"row {body['last_row']} no longer carries the checkpoint's hash: the chain was rewritten"
     return None
-
-
-def as_dict(check: ChainCheck) -> dict[str, Any]:
-    return {**asdict(check), "at": check.at.isoformat()}

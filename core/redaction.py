@@ -19,8 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 MASK = "•••"
+# The claim fields that are the claimant's own personal data (masked whole, and taken out of
+# free text wherever they appear).
+PERSONAL_FIELDS = ("claimant_name", "claimant_contact")
 MIN_PHONE_DIGITS = 7
 MIN_NAME_PART = 3
 
@@ -42,6 +46,11 @@ def redact(text: str, *, personal: Iterable[str] = ()) -> str:
     text = BIRTH_DATE.sub(lambda m: m.group("cue") + MASK, text)
     # A date such as 2026-03-12 has the digits of a phone number; only its birth date is personal.
     return PHONE.sub(lambda m: m.group() if re.fullmatch(_NUMERIC_DATE, m.group()) else MASK, text)
+
+
+def personal_values(claim: Any) -> list[str]:
+    """The claim's own personal values (`PERSONAL_FIELDS`), to pass as `personal`."""
+    return [getattr(claim, name) or "" for name in PERSONAL_FIELDS]
 
 
 def is_personal(word: str, *, personal: Iterable[str] = ()) -> bool:

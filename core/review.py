@@ -64,7 +64,7 @@ NEXT_STATUS = {"approve": "decided", "deny": "decided", "refer_siu": SIU_STATUS,
 DECISION_LABELS = {"deny": 1, "approve": 0}
 MAX_NOTE_LENGTH = 10_000
 MASK = redaction.MASK  # what a masked field or redacted text shows
-PII_FIELDS = ("claimant_name", "claimant_contact")
+PII_FIELDS = redaction.PERSONAL_FIELDS
 CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
 
@@ -256,7 +256,7 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
     require(actor, Permission.VIEW_CLAIMS)
     claim = _claim(session, claim_id)
     fields = {name: getattr(claim, name) for name in CLAIM_FIELDS}
-    personal = None if actor.may(Permission.VIEW_PII) else [getattr(claim, name) for name in PII_FIELDS]
+    personal = None if actor.may(Permission.VIEW_PII) else redaction.personal_values(claim)
     if personal is not None:
         fields.update(dict.fromkeys(PII_FIELDS, MASK))
     history_rows = session.execute(
