@@ -216,9 +216,8 @@ def _authenticate(session: Session, *, username: str, password: str) -> LoginRes
                        locked_until=until.isoformat() if until else None)  # fmt: skip
     if not user.password_hash or not verify_password(user.password_hash, password):
         details: dict[str, object] = {"reason": "wrong password", "failures": failures}
-        if failures >= get_settings().login_max_failures:
-            locked_until = now() + timedelta(minutes=get_settings().login_lockout_minutes)
-            session.execute(update(User).where(User.id == user.id).values(locked_until=locked_until, failed_logins=0))
+        locked_until = _lock_after(session, user, failures)
+        if locked_until is not None:
             details["locked_until"] = locked_until.isoformat()
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, **details)
     session.refresh(user)
@@ -226,6 +225,30 @@ def _authenticate(session: Session, *, username: str, password: str) -> LoginRes
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, reason="disabled")
     user.failed_logins, user.locked_until = 0, None  # our claim holds the row: no lock was set since
     return _signed_in(session, user)
+
+
+def _lock_after(session: Session, user: User, failures: int) -> datetime | None:
+    """Lock the account after a wrong password once `failures` reach the limit; None below it.
+
+    Other users are locked for `login_lockout_minutes` and start counting afresh (an
+    administrator can unlock them). Administrators are never hard-locked, or anyone could
+    lock every administrator out at will and no one would be left to unlock them: their
+    count keeps growing and each failure past the limit delays the next attempt twice as
+    long as the one before, up to `login_admin_max_delay_seconds`. Guessing an
+    administrator's password stays slow (one guess per delay, from anywhere), while the
+    administrator waits at most that delay."""
+    settings = get_settings()
+    over = failures - settings.login_max_failures
+    if over < 0:
+        return None
+    lock = update(User).where(User.id == user.id)
+    if user.role == Role.ADMIN:
+        locked_until = now() + timedelta(seconds=min(2**over, settings.login_admin_max_delay_seconds))
+        session.execute(lock.values(locked_until=locked_until))
+    else:
+        locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
+        session.execute(lock.values(locked_until=locked_until, failed_logins=0))
+    return locked_until
 
 
 def _claim_attempt(session: Session, user: User) -> int | None:
@@ -240,7 +263,8 @@ def _claim_attempt(session: Session, user: User) -> int | None:
         .where(
             User.id == user.id,
             or_(User.locked_until.is_(None), User.locked_until <= moment),
-            User.failed_logins < get_settings().login_max_failures,
+            # administrators' counts grow past the limit: each attempt then waits out its delay
+            or_(User.failed_logins < get_settings().login_max_failures, User.role == Role.ADMIN.value),
         )
         .values(failed_logins=User.failed_logins + 1)
         .returning(User.failed_logins)
@@ -524,6 +548,9 @@ def change_role(session: Session, *, actor: Actor, user_id: int, role: Role) -> 
         raise _last_admin(session, user, "role", before)
     # A signed-in browser must not keep what the old role allowed, nor gain the new one unasked.
     ended = _end_sessions(session, user, "role changed") if before != role.value else 0
+    # An administrator's failure count may have grown past the limit (`_lock_after`), where
+    # another role's attempts would never be claimed again: start it afresh.
+    user.failed_logins = min(user.failed_logins, get_settings().login_max_failures - 1)
     audit.record(
         session,
         actor=actor,

@@ -33,6 +33,7 @@ from core.config import get_settings
 from core.errors import InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
 from core.monitoring import cbpe, drift
+from core.redaction import PERSONAL_FIELDS, redact
 from core.review import DECISION_LABELS
 from db.models import (
     Claim,
@@ -52,7 +53,9 @@ WINDOWS = {"day": 1, "week": 7}
 REFERENCE_SAMPLE = 20_000
 TEXT_SAMPLE = 300  # narratives per side for the embedding check (the costly part)
 TERMS_SAMPLE = 5_000
-CLAIM_COLUMNS = ("id", *MODEL_INPUTS)
+# The personal fields are read only to take them out of the narratives whose words a report
+# stores (`_narratives`).
+CLAIM_COLUMNS = ("id", *MODEL_INPUTS, *PERSONAL_FIELDS)
 
 
 def thresholds() -> drift.DriftThresholds:
@@ -236,6 +239,14 @@ def _sample(values: pd.Series, n: int, seed: int) -> list[str]:
     return values.sample(min(n, len(values)), random_state=seed).fillna("").astype(str).tolist()
 
 
+def _narratives(frame: pd.DataFrame, n: int, seed: int) -> list[str]:
+    """A sample of narratives without personal data (`core.redaction.redact`, with each
+    claim's own name and contact): the changed words a report stores are shown to every
+    role that sees monitoring, and a claimant's name repeated in three narratives is a word."""
+    rows = frame.sample(min(n, len(frame)), random_state=seed)[["narrative", *PERSONAL_FIELDS]].fillna("").astype(str)
+    return [redact(text, personal=personal) for text, *personal in rows.itertuples(index=False)]
+
+
 def compute_window(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -258,9 +269,7 @@ def compute_window(
     if reference_embeddings is not None and len(current) >= t.min_rows:
         metrics += drift.text_metric(reference_embeddings, embed(_sample(current["narrative"], TEXT_SAMPLE, 1)), t)
     metrics += drift.sentiment_metric(reference_sentiment, current_sentiment, t)
-    terms = drift.changed_terms(
-        _sample(reference["narrative"], TERMS_SAMPLE, 2), _sample(current["narrative"], TERMS_SAMPLE, 3)
-    )
+    terms = drift.changed_terms(_narratives(reference, TERMS_SAMPLE, 2), _narratives(current, TERMS_SAMPLE, 3))
     metrics += drift.term_metric(terms, t)
     return drift.decide(metrics, t), terms
 

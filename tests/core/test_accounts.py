@@ -69,12 +69,15 @@ def test_an_unknown_user_costs_a_password_check_like_a_known_one(
     assert checked == ["wrong password!", "wrong password!"]  # the same work, so the same time
 
 
+@pytest.mark.parametrize("role", [Role.ADJUSTER, Role.ADMIN])
 def test_racing_guesses_check_at_most_the_allowed_failures_then_the_right_password_is_refused(
-    backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+    backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch, role: Role
 ) -> None:
     sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
     with sessions() as session, session.begin():
-        ada = accounts.create_user(session, actor=ADMIN, username="ada", role=Role.ADJUSTER, password=PASSWORD)
+        ada = accounts.create_user(session, actor=ADMIN, username="ada", role=role, password=PASSWORD)
+    moment = datetime.now(UTC)
+    monkeypatch.setattr(accounts, "now", lambda: moment)  # an administrator's first delay (1 s) never ends
     checked: list[str] = []
     real, dummy = accounts.verify_password, accounts._dummy_hash()
 
@@ -110,6 +113,45 @@ def test_repeated_failures_lock_the_account_even_against_the_right_password(
     with session.begin():
         ada.locked_until = datetime.now(UTC) - timedelta(seconds=1)  # the lockout has passed
     assert sign_in(session, PASSWORD).ok
+
+
+def test_administrators_are_never_locked_out_only_slowed_more_with_each_failure(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session.begin():
+        accounts.create_user(session, actor=ADMIN, username="root", role=Role.ADMIN, password=PASSWORD)
+    start = datetime.now(UTC)
+    clock = {"at": start}
+    monkeypatch.setattr(accounts, "now", lambda: clock["at"])
+    for _ in range(5):  # anyone can make these five failures (login_max_failures)
+        assert not sign_in(session, "wrong password!", "root").ok
+    assert not sign_in(session, PASSWORD, "root").ok  # the first delay: 1 s
+    clock["at"] += timedelta(seconds=1)
+    delays = []
+    for _ in range(8):  # an attacker guessing each time a delay ends
+        assert not sign_in(session, "wrong password!", "root").ok
+        with session.begin():
+            until = session.scalar(select(User.locked_until).where(User.username == "root"))
+        assert until is not None
+        delays.append((accounts._aware(until) - clock["at"]).total_seconds())  # type: ignore[operator]
+        clock["at"] = accounts._aware(until)  # type: ignore[assignment]
+    assert delays == [2, 4, 8, 16, 32, 60, 60, 60]  # doubling, up to login_admin_max_delay_seconds
+    assert sign_in(session, PASSWORD, "root").ok  # the administrator waited a minute, not a lockout
+
+
+def test_a_demoted_administrators_grown_failure_count_does_not_lock_them_for_good(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session.begin():
+        accounts.create_user(session, actor=ADMIN, username="root", role=Role.ADMIN, password=PASSWORD)
+        other = accounts.create_user(session, actor=ADMIN, username="other", role=Role.ADMIN, password=PASSWORD)
+    for _ in range(7):
+        sign_in(session, "wrong password!", "root")
+    with session.begin():
+        root = session.scalars(select(User).where(User.username == "root")).one()
+        root.locked_until = None
+        accounts.change_role(session, actor=accounts.actor_for(other), user_id=root.id, role=Role.ADJUSTER)
+    assert sign_in(session, PASSWORD, "root").ok
 
 
 def started(session: Session, username: str = "ada") -> accounts.StartedSession:
