@@ -612,6 +612,7 @@ DEMO_USERNAMES = {
 def create_demo_users(session: Session, *, actor: Actor) -> dict[str, str]:
     """One user per role for the demo, each with a fresh random password (returned once,
     never stored in clear); users that already exist are left alone."""
+    require(actor, Permission.MANAGE_USERS)
     created = {}
     for role, username in DEMO_USERNAMES.items():
         if session.scalar(select(User.id).where(User.username == username)) is None:

@@ -74,6 +74,7 @@ def queue_training(
 ) -> TrainingRun:
     """Queue a run from a manager's choices (the profile fills in the rest); bad choices
     are an `InvalidInput` before anything is written."""
+    require(actor, Permission.TRAIN_MODELS)
     from training.config import TrainingConfig  # training builds on core, not the other way round
 
     overrides: dict[str, Any] = {"since": since, "until": until}
@@ -160,6 +161,7 @@ def finish_run(
     manifest: dict[str, Any] | None = None,
 ) -> None:
     """Record how a run ended (succeeded, failed, cancelled), in the run and the audit log."""
+    require(actor, Permission.TRAIN_MODELS)
     values: dict[str, Any] = {"status": status, "finished_at": now(), "error": error}
     if manifest is not None:
         values["data_manifest"] = manifest
@@ -172,6 +174,7 @@ def finish_run(
 def reap_stale_runs(session: Session, *, actor: Actor, older_than: timedelta | None = None) -> list[int]:
     """Mark runs whose worker stopped beating as failed (audited as reaped by `actor`,
     the worker that noticed); return their ids."""
+    require(actor, Permission.TRAIN_MODELS)
     cutoff = now() - (older_than or timedelta(seconds=get_settings().worker_stale_seconds))
     stale = list(
         session.scalars(

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.auth import Actor
+from core.auth import Actor, Permission, require
 from core.data import importing
 from core.data.generator import GeneratorConfig, generate
 from core.errors import InvalidInput
@@ -51,6 +51,7 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 def seed(session: Session, *, actor: Actor, config: GeneratorConfig) -> importing.ImportResult:
     """Load a generated scenario; claim numbers derive from the seed, so re-seeding adds nothing."""
+    require(actor, Permission.IMPORT_CLAIMS)  # before the costly generation
     frame = generate_import_frame(config)
     source = f"seed:{config.scenario}:{config.seed}"
     result, _ = importing.import_claims(session, actor=actor, frame=frame, source=source)
