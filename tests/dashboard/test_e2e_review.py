@@ -64,8 +64,9 @@ def choose(tab: Page, decision: str, reason: str, note: str | None = None) -> No
 
 
 def as_typed(text: str) -> re.Pattern[str]:
-    """The text as shown: plain() may put an invisible word joiner after ":" or "@" and in "www."."""
-    return re.compile("".join(re.escape(ch) + "\u2060?" for ch in text))
+    """The text as shown: plain() may put an invisible word joiner after ":" or "@" and in "www."
+    ("/" escaped too: Playwright passes the pattern to the browser between slashes)."""
+    return re.compile("".join(re.escape(ch).replace("/", "\\/") + "\u2060?" for ch in text))
 
 
 def evil_links(tab: Page) -> list[str | None]:
