@@ -179,11 +179,14 @@ def import_file(
     from core.data import importing
     from db.session import session_scope
 
-    frame = importing.read_claims_file(file)
     try:
-        with session_scope() as session:
+        with session_scope() as session:  # one transaction for every chunk of the file
             result, report = importing.import_claims(
-                session, actor=cli_actor(), frame=frame, source=file.name, skip_invalid=skip_invalid
+                session,
+                actor=cli_actor(),
+                frame=importing.read_claims_chunks(file),
+                source=file.name,
+                skip_invalid=skip_invalid,
             )
     except importing.ImportRejected as error:
         for row_error in error.errors:

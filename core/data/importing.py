@@ -5,9 +5,12 @@ are `CLAIM_COLUMNS`; optional ones are `messages` (a JSON list of the claimant's
 messages), `label_fraud` and `oracle_fraud_probability` (ground truth, stored apart from
 model inputs in `claim_ground_truth`) and `closed` (true for a claim the claims system
 has already settled: it is stored closed, out of the queue, with `label_fraud` as its
-outcome where given). The whole file is validated before anything is
-written; the caller's transaction then holds the entire import, so a file lands whole
-or not at all.
+outcome where given).
+
+A file is read and loaded `READ_CHUNK_ROWS` rows at a time (`read_claims_chunks`), so a
+large CSV never sits in memory whole; every chunk is validated, and the caller's one
+transaction holds the entire import: an invalid row anywhere means `ImportRejected` and
+the caller's rollback, so a file lands whole or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -47,6 +51,7 @@ MAX_MESSAGES_PER_CLAIM = 200
 MAX_FIELD_BYTES = 2_000_000  # a cell larger than this is a broken file, not a claim
 MAX_REPORTED_ERRORS = 200
 INSERT_CHUNK = 2_000
+READ_CHUNK_ROWS = 5_000  # rows read, validated and loaded at a time: bounds an import's memory
 
 CLAIM_COLUMNS = (
     "claim_number", "policy_number", "line_of_business", "policy_start_date", "incident_date",
@@ -245,7 +250,15 @@ class ImportRejected(InvalidInput):
 
 
 def read_claims_file(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet claims file, or raise `InvalidInput` with a one-line reason."""
+    """A whole CSV or Parquet claims file as one frame (see `read_claims_chunks`), or
+    `InvalidInput` with a one-line reason."""
+    return pd.concat(list(read_claims_chunks(path)), ignore_index=True)
+
+
+def read_claims_chunks(path: Path, rows: int = READ_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """A CSV or Parquet claims file, `rows` rows at a time, each with lower-cased column
+    names; `InvalidInput` with a one-line reason for a file that is not one (checked
+    before the first chunk) or that grows past the row limit (checked as it is read)."""
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
     size, limits = path.stat().st_size, get_settings()
@@ -256,12 +269,25 @@ def read_claims_file(path: Path) -> pd.DataFrame:
             f"{path}: {size:,} bytes is over the limit of {limits.import_max_bytes:,} "
             "(CLAIMLENS_IMPORT_MAX_BYTES); split the file"
         )
-    frame = _read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else _read_csv(path)
-    if len(frame) > limits.import_max_rows:
-        raise InvalidInput(
-            f"{path}: {len(frame):,} rows is over the limit of {limits.import_max_rows:,} "
-            "(CLAIMLENS_IMPORT_MAX_ROWS); split the file"
-        )
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    chunks = _parquet_chunks(path, rows) if parquet else _csv_chunks(path, rows)
+    seen = 0
+    for number, frame in enumerate(chunks):
+        if number == 0:
+            frame.columns = _checked_columns(path, frame)
+        seen += len(frame)
+        if seen > limits.import_max_rows:
+            raise InvalidInput(
+                f"{path}: more than {limits.import_max_rows:,} rows is over the limit "
+                "(CLAIMLENS_IMPORT_MAX_ROWS); split the file"
+            )
+        if number:
+            frame.columns = [str(column).strip().lower() for column in frame.columns]
+        yield frame
+
+
+def _checked_columns(path: Path, frame: pd.DataFrame) -> list[str]:
+    """The header's names, lower-cased, or `InvalidInput` for a repeated, missing or empty one."""
     names = [str(column).strip().lower() for column in frame.columns]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
@@ -269,13 +295,12 @@ def read_claims_file(path: Path) -> pd.DataFrame:
             " and ".join(repr(str(c)) for c, n in zip(frame.columns, names, strict=True) if n == name) for name in clashes
         )
         raise InvalidInput(f"{path}: the same column appears more than once ({spelled}); keep one of each")
-    frame.columns = names
-    missing = [column for column in CLAIM_COLUMNS if column not in frame.columns]
+    missing = [column for column in CLAIM_COLUMNS if column not in names]
     if missing:
         raise InvalidInput(f"{path}: missing required column(s): {', '.join(missing)} (is the header row there?)")
     if frame.empty:
         raise InvalidInput(f"{path}: the file has a header but no rows")
-    return frame
+    return names
 
 
 def _decoded_size(path: Path, *, stop_after: int) -> tuple[int, int]:
@@ -301,59 +326,87 @@ def _decoded_size(path: Path, *, stop_after: int) -> tuple[int, int]:
     return file.metadata.num_rows, decoded
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:65536]:
-        raise InvalidInput(f"{path}: looks like a binary file, not CSV text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InvalidInput(f"{path}: not UTF-8 text (bad byte at offset {error.start}); re-save it as UTF-8") from None
+def _csv_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The CSV's records, decoded and parsed as the file is read. The csv module on a file
+    object: records end only at an unquoted \\r or \\n, never at the other characters
+    str.splitlines breaks at (U+2028, U+0085, form feed, \\x1c-\\x1e)."""
     csv.field_size_limit(MAX_FIELD_BYTES)
-    try:
-        # The csv module on a file object: records end only at an unquoted \r or \n, never at the
-        # other characters str.splitlines breaks at (U+2028, U+0085, form feed, \x1c-\x1e).
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as error:
-        raise InvalidInput(f"{path}: malformed CSV ({error})") from None
-    if not rows:
-        raise InvalidInput(f"{path}: the file is empty")
-    header, body = rows[0], [row for row in rows[1:] if row]
+    with path.open("rb") as raw:
+        if b"\x00" in raw.read(65536):
+            raise InvalidInput(f"{path}: looks like a binary file, not CSV text")
+        raw.seek(0)
+        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+        try:
+            header = next(reader, None)
+            if not header:
+                raise InvalidInput(f"{path}: the file is empty")
+            batch: list[list[str]] = []
+            yielded = False
+            for record in reader:
+                if record:
+                    batch.append(record)
+                if len(batch) == rows:
+                    yield _csv_frame(header, batch)
+                    batch, yielded = [], True
+        except UnicodeDecodeError:  # the text is decoded in blocks: the row is where reading stopped
+            where = f"near row {max(reader.line_num - 1, 1)}" if reader.line_num > 1 else "in the header"
+            raise InvalidInput(f"{path}: not UTF-8 text (a bad byte {where}); re-save it as UTF-8") from None
+        except csv.Error as error:
+            raise InvalidInput(f"{path}: malformed CSV ({error})") from None
+        if batch or not yielded:  # a header and no rows is one empty chunk: `_checked_columns` says so
+            yield _csv_frame(header, batch)
+
+
+def _csv_frame(header: list[str], body: list[list[str]]) -> pd.DataFrame:
+    """Short rows get None (reported as missing values); rows with extra cells are flagged."""
     width = len(header)
-    # Short rows get None (reported as missing values); rows with extra cells are flagged.
     frame = pd.DataFrame([[*row[:width], *([None] * (width - len(row)))] for row in body], columns=header, dtype=object)
     frame[EXTRA_CELLS] = [len(row) > width for row in body]
     return frame
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """The file's rows, after a pass over its metadata and (still dictionary-encoded) text
     has shown what they decode to: a small file of repeated values can decode to gigabytes."""
     limits = get_settings()
     try:
-        rows, decoded = _decoded_size(path, stop_after=limits.import_max_decoded_bytes)
+        count, decoded = _decoded_size(path, stop_after=limits.import_max_decoded_bytes)
     except Exception as error:  # pyarrow raises many types for corrupt files
         raise InvalidInput(f"{path}: not a readable Parquet file ({type(error).__name__})") from None
-    if rows > limits.import_max_rows or decoded > limits.import_max_decoded_bytes:
+    if count > limits.import_max_rows or decoded > limits.import_max_decoded_bytes:
         raise InvalidInput(
-            f"{path}: {rows:,} rows decoding to {decoded:,}+ bytes is over the limits "
+            f"{path}: {count:,} rows decoding to {decoded:,}+ bytes is over the limits "
             f"({limits.import_max_rows:,} rows, {limits.import_max_decoded_bytes:,} bytes: "
             "CLAIMLENS_IMPORT_MAX_ROWS, CLAIMLENS_IMPORT_MAX_DECODED_BYTES); split the file"
         )
     try:
-        return pd.read_parquet(path).astype(object)
+        yield from _parquet_batches(path, rows)
     except Exception as error:  # pyarrow raises many types for corrupt files
         raise InvalidInput(f"{path}: not a readable Parquet file ({type(error).__name__})") from None
 
 
-def validate(frame: pd.DataFrame) -> ValidationReport:
+def _parquet_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    if file.metadata.num_rows == 0:
+        yield file.schema_arrow.empty_table().to_pandas().astype(object)
+    for batch in file.iter_batches(batch_size=rows):
+        yield batch.to_pandas().astype(object)
+
+
+def validate(frame: pd.DataFrame, *, first_row: int = 1, first_row_of: dict[str, int] | None = None) -> ValidationReport:
+    """Every row of `frame`, numbered from `first_row` (a later chunk of a file goes on
+    counting); `first_row_of` (claim number → row) carries the numbers already seen in
+    earlier chunks, so a duplicate is found across the whole file."""
     columns = [c for c in (*CLAIM_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]
     report = ValidationReport(valid=[], valid_rows=[], errors=[])
-    first_row_of: dict[str, int] = {}
+    first_row_of = {} if first_row_of is None else first_row_of
     extra_cells = frame[EXTRA_CELLS].tolist() if EXTRA_CELLS in frame.columns else [False] * len(frame)
-    for index, record in enumerate(frame[columns].to_dict("records"), start=1):
+    for offset, record in enumerate(frame[columns].to_dict("records")):
+        index = first_row + offset
         record = {k: (None if _is_missing(v) else v) for k, v in record.items()}
-        if extra_cells[index - 1]:
+        if extra_cells[offset]:
             report.rejected_rows[index] = record
             report.errors.append(RowError(index, "row", "row has more cells than the header"))
             continue
@@ -392,15 +445,36 @@ def _row_errors(index: int, error: ValidationError) -> list[RowError]:
 
 
 def import_claims(
-    session: Session, *, actor: Actor, frame: pd.DataFrame, source: str, skip_invalid: bool = False
+    session: Session,
+    *,
+    actor: Actor,
+    frame: pd.DataFrame | Iterable[pd.DataFrame],
+    source: str,
+    skip_invalid: bool = False,
 ) -> tuple[ImportResult, ValidationReport]:
-    """Validate then load; raise `ImportRejected` (writing nothing) on invalid rows unless skipping."""
+    """Validate and load a frame, or a file's chunks (`read_claims_chunks`) one at a time.
+    On an invalid row, unless skipping, raise `ImportRejected` once the whole file has
+    been checked (so every error is reported); the caller's rollback then undoes the
+    chunks already loaded. The report returned holds the rejected rows and every error,
+    not the valid rows (they are in the database)."""
     require(actor, Permission.IMPORT_CLAIMS)
-    report = validate(frame)
+    chunks = [frame] if isinstance(frame, pd.DataFrame) else frame
+    report = ValidationReport(valid=[], valid_rows=[], errors=[])
+    first_row_of: dict[str, int] = {}
+    imported = skipped = messages = 0
+    next_row = 1
+    for chunk in chunks:
+        checked = validate(chunk, first_row=next_row, first_row_of=first_row_of)
+        next_row += len(chunk)
+        report.errors += checked.errors
+        report.rejected_rows.update(checked.rejected_rows)
+        if report.rejected_rows and not skip_invalid:
+            continue  # nothing more is loaded; the rest is read to report its errors too
+        added, present, sent = load_rows(session, checked.valid, source=source)
+        imported, skipped, messages = imported + added, skipped + present, messages + sent
     invalid = len(report.rejected_rows)
     if invalid and not skip_invalid:
         raise ImportRejected(report.errors[:MAX_REPORTED_ERRORS], invalid)
-    imported, skipped, messages = load_rows(session, report.valid, source=source)
     result = ImportResult(imported=imported, skipped_existing=skipped, rejected=invalid, messages=messages)
     audit.record(
         session, actor=actor, action="claims.imported", entity_type="import", entity_id=source[-64:],

@@ -229,7 +229,7 @@ def test_a_closed_value_that_is_not_a_yes_or_no_rejects_the_file(session: Sessio
     assert count(session, Claim) == 0
 
 
-def test_files_over_the_size_and_row_limits_are_refused_before_they_are_read(
+def test_files_over_the_size_and_row_limits_are_refused_before_they_are_loaded(
     sample_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.config import get_settings
@@ -246,12 +246,60 @@ def test_files_over_the_size_and_row_limits_are_refused_before_they_are_read(
     monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_BYTES", "1000000000")
     monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_ROWS", "59")
     get_settings.cache_clear()
-    with pytest.raises(InvalidInput, match="60 rows is over the limit of 59"):
+    with pytest.raises(InvalidInput, match="more than 59 rows is over the limit"):
         importing.read_claims_file(csv_path)
     monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_ROWS", "1000")
     monkeypatch.setenv("CLAIMLENS_IMPORT_MAX_DECODED_BYTES", "5000000")
     get_settings.cache_clear()
-    monkeypatch.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("the data was decoded"))
+    monkeypatch.setattr(importing, "_parquet_batches", lambda *a, **k: pytest.fail("the data was decoded"))
     with pytest.raises(InvalidInput, match="CLAIMLENS_IMPORT_MAX_DECODED_BYTES"):
         importing.read_claims_file(parquet_path)
     get_settings.cache_clear()
+
+
+def chunked_import(session: Session, path: Path, rows: int = 7, **kwargs):  # type: ignore[no-untyped-def]
+    with session.begin():
+        chunks = importing.read_claims_chunks(path, rows=rows)
+        return importing.import_claims(session, actor=cli_actor(), frame=chunks, source=path.name, **kwargs)
+
+
+def test_a_file_read_in_chunks_lands_whole_in_one_transaction(
+    session: Session, sample_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "claims.csv"
+    write_frame(sample_frame, path)
+    result, _ = chunked_import(session, path)
+    assert (result.imported, result.rejected) == (60, 0)
+    with session.begin():
+        assert count(session, Claim) == 60
+        assert session.scalar(select(func.count()).where(AuditLog.action == "claims.imported")) == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_invalid_row_in_a_late_chunk_rolls_back_the_chunks_already_loaded(
+    session: Session, sample_frame: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    broken = sample_frame.copy()
+    broken.loc[49, "claimed_amount"] = -5.0  # row 50, in the eighth chunk of seven rows
+    broken.loc[44, "claim_number"] = broken.loc[2, "claim_number"]  # row 45 repeats row 3, chunks apart
+    path = tmp_path / f"claims{suffix}"
+    write_frame(broken, path)
+    with pytest.raises(importing.ImportRejected) as caught:
+        chunked_import(session, path)
+    assert [(e.row, e.column) for e in caught.value.errors] == [(45, "claim_number"), (50, "claimed_amount")]
+    assert "first at row 3" in caught.value.errors[0].reason
+    with session.begin():
+        assert count(session, Claim) == 0 and count(session, Message) == 0  # the first six chunks were undone
+
+
+def test_skipping_invalid_rows_in_chunks_loads_the_rest_and_keeps_the_rejected(
+    session: Session, sample_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    broken = sample_frame.astype({"claimed_amount": object})
+    broken.loc[[9, 49], "claimed_amount"] = "lots"
+    path = tmp_path / "claims.csv"
+    write_frame(broken, path)
+    result, report = chunked_import(session, path, skip_invalid=True)
+    assert (result.imported, result.rejected) == (58, 2) and sorted(report.rejected_rows) == [10, 50]
+    with session.begin():
+        assert count(session, Claim) == 58
