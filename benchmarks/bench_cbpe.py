@@ -42,8 +42,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import registry
+from core import bands, registry
 from core.monitoring import cbpe, report, stats
+from core.tasks import Task
 from db.models import Claim, ModelVersion, TrainingRun
 from db.session import session_scope
 
@@ -63,10 +64,10 @@ def scored_windows(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, float]
     reference and the windows' claims as parquet for NannyML. Returns the table, the
     claims, the champion's tested ROC-AUC and its flag threshold."""
     with session_scope() as session:
-        version = registry.champion(session, registry.CLAIM_TASK)
+        version = registry.champion(session, Task.CLAIM_RISK)
         if version is None:
             sys.exit("no champion claim model in this database: train one first")
-        threshold = report.flag_threshold((version.parameters or {}).get("thresholds", {}))
+        threshold = bands.flag_threshold(bands.stored(version.parameters))
         tested = float((version.metrics or {}).get("summary", {}).get("roc_auc", float("nan")))
         reference = report.reference_outcomes(session, version)
         calibration = report.reference_calibration(session, version)

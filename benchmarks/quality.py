@@ -48,7 +48,7 @@ def main() -> None:
         trained = train_task(config, splits, accelerator=accelerator)
         seconds = time.perf_counter() - started
         if task == "claim_risk":
-            report = evaluation.evaluate_claims(splits, trained.test_scores, trained.meta.thresholds)
+            report = evaluation.evaluate_claims(splits, trained.test_scores, trained.thresholds)
             keys = ("roc_auc", "pr_auc", "f1", "recall", "brier", "ece")
         else:
             report = evaluation.evaluate_sentiment(splits, trained.test_scores)

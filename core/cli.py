@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from core.errors import ClaimLensError
+from core.tasks import Task
 
 
 class _FriendlyErrors(TyperGroup):
@@ -78,7 +79,6 @@ app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
 audit_app = typer.Typer(help="The audit log's hash chain: verify, checkpoint.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-TASK_ALIASES = {"claim": "claim_risk", "claim_risk": "claim_risk", "sentiment": "sentiment"}
 
 PASSWORD_ENV = "CLAIMLENS_PASSWORD"
 PROGRESS_EVERY_S = 10.0  # scoring progress lines: often enough to see it move, few enough to read
@@ -502,10 +502,11 @@ def models_rollback(
         typer.echo(f"{restored.task} v{restored.version} is champion again")
 
 
-def _task(value: str) -> str:
-    if value not in TASK_ALIASES:
-        raise ClaimLensError(f"unknown task {value!r}; choose claim or sentiment")
-    return TASK_ALIASES[value]
+def _task(value: str) -> Task:
+    try:
+        return Task.parse(value)
+    except ValueError as error:
+        raise ClaimLensError(str(error)) from None
 
 
 def _date(value: str | None) -> date | None:

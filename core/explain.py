@@ -33,8 +33,9 @@ import torch
 from shap.maskers import Masker
 
 from core.modeling.features import FIELD_LABELS, raw_numeric
-from core.modeling.models import CLAIM_TASK, LoadedModel
+from core.modeling.models import LoadedModel
 from core.modeling.precision import inference_precision, precision_name
+from core.tasks import Task
 
 METHOD = "partition_shap"
 # Evaluations per explanation. Against a 2,000-evaluation permutation reference (top-5 factors
@@ -147,7 +148,7 @@ class Explainer:
         if method not in ("partition", "permutation"):
             raise ValueError("method must be partition or permutation")
         self.loaded, self.method, self.max_evals, self.seed = loaded, method, max_evals, seed
-        self.is_claim = loaded.meta.task == CLAIM_TASK
+        self.is_claim = loaded.meta.task == Task.CLAIM_RISK
         self.spec = loaded.field_spec if self.is_claim else None
         self.mask_id = int(loaded.tokenizer.mask_token_id if loaded.tokenizer.mask_token_id is not None else 0)
         self.device = next(loaded.model.parameters()).device

@@ -33,9 +33,8 @@ from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.jobs import now
+from core.tasks import Task
 from db.models import ModelVersion
-
-CLAIM_TASK, SENTIMENT_TASK = "claim_risk", "sentiment"
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class GateSettings:
     baseline_margin: float = 0.0
 
 
-GATE_METRIC = {CLAIM_TASK: "roc_auc", SENTIMENT_TASK: "macro_f1"}
+GATE_METRIC = {Task.CLAIM_RISK: "roc_auc", Task.SENTIMENT: "macro_f1"}
 BASELINE_PREFIX = "baseline_"
 BASELINE_LABELS = {
     "baseline_tfidf_lr": "TF-IDF text baseline",
@@ -147,11 +146,11 @@ def evaluate_gate(challenger: ModelVersion, current: ModelVersion | None, settin
     mine = challenger.metrics.get("summary", {})
     result = GateResult(passed=True, challenger=dict(mine))
     key, margin = (
-        ("roc_auc", settings.auc_margin) if challenger.task == CLAIM_TASK else ("macro_f1", settings.f1_margin)
+        ("roc_auc", settings.auc_margin) if challenger.task == Task.CLAIM_RISK else ("macro_f1", settings.f1_margin)
     )
     if _metric(mine, key) is None:
         result.reasons.append(f"{key} is undefined on the test rows (too few labelled rows of each class)")
-    if challenger.task == CLAIM_TASK:
+    if challenger.task == Task.CLAIM_RISK:
         ece = _metric(mine, "ece")
         if ece is None or ece > settings.max_ece:
             result.reasons.append(
@@ -231,7 +230,7 @@ def _make_champion(session: Session, challenger: ModelVersion, current: ModelVer
 def _hand_over_serving(new: ModelVersion, outgoing: ModelVersion | None) -> None:
     """The outgoing claim-risk champion keeps serving the open claims the new one has not
     rescored yet (`core.serving`); the worker rescores them and ends the hand-over."""
-    if new.task != CLAIM_TASK or outgoing is None:
+    if new.task != Task.CLAIM_RISK or outgoing is None:
         new.serving_fallback_id = None
         return
     # The outgoing model keeps its own fallback: after a second change before the first

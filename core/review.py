@@ -27,6 +27,7 @@ from core.auth import Actor, Permission, Role, require
 from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
+from core.tasks import Task
 from db.models import (
     CLOSED_STATUSES,
     SIU_STATUS,
@@ -58,10 +59,6 @@ SIU_OUTCOME_NAMES = {"deny": "confirmed fraud: deny", "approve": "cleared: appro
 # The claim's status after each decision: approve and deny close it, a referral waits for
 # SIU's outcome, `request_info` keeps the claim with its adjuster.
 NEXT_STATUS = {"approve": "decided", "deny": "decided", "refer_siu": SIU_STATUS, "request_info": "in_review"}
-# What a decision says about fraud, for training labels and realized performance; the one
-# table of it. A referral to SIU is a suspicion, not a finding, so it is no label; SIU's
-# outcome is a denial (confirmed fraud) or an approval (cleared), labelled as such.
-DECISION_LABELS = {"deny": 1, "approve": 0}
 MAX_NOTE_LENGTH = 10_000
 MASK = redaction.MASK  # what a masked field or redacted text shows
 PII_FIELDS = redaction.PERSONAL_FIELDS
@@ -303,7 +300,7 @@ def _serving_prediction(session: Session, history: list[StoredPrediction]) -> St
 
 
 def _messages(session: Session, claim_id: int, personal: list[str] | None = None) -> list[MessageView]:
-    sentiment = registry.champion(session, registry.SENTIMENT_TASK)
+    sentiment = registry.champion(session, Task.SENTIMENT)
     rows = session.execute(
         select(Message, MessagePrediction)
         .outerjoin(

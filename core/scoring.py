@@ -6,9 +6,7 @@ model version (unique constraint, and `ON CONFLICT DO NOTHING` as the last word)
 scorers can run at once: on PostgreSQL each chunk is claimed with `FOR UPDATE SKIP
 LOCKED`, so scorers take disjoint chunks; on SQLite writes are serialised anyway.
 
-Risk band: `high` at or above the model version's `high` threshold, `medium` at or above
-its `medium` threshold, else `low` (thresholds are fitted at training and stored with
-the version).
+Risk bands are `core.bands`' rule over the thresholds stored with the version.
 
 Triage priority (0-100, higher first):
 
@@ -41,7 +39,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit, registry, serving
+from core import audit, bands, registry, serving
 from core.auth import Actor, Permission, require
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
@@ -56,8 +54,8 @@ from core.modeling.inference import (
     tokenize,
 )
 from core.modeling.models import LoadedModel, load_model
+from core.tasks import Task
 from db.models import (
-    FLAGGED_BANDS,
     Claim,
     Message,
     MessagePrediction,
@@ -88,14 +86,6 @@ class ScoringResult:
     messages: int = 0
     explanations: int = 0
     seconds: float = 0.0
-
-
-def band_for(probability: float, thresholds: dict[str, float]) -> str:
-    if probability >= thresholds.get("high", 1.0):
-        return "high"
-    if probability >= thresholds.get("medium", 1.0):
-        return "medium"
-    return "low"
 
 
 def triage_priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
@@ -169,8 +159,8 @@ def score(
     chunk_size = chunk_size or (GPU_CHUNK_SIZE if on_gpu else CHUNK_SIZE)
     read_ahead = on_gpu if read_ahead is None else read_ahead
     with sessions() as session, session.begin():
-        claim_version = registry.champion(session, registry.CLAIM_TASK)
-        sentiment_version = registry.champion(session, registry.SENTIMENT_TASK)
+        claim_version = registry.champion(session, Task.CLAIM_RISK)
+        sentiment_version = registry.champion(session, Task.SENTIMENT)
         if claim_version is None and sentiment_version is None:
             raise InvalidInput("no champion model yet: train one first (claimlens train claim)")
         # Load before writing anything: a missing model folder must leave no trace but the error.
@@ -221,8 +211,8 @@ def score(
 
 def pending(session: Session) -> bool:
     """Whether a champion has claims or messages left to score (cheap: stops at the first)."""
-    claim_version = registry.champion(session, registry.CLAIM_TASK)
-    sentiment_version = registry.champion(session, registry.SENTIMENT_TASK)
+    claim_version = registry.champion(session, Task.CLAIM_RISK)
+    sentiment_version = registry.champion(session, Task.SENTIMENT)
     if claim_version is not None:
         scored = exists().where(Prediction.claim_id == Claim.id, Prediction.model_version_id == claim_version.id)
         if session.scalar(select(Claim.id).where(~scored).limit(1)) is not None:
@@ -403,14 +393,14 @@ def _score_claims(
     sessions: sessionmaker[Session], loaded: LoadedModel, version: ModelVersion, settings: Settings, chunk_size: int,
     on_chunk: Callable[[str, int], None] | None, read_ahead: bool, budget: _Budget,
 ) -> int:  # fmt: skip
-    thresholds = version.parameters.get("thresholds", {})
+    thresholds = bands.stored(version.parameters)
 
     def to_values(rows: pd.DataFrame, token_ids: TokenIds) -> list[dict[str, Any]]:
         probabilities = claim_probabilities(loaded, rows, token_ids=token_ids)
         today = datetime.now(UTC).date()
         return [
             {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
-             "band": band_for(float(p), thresholds), "input_hash": input_hash(row),
+             "band": bands.band_for(float(p), thresholds), "input_hash": input_hash(row),
              "priority": triage_priority(float(p), float(row["claimed_amount"]), (today - row["report_date"]).days,
                                          settings)}
             for row, p in zip(rows.to_dict("records"), probabilities, strict=True)
@@ -474,14 +464,14 @@ def explain_pending(
     done = 0
     while limit is None or done < limit:
         with sessions() as session, session.begin():
-            version = registry.champion(session, registry.CLAIM_TASK)
+            version = registry.champion(session, Task.CLAIM_RISK)
             if version is None:
                 return done
             missing = ~exists().where(ExplanationRow.prediction_id == Prediction.id)
             query = (
                 select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
                 .join(Claim, Claim.id == Prediction.claim_id)
-                .where(Prediction.model_version_id == version.id, Prediction.band.in_(FLAGGED_BANDS), missing)
+                .where(Prediction.model_version_id == version.id, Prediction.band.in_(bands.FLAGGED), missing)
                 .order_by(Claim.is_open.desc(), Prediction.priority.desc(), Prediction.id)
                 .limit(EXPLAIN_BATCH if limit is None else min(EXPLAIN_BATCH, limit - done))
             )
@@ -542,7 +532,7 @@ def explain_claim(session: Session, *, actor: Actor, claim_id: int, device: str 
 def explain_message(session: Session, *, actor: Actor, message_id: int, device: str | None = None) -> Explanation:
     """On demand: word-level SHAP values of the sentiment champion's predicted label for one message."""
     require(actor, Permission.EXPLAIN)
-    version = registry.champion(session, registry.SENTIMENT_TASK)
+    version = registry.champion(session, Task.SENTIMENT)
     message = session.get(Message, message_id)
     if version is None or message is None:
         raise InvalidInput("no sentiment champion or no such message")
@@ -575,7 +565,7 @@ def global_importance(
     """Mean |SHAP| per field and the words that push scores most, over stored explanations,
     with how many of the selection's scored and flagged claims they cover."""
     require(actor, Permission.VIEW_MODELS)
-    champion = registry.champion(session, registry.CLAIM_TASK)
+    champion = registry.champion(session, Task.CLAIM_RISK)
 
     def selected(query: Select[Any]) -> Select[Any]:
         # One model's view: explanations of earlier versions would count claims twice.
@@ -590,7 +580,7 @@ def global_importance(
             query = query.where(Claim.line_of_business == line_of_business)
         return query
 
-    bands = dict(session.execute(selected(select(Prediction.band, func.count()).group_by(Prediction.band))).all())
+    per_band = dict(session.execute(selected(select(Prediction.band, func.count()).group_by(Prediction.band))).all())
     query = selected(
         select(ExplanationRow.attributions, Prediction.band).join(
             Prediction, Prediction.id == ExplanationRow.prediction_id
@@ -601,7 +591,7 @@ def global_importance(
     count = explained_flagged = 0
     for attributions, band in session.execute(query):
         count += 1
-        explained_flagged += band in FLAGGED_BANDS
+        explained_flagged += band in bands.FLAGGED
         for name, value in attributions["fields"].items():
             field_sums[name] = field_sums.get(name, 0.0) + abs(value)
         for word, value in attributions["words"]:
@@ -612,6 +602,6 @@ def global_importance(
     ranked = sorted(((w, float(np.mean(v)), len(v)) for w, v in word_stats.items() if len(v) >= 3),
                     key=lambda item: -abs(item[1]))  # fmt: skip
     return GlobalImportance(
-        claims=count, fields=fields, words=ranked[:top_words], scored=sum(bands.values()),
-        flagged=sum(n for band, n in bands.items() if band in FLAGGED_BANDS), explained_flagged=explained_flagged,
+        claims=count, fields=fields, words=ranked[:top_words], scored=sum(per_band.values()),
+        flagged=sum(n for band, n in per_band.items() if band in bands.FLAGGED), explained_flagged=explained_flagged,
     )  # fmt: skip

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, aliased
 
 from core import audit, registry
 from core.auth import Actor, Permission, require
+from core.bands import FLAGGED
+from core.tasks import Task
 from db.models import (
-    FLAGGED_BANDS,
     Claim,
     Explanation,
     Message,
@@ -66,7 +67,7 @@ class Serving:
 
 def serving(session: Session) -> Serving | None:
     """None when there is no claim-risk champion yet."""
-    champion = registry.champion(session, registry.CLAIM_TASK)
+    champion = registry.champion(session, Task.CLAIM_RISK)
     if champion is None:
         return None
     fallbacks: list[tuple[int, int]] = []
@@ -100,7 +101,7 @@ def rescoring_needed(session: Session, *, actor: Actor, version_id: int) -> int:
     has not scored (0 for a sentiment model, whose predictions do not feed the queue)."""
     require(actor, Permission.VIEW_MODELS)
     version = session.get(ModelVersion, version_id)
-    if version is None or version.task != registry.CLAIM_TASK:
+    if version is None or version.task != Task.CLAIM_RISK:
         return 0
     return open_claims_to_rescore(session, version_id)
 
@@ -111,7 +112,7 @@ def finish_transition(session: Session, *, actor: Actor) -> int | None:
     Returns the version that stopped serving, or None when there was nothing to finish.
     """
     require(actor, Permission.RUN_SCORING)
-    champion = registry.champion(session, registry.CLAIM_TASK)
+    champion = registry.champion(session, Task.CLAIM_RISK)
     if champion is None or champion.serving_fallback_id is None:
         return None
     if open_claims_to_rescore(session, champion.id):
@@ -177,8 +178,8 @@ def _count(session: Session, query) -> int:  # type: ignore[no-untyped-def]
 def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
     """Counts of what the claim-risk and sentiment champions have scored and explained."""
     require(actor, Permission.VIEW_CLAIMS)
-    claim_champion = registry.champion(session, registry.CLAIM_TASK)
-    sentiment_champion = registry.champion(session, registry.SENTIMENT_TASK)
+    claim_champion = registry.champion(session, Task.CLAIM_RISK)
+    sentiment_champion = registry.champion(session, Task.SENTIMENT)
     claim_id = claim_champion.id if claim_champion else -1
     sentiment_id = sentiment_champion.id if sentiment_champion else -1
     # Without a champion nothing is waiting to be scored (there is nothing to score with).
@@ -192,7 +193,7 @@ def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
         .where(Prediction.model_version_id == claim_id, Claim.is_open),
     )
     flagged = select(func.count(Prediction.id)).where(
-        Prediction.model_version_id == claim_id, Prediction.band.in_(FLAGGED_BANDS)
+        Prediction.model_version_id == claim_id, Prediction.band.in_(FLAGGED)
     )
     explained = flagged.where(exists().where(Explanation.prediction_id == Prediction.id))
     messages = _count(session, select(func.count(Message.id)))
@@ -205,11 +206,11 @@ def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
         else None
     )
     return ScoringProgress(
-        claims=TaskProgress(registry.CLAIM_TASK, claim_champion.version if claim_champion else None, scored,
+        claims=TaskProgress(Task.CLAIM_RISK, claim_champion.version if claim_champion else None, scored,
                             total_claims),
-        open_claims=TaskProgress(registry.CLAIM_TASK, claim_champion.version if claim_champion else None,
+        open_claims=TaskProgress(Task.CLAIM_RISK, claim_champion.version if claim_champion else None,
                                  open_scored, total_open),
-        messages=TaskProgress(registry.SENTIMENT_TASK, sentiment_champion.version if sentiment_champion else None,
+        messages=TaskProgress(Task.SENTIMENT, sentiment_champion.version if sentiment_champion else None,
                               messages_scored, messages if sentiment_champion else 0),
         explained=_count(session, explained),
         flagged=_count(session, flagged),

@@ -25,12 +25,11 @@ from sqlalchemy.orm import Session
 
 from core import audit, redaction, serving
 from core.auth import Actor, Permission, require
+from core.bands import FLAGGED, Band
 from core.config import get_settings
 from core.errors import InvalidInput
 from db.models import (
-    BANDS,
     CLAIM_STATUSES,
-    FLAGGED_BANDS,
     LINES_OF_BUSINESS,
     SIU_STATUS,
     Claim,
@@ -39,6 +38,7 @@ from db.models import (
     User,
 )
 
+BANDS = tuple(Band)  # the risk filter's choices, highest first
 OPEN_STATUSES = ("new", "in_review")
 # Past this many matching claims the total is shown as "1,000+": counting stops there, so
 # that over a million claims the count stays within tens of ms (a rare filter: a few hundred).
@@ -52,7 +52,7 @@ TAKE_NEXT_ATTEMPTS = 20
 @dataclass(frozen=True)
 class QueueFilters:
     lines: tuple[str, ...] = ()
-    bands: tuple[str, ...] = FLAGGED_BANDS
+    bands: tuple[str, ...] = tuple(FLAGGED)
     statuses: tuple[str, ...] = OPEN_STATUSES
     assigned_to_me: bool = False
     reported_from: date | None = None
@@ -284,7 +284,7 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
         .join(Prediction, Prediction.claim_id == Claim.id)
         .where(
             served.served(),
-            Prediction.band.in_(FLAGGED_BANDS),
+            Prediction.band.in_(FLAGGED),
             Claim.status == "new",
             Claim.assigned_to_id.is_(None),
         )

@@ -40,11 +40,7 @@ IMPORTED_CLOSED_STATUS = "closed"
 CLOSED_STATUSES = ("decided", IMPORTED_CLOSED_STATUS)
 # Risk bands of a prediction (thresholds live with the model version); high and medium
 # claims are flagged: explained when scored and shown in the triage queue.
-BANDS = ("high", "medium", "low")
-FLAGGED_BANDS = ("high", "medium")
 POLICE_REPORT_VALUES = ("yes", "no", "unknown")
-ROLES = ("adjuster", "compliance", "manager", "admin")
-SENTIMENTS = ("negative", "neutral", "positive")
 
 
 class Base(DeclarativeBase):

@@ -7,16 +7,17 @@ from typing import Any
 
 from core import registry
 from core.config import get_settings
+from core.tasks import Task
 from training.config import TrainingConfig
 
 CLAIM_COLUMNS = ("roc_auc", "pr_auc", "f1", "recall", "brier", "ece")
 SENTIMENT_COLUMNS = ("accuracy", "macro_f1")
 INTENDED_USE = {
-    "claim_risk": (
+    Task.CLAIM_RISK: (
         "Ranks incoming insurance claims by the probability that they are fraudulent, so adjusters review the "
         "riskiest first. It supports a human decision; it never decides a claim on its own."
     ),
-    "sentiment": "Reads claimants' messages as negative, neutral or positive, to spot unhappy customers early.",
+    Task.SENTIMENT: "Reads claimants' messages as negative, neutral or positive, to spot unhappy customers early.",
 }
 LIMITATIONS = (
     "- Trained on the data window above; claims unlike it (new regions, products, fraud patterns) may be scored "
@@ -27,7 +28,7 @@ LIMITATIONS = (
 
 
 def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any], meta: dict[str, Any]) -> str:
-    columns = CLAIM_COLUMNS if config.task == "claim_risk" else SENTIMENT_COLUMNS
+    columns = CLAIM_COLUMNS if config.task == Task.CLAIM_RISK else SENTIMENT_COLUMNS
     rows = "\n".join(
         f"| {name} | " + " | ".join(_fmt(values.get(c)) for c in columns) + " |"
         for name, values in report.items()
@@ -72,7 +73,7 @@ def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any],
 
 def _baseline_note(task: str, oracle: bool) -> str:
     note = "`baseline_tfidf_lr` is a TF-IDF + logistic-regression baseline on the text"
-    if task == "claim_risk":
+    if task == Task.CLAIM_RISK:
         note += "; `baseline_tfidf_fields_lr` adds the encoded claim fields"
     if oracle:
         note += (

@@ -13,10 +13,10 @@ import pandas as pd
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from core import labels
 from core.errors import InvalidInput
 from core.modeling.features import MODEL_INPUTS
-from core.review import DECISION_LABELS
-from db.models import Claim, ClaimGroundTruth, Message, Review
+from db.models import Claim, ClaimGroundTruth, Message
 from training.config import TrainingConfig
 from training.splits import Splits, time_split
 
@@ -31,10 +31,9 @@ def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
     frame = pd.DataFrame(session.execute(_in_window(query, config)).mappings().all())
     if frame.empty:
         raise InvalidInput("no claims in the chosen data window")
-    decisions = _decision_labels(session)
-    frame["label"] = frame["claim_id"].map(decisions)
-    frame["label_source"] = np.where(frame["label"].notna(), "decision", "ground_truth")
-    frame["label"] = frame["label"].fillna(frame["is_fraud"].map({True: 1.0, False: 0.0}))
+    decided = frame["claim_id"].map(labels.decision_labels(session))
+    frame["label_source"] = np.where(decided.notna(), "decision", "ground_truth")
+    frame["label"] = labels.outcome(decided, frame["is_fraud"])
     frame = frame[frame["label"].notna()].reset_index(drop=True)
     frame["label"] = frame["label"].astype(int)
     return frame
@@ -47,13 +46,6 @@ def _in_window(query: Select, config: TrainingConfig) -> Select:
     if config.until:
         query = query.where(Claim.report_date <= config.until)
     return query
-
-
-def _decision_labels(session: Session) -> dict[int, int]:
-    rows = session.execute(
-        select(Review.claim_id, Review.decision).where(Review.decision.in_(DECISION_LABELS)).order_by(Review.decided_at)
-    )
-    return {claim_id: DECISION_LABELS[decision] for claim_id, decision in rows}  # latest wins
 
 
 def labelled_messages(session: Session, config: TrainingConfig) -> pd.DataFrame:

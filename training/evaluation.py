@@ -15,8 +15,9 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from core import bands
 from core.modeling.features import FieldSpec
-from core.modeling.models import CLAIM_TASK
+from core.tasks import Task
 from training.splits import Splits
 from training.tasks import sentiment_targets, texts_of
 
@@ -41,10 +42,10 @@ def tfidf_baseline(splits: Splits, task: str, with_fields: bool = False) -> np.n
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=50_000, sublinear_tf=True)
     train_text = vectorizer.fit_transform(texts_of(splits.train, task))
     test_text = vectorizer.transform(texts_of(splits.test, task))
-    if task == CLAIM_TASK and not with_fields:
+    if task == Task.CLAIM_RISK and not with_fields:
         model = LogisticRegression(max_iter=3000, C=1.0).fit(train_text, splits.train["label"])
         return model.predict_proba(test_text)[:, 1]
-    if task == CLAIM_TASK:
+    if task == Task.CLAIM_RISK:
         spec = FieldSpec.fit(splits.train)
         train_x = hstack([train_text, csr_matrix(spec.encode(splits.train))]).tocsr()
         test_x = hstack([test_text, csr_matrix(spec.encode(splits.test))]).tocsr()
@@ -57,9 +58,11 @@ def tfidf_baseline(splits: Splits, task: str, with_fields: bool = False) -> np.n
 def evaluate_claims(splits: Splits, probabilities: np.ndarray, thresholds: dict[str, float]) -> dict[str, Any]:
     labels = splits.test["label"].to_numpy()
     report: dict[str, Any] = {
-        "model": claim_metrics(labels, probabilities, thresholds["high"]),
-        "baseline_tfidf_lr": claim_metrics(labels, tfidf_baseline(splits, CLAIM_TASK), 0.5),
-        "baseline_tfidf_fields_lr": claim_metrics(labels, tfidf_baseline(splits, CLAIM_TASK, with_fields=True), 0.5),
+        "model": claim_metrics(labels, probabilities, bands.decision_threshold(thresholds)),
+        "baseline_tfidf_lr": claim_metrics(labels, tfidf_baseline(splits, Task.CLAIM_RISK), 0.5),
+        "baseline_tfidf_fields_lr": claim_metrics(
+            labels, tfidf_baseline(splits, Task.CLAIM_RISK, with_fields=True), 0.5
+        ),
     }
     oracle = splits.test.get("oracle_probability")
     if oracle is not None and oracle.notna().all():
@@ -72,7 +75,7 @@ def evaluate_claims(splits: Splits, probabilities: np.ndarray, thresholds: dict[
 
 def evaluate_sentiment(splits: Splits, probabilities: np.ndarray) -> dict[str, Any]:
     labels = sentiment_targets(splits.test)
-    baseline = tfidf_baseline(splits, "sentiment")
+    baseline = tfidf_baseline(splits, Task.SENTIMENT)
     return {
         "model": sentiment_metrics(labels, probabilities.argmax(axis=1)),
         "baseline_tfidf_lr": sentiment_metrics(labels, baseline.argmax(axis=1)),
@@ -82,7 +85,7 @@ def evaluate_sentiment(splits: Splits, probabilities: np.ndarray) -> dict[str, A
 def summary_metrics(task: str, report: dict[str, Any]) -> dict[str, float]:
     """The headline numbers kept on the model version row."""
     model = report["model"]
-    if task == CLAIM_TASK:
+    if task == Task.CLAIM_RISK:
         keys = ("roc_auc", "pr_auc", "f1", "recall", "brier", "ece")
         return {k: float(model[k]) for k in keys}
     return {k: float(model[k]) for k in ("accuracy", "macro_f1")}

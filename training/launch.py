@@ -17,6 +17,7 @@ from accelerate.utils import broadcast_object_list
 
 from core import jobs
 from core.auth import cli_actor
+from core.tasks import ALIASES, Task
 from db.session import get_sessionmaker, session_scope
 from training.config import TrainingConfig
 from training.run import execute_run
@@ -24,7 +25,7 @@ from training.run import execute_run
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("task", choices=("claim", "claim_risk", "sentiment"))
+    parser.add_argument("task", choices=sorted(ALIASES))
     parser.add_argument("--profile", default="full")
     parser.add_argument("--method", default=None)
     parser.add_argument("--base-model", default=None)
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--cpu", action="store_true", help="train on CPU processes (gloo)")
     args = parser.parse_args(argv)
-    task = "claim_risk" if args.task.startswith("claim") else "sentiment"
+    task = Task.parse(args.task)
     config = TrainingConfig.for_profile(
         task, args.profile, args.method, base_model=args.base_model, epochs=args.epochs, batch_size=args.batch_size
     )

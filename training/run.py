@@ -19,12 +19,13 @@ import numpy as np
 from accelerate import Accelerator
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs, registry
+from core import bands, jobs, registry
 from core.auth import Actor
 from core.config import get_settings
 from core.jobs import PREPARING
 from core.modeling.inference import claim_probabilities, message_probabilities
-from core.modeling.models import CLAIM_TASK, load_model, save_model
+from core.modeling.models import load_model, save_model
+from core.tasks import SPECS, Task
 from db.models import TrainingRun
 from training import card, data, evaluation
 from training.config import TrainingConfig
@@ -68,7 +69,7 @@ def execute_run(
             config = TrainingConfig.from_dict(run.config)
             splits = _load_splits(session, config)
             current = registry.champion(session, config.task)
-            champion_ref = (current.id, current.artifact_path) if current else None
+            champion_ref = (current.id, current.artifact_path, bands.stored(current.parameters)) if current else None
         trained = train_task(config, splits, progress, accelerator)
         if progress is None:
             return RunOutcome(run_id, "secondary")
@@ -100,7 +101,9 @@ def execute_run(
 
 def _load_splits(session: Session, config: TrainingConfig) -> data.Splits:
     frame = (
-        data.labelled_claims(session, config) if config.task == CLAIM_TASK else data.labelled_messages(session, config)
+        data.labelled_claims(session, config)
+        if config.task == Task.CLAIM_RISK
+        else data.labelled_messages(session, config)
     )
     return data.time_split(frame, config)
 
@@ -128,22 +131,22 @@ class _ProgressWriter:
 
 
 def _evaluate(config: TrainingConfig, splits: data.Splits, trained: TrainedModel) -> dict[str, Any]:
-    if config.task == CLAIM_TASK:
-        return evaluation.evaluate_claims(splits, trained.test_scores, trained.meta.thresholds)
+    if config.task == Task.CLAIM_RISK:
+        return evaluation.evaluate_claims(splits, trained.test_scores, trained.thresholds)
     return evaluation.evaluate_sentiment(splits, trained.test_scores)
 
 
 def _compare_with_champion(
-    config: TrainingConfig, splits: data.Splits, champion_ref: tuple[int, str] | None
+    config: TrainingConfig, splits: data.Splits, champion_ref: tuple[int, str, dict[str, float]] | None
 ) -> dict[str, Any]:
     """Score the current champion on this run's test rows, for the promotion gate."""
     if champion_ref is None:
         return {}
-    champion_id, path = champion_ref
+    champion_id, path, thresholds = champion_ref
     loaded = load_model(path)
-    if config.task == CLAIM_TASK:
+    if config.task == Task.CLAIM_RISK:
         probabilities = claim_probabilities(loaded, splits.test)
-        threshold = loaded.meta.thresholds.get("high", 0.5)
+        threshold = bands.decision_threshold(thresholds)  # its own, as registered
         metrics = evaluation.claim_metrics(splits.test["label"].to_numpy(), probabilities, threshold)
     else:
         predicted = np.argmax(message_probabilities(loaded, splits.test), axis=1)
@@ -158,12 +161,14 @@ def _save(
     if folder.exists():
         shutil.rmtree(folder)  # a half-written folder from an earlier attempt of this run
     save_model(folder, trained.model, trained.tokenizer, trained.meta)
-    dates = "report_date" if config.task == CLAIM_TASK else "sent_at"
+    dates = SPECS[config.task].date_column
     window = {
         "first": str(splits.train[dates].min()), "last": str(splits.test[dates].max()),
         "train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test),
     }  # fmt: skip
-    (folder / "README.md").write_text(card.render(config, report, window, trained.meta.__dict__))
+    (folder / "README.md").write_text(
+        card.render(config, report, window, {**trained.meta.__dict__, "thresholds": trained.thresholds})
+    )
     return folder
 
 
@@ -172,7 +177,7 @@ def _register(
     report: dict[str, Any], summary: dict[str, float], comparison: dict[str, Any], folder: Path,
     splits: data.Splits, auto_promote_first: bool,
 ) -> RunOutcome:  # fmt: skip
-    id_column = "claim_id" if config.task == CLAIM_TASK else "message_id"
+    id_column = SPECS[config.task].id_column
     with sessions() as session, session.begin():
         version = registry.register_candidate(
             session, actor=actor, task=config.task, artifact_path=str(folder), base_model=trained.meta.base_model,
@@ -180,7 +185,7 @@ def _register(
             metrics=_jsonable({"summary": summary, "report": report, "comparison": comparison,
                                "validation_metric": trained.validation_metric,
                                "train_seconds": round(trained.train_seconds, 1), "processes": trained.processes}),
-            parameters={"thresholds": trained.meta.thresholds, "calibration": trained.meta.calibration},
+            parameters={"thresholds": trained.thresholds, "calibration": trained.meta.calibration},
             training_run_id=run_id,
         )  # fmt: skip
         promoted = (

@@ -8,7 +8,7 @@ trains on the cached embeddings, which is what makes the quick profile fit on a 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,12 +23,12 @@ from core.jobs import ENCODING
 from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
 from core.modeling.features import FieldSpec
 from core.modeling.models import (
-    CLAIM_TASK,
     SENTIMENT_LABELS,
     ClaimRiskModel,
     ModelMeta,
     SentimentModel,
 )
+from core.tasks import SPECS, Task
 from training.calibration import fit_platt, fit_temperature, pick_thresholds
 from training.config import TrainingConfig
 from training.loop import Progress, ProgressCallback, RowDataset, check_in, fit, predict_batches
@@ -51,11 +51,11 @@ class TrainedModel:
     train_seconds: float
     processes: int = 1  # data-parallel processes that trained it
     evaluation_started: float = 0.0  # time.perf_counter() when calibration began (progress timing)
+    thresholds: dict[str, float] = field(default_factory=dict)  # claim risk's bands, registered with the version
 
 
 def texts_of(frame: pd.DataFrame, task: str) -> list[str]:
-    column = "narrative" if task == CLAIM_TASK else "text"
-    return frame[column].fillna("").astype(str).tolist()
+    return frame[SPECS[Task(task)].text_column].fillna("").astype(str).tolist()
 
 
 def tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int) -> list[list[int]]:
@@ -92,6 +92,7 @@ class _Task:
         on_progress: ProgressCallback | None = None,
     ) -> None:  # fmt: skip
         self.config, self.splits, self.accelerator = config, splits, accelerator
+        self.thresholds: dict[str, float] = {}  # fitted by `finish` where the task has bands
         self.base_model = config.base_model or default_base_model()
         self.tokenizer = load_tokenizer(self.base_model)
         self.encoder = TextEncoder.from_pretrained(self.base_model)
@@ -159,7 +160,7 @@ class _Task:
 
 
 class ClaimTask(_Task):
-    task = CLAIM_TASK
+    task = Task.CLAIM_RISK
 
     def __init__(
         self, config: TrainingConfig, splits: Splits, accelerator: Accelerator,
@@ -195,15 +196,15 @@ class ClaimTask(_Task):
         scale, bias = fit_platt(self.logits(model, "validation"), self.splits.validation["label"].to_numpy())
         model.calibration.copy_(torch.tensor([scale, bias]))
         validation_p = _sigmoid(self.logits(model, "validation") * scale + bias)
-        thresholds = pick_thresholds(self.splits.validation["label"].to_numpy(), validation_p)
+        self.thresholds = pick_thresholds(self.splits.validation["label"].to_numpy(), validation_p)
         meta = ModelMeta(task=self.task, base_model=self.base_model, method=self.config.method,
                          max_length=self.config.max_length, labels=["not_fraud", "fraud"],
-                         field_spec=self.spec.to_dict(), thresholds=thresholds)  # fmt: skip
+                         field_spec=self.spec.to_dict())  # fmt: skip
         return meta, _sigmoid(self.logits(model, "test") * scale + bias)
 
 
 class SentimentTask(_Task):
-    task = "sentiment"
+    task = Task.SENTIMENT
 
     def __init__(
         self, config: TrainingConfig, splits: Splits, accelerator: Accelerator,
@@ -249,7 +250,7 @@ def train_task(
 ) -> TrainedModel:  # fmt: skip
     started = time.perf_counter()
     accelerator = accelerator or Accelerator(cpu=_force_cpu(config))
-    task_cls = ClaimTask if config.task == CLAIM_TASK else SentimentTask
+    task_cls = ClaimTask if config.task == Task.CLAIM_RISK else SentimentTask
     task = task_cls(config, splits, accelerator, on_progress)
     model, metric = task.train(on_progress)
     evaluation_started = time.perf_counter()
@@ -258,7 +259,7 @@ def train_task(
     model.to("cpu").eval()
     seconds = time.perf_counter() - started
     return TrainedModel(model, task.tokenizer, meta, metric, test_scores, seconds, accelerator.num_processes,  # type: ignore[arg-type]
-                        evaluation_started)  # fmt: skip
+                        evaluation_started, task.thresholds)  # fmt: skip
 
 
 def _force_cpu(config: TrainingConfig) -> bool:

@@ -32,6 +32,7 @@ from core import audit_chain, jobs, registry, scoring, serving
 from core.auth import Actor
 from core.errors import ClaimLensError
 from core.monitoring.report import notify, run_drift
+from core.tasks import Task
 from training.run import RunOutcome, execute_run
 
 log = logging.getLogger("claimlens.worker")
@@ -105,9 +106,7 @@ class Background:
 
     def _champion_ids(self) -> tuple[int | None, int | None]:
         with self.sessions() as session:
-            claim, sentiment = (
-                registry.champion(session, task) for task in (registry.CLAIM_TASK, registry.SENTIMENT_TASK)
-            )
+            claim, sentiment = (registry.champion(session, task) for task in (Task.CLAIM_RISK, Task.SENTIMENT))
             return (claim.id if claim else None, sentiment.id if sentiment else None)
 
     def _score(self) -> bool:

@@ -31,10 +31,9 @@ from core.modeling.encoder import TextEncoder, load_tokenizer
 from core.modeling.features import FieldSpec
 from core.modeling.onnx_encoder import onnx_encoder_for, write_atomically, write_onnx_encoder
 from core.modeling.precision import cpu_runtime
+from core.tasks import Task
 
-CLAIM_TASK = "claim_risk"
-SENTIMENT_TASK = "sentiment"
-TASKS = (CLAIM_TASK, SENTIMENT_TASK)
+TASKS = (Task.CLAIM_RISK, Task.SENTIMENT)
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 FORMAT_VERSION = 1
 
@@ -52,7 +51,6 @@ class ModelMeta:
     labels: list[str] = field(default_factory=list)
     field_spec: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=lambda: {"scale": 1.0, "bias": 0.0})
-    thresholds: dict[str, float] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     # SHA-256 of the folder's `encoder.onnx` as written; "" when none was (see `core.modeling.onnx_encoder`)
     onnx_sha256: str = ""
@@ -142,9 +140,9 @@ class LoadedModel:
 
 
 def build_model(meta: ModelMeta, encoder: TextEncoder) -> ClaimRiskModel | SentimentModel:
-    if meta.task == CLAIM_TASK:
+    if meta.task == Task.CLAIM_RISK:
         return ClaimRiskModel(encoder, FieldSpec.from_dict(meta.field_spec).width)
-    if meta.task == SENTIMENT_TASK:
+    if meta.task == Task.SENTIMENT:
         return SentimentModel(encoder, len(meta.labels))
     raise InvalidInput(f"unknown task {meta.task!r}")
 
@@ -195,8 +193,12 @@ def load_model(path: Path | str, device: str = "cpu") -> LoadedModel:
     if not (path / "model.json").is_file():
         raise InvalidInput(f"model folder {path} is missing or incomplete (no model.json)")
     try:
-        meta = ModelMeta(**json.loads((path / "model.json").read_text()))
-    except (json.JSONDecodeError, TypeError) as error:
+        written = json.loads((path / "model.json").read_text())
+        # Band thresholds live with the registered version (`core.bands`); folders written
+        # before that carried a second copy here, which is not read.
+        written.pop("thresholds", None)
+        meta = ModelMeta(**written)
+    except (json.JSONDecodeError, TypeError, AttributeError) as error:
         raise InvalidInput(f"model folder {path} has an unreadable model.json ({error})") from None
     if meta.format_version != FORMAT_VERSION:
         raise InvalidInput(f"model folder {path} has format {meta.format_version}, expected {FORMAT_VERSION}")

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.bands import FLAGGED
 from core.monitoring import cbpe, stats
-from db.models import FLAGGED_BANDS
 
 NUMERIC_FIELDS = (
     "claimed_amount",
@@ -163,8 +163,8 @@ def prediction_metrics(
     ref_p, cur_p = ref["probability"].to_numpy(float), cur["probability"].to_numpy(float)
     ks, p = stats.ks_p(ref_p, cur_p)
     flagged_ref, flagged_cur = (
-        int(ref["band"].isin(FLAGGED_BANDS).sum()),
-        int(cur["band"].isin(FLAGGED_BANDS).sum()),
+        int(ref["band"].isin(FLAGGED).sum()),
+        int(cur["band"].isin(FLAGGED).sum()),
     )
     change, p_flag = stats.two_proportions(flagged_ref, len(ref), flagged_cur, len(cur))
     bands_ref, bands_cur = ref["band"].astype(str).to_numpy(), cur["band"].astype(str).to_numpy()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core import registry
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
+from core.tasks import Task
 from db.models import Claim, Message, MessagePrediction, Prediction, Review
 
 SCORE_BINS = 20  # probability histogram bins of width 0.05
@@ -67,7 +68,7 @@ def overview(
         .where(*window)
         .group_by(Claim.report_date, Claim.line_of_business)
     ).all()
-    champion = registry.champion(session, registry.CLAIM_TASK)
+    champion = registry.champion(session, Task.CLAIM_RISK)
     scored = (
         select(Claim.report_date)
         .join(Prediction, Prediction.claim_id == Claim.id)
@@ -107,7 +108,7 @@ def _outcomes(session: Session, window: list) -> pd.DataFrame:  # type: ignore[t
 
 def _sentiment(session: Session, since: date | None, until: date | None) -> pd.DataFrame:
     """Messages per week and label, over the days of the window (as claims are)."""
-    champion = registry.champion(session, registry.SENTIMENT_TASK)
+    champion = registry.champion(session, Task.SENTIMENT)
     day = func.date(Message.sent_at)
     window = []
     if since:

@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from core import audit, registry
+from core import audit, bands, labels, registry
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
 from core.config import get_settings
@@ -34,7 +34,7 @@ from core.errors import InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
 from core.monitoring import cbpe, drift
 from core.redaction import PERSONAL_FIELDS, redact
-from core.review import DECISION_LABELS
+from core.tasks import Task
 from db.models import (
     Claim,
     ClaimGroundTruth,
@@ -44,7 +44,6 @@ from db.models import (
     MessagePrediction,
     ModelVersion,
     Prediction,
-    Review,
     TrainingRun,
 )
 
@@ -102,26 +101,22 @@ def reference_window(session: Session, version: ModelVersion) -> tuple[date, dat
 
 
 def _with_outcomes(query: Select, version_id: int) -> Select:  # type: ignore[type-arg]
-    """Add the champion's prediction, the claim's latest decision and its imported label."""
-    latest_review = select(Review.claim_id, func.max(Review.id).label("review_id")).group_by(Review.claim_id).subquery()
+    """Add the champion's prediction, the claim's label from decisions and its imported label."""
+    decided = labels.latest_decision_labels()
     return (
-        query.add_columns(Prediction.probability, Prediction.band, Review.decision, ClaimGroundTruth.is_fraud)
+        query.add_columns(Prediction.probability, Prediction.band, decided.c.label, ClaimGroundTruth.is_fraud)
         .outerjoin(Prediction, (Prediction.claim_id == Claim.id) & (Prediction.model_version_id == version_id))
-        .outerjoin(latest_review, latest_review.c.claim_id == Claim.id)
-        .outerjoin(Review, Review.id == latest_review.c.review_id)
+        .outerjoin(decided, decided.c.claim_id == Claim.id)
         .outerjoin(ClaimGroundTruth, ClaimGroundTruth.claim_id == Claim.id)
     )
 
 
-OUTCOME_COLUMNS = ("probability", "band", "decision", "is_fraud")
+OUTCOME_COLUMNS = ("probability", "band", "decision_label", "is_fraud")
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    """The outcome as training defines it (`training.data`): an adjuster's decision (deny =
-    fraud, approve = not), else the label the claim was imported with; NaN when neither."""
-    frame["decision_label"] = frame["decision"].map(DECISION_LABELS)
-    imported = frame["is_fraud"].map({True: 1.0, False: 0.0})  # 1 and 0 hash as True and False
-    frame["label"] = frame["decision_label"].astype(float).fillna(imported.astype(float))
+    """The outcome by `core.labels`: the claim's label from decisions, else its imported one."""
+    frame["label"] = labels.outcome(frame["decision_label"], frame["is_fraud"])
     return frame
 
 
@@ -157,7 +152,7 @@ def reference_outcomes(session: Session, version: ModelVersion) -> pd.DataFrame:
         for i in range(0, len(ids), 10_000)  # SQLite binds at most 32,766 parameters
     ]
     if not frames:
-        return pd.DataFrame(columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS, "decision_label", "label"])
+        return pd.DataFrame(columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS, "label"])
     return _labelled(pd.concat(frames, ignore_index=True)).dropna(subset=["probability", "label"])
 
 
@@ -192,7 +187,7 @@ def window_claims(session: Session, *, version: ModelVersion, start: date, end: 
 
 
 def _sentiments(session: Session, start: date, end: date) -> pd.Series:
-    champion = registry.champion(session, registry.SENTIMENT_TASK)
+    champion = registry.champion(session, Task.SENTIMENT)
     if champion is None:
         return pd.Series(dtype=str)
     rows = session.scalars(
@@ -261,7 +256,7 @@ def compute_window(
     """Every metric of one window against the reference, with verdicts; the estimated
     ROC-AUC against `baseline` (without one, it has no verdict)."""
     metrics: list[drift.Metric] = []
-    threshold = flag_threshold((version.parameters or {}).get("thresholds", {}))
+    threshold = bands.flag_threshold(bands.stored(version.parameters))
     for segment, ref, cur in _segments(reference, current, t.min_rows):
         metrics += drift.field_metrics(ref, cur, segment, t)
         metrics += drift.prediction_metrics(ref, cur, segment, t)
@@ -272,12 +267,6 @@ def compute_window(
     terms = drift.changed_terms(_narratives(reference, TERMS_SAMPLE, 2), _narratives(current, TERMS_SAMPLE, 3))
     metrics += drift.term_metric(terms, t)
     return drift.decide(metrics, t), terms
-
-
-def flag_threshold(thresholds: dict[str, float]) -> float:
-    """The lowest probability that `core.scoring.band_for` puts in a flagged band: a
-    missing threshold flags nothing (1.0), as there."""
-    return float(min(thresholds.get("high", 1.0), thresholds.get("medium", 1.0)))
 
 
 def describe(metric: drift.Metric) -> str:
@@ -313,7 +302,7 @@ def run_drift(
     require(actor, Permission.RUN_SCORING)
     if window not in WINDOWS:
         raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
-    version = registry.champion(session, registry.CLAIM_TASK)
+    version = registry.champion(session, Task.CLAIM_RISK)
     if version is None:
         raise InvalidInput("no champion claim model: train and promote one first")
     ref_start, ref_end = reference_window(session, version)
@@ -496,7 +485,7 @@ class StoredReport:
 def reports(session: Session, *, actor: Actor, window: str = "week") -> list[StoredReport]:
     """The champion's stored reports, oldest window first."""
     require(actor, Permission.VIEW_MONITORING)
-    version = registry.champion(session, registry.CLAIM_TASK)
+    version = registry.champion(session, Task.CLAIM_RISK)
     if version is None:
         return []
     rows = session.scalars(
@@ -568,7 +557,7 @@ def alerts(session: Session, *, actor: Actor, open_only: bool = False, window: s
         .outerjoin(User, User.id == DriftAlert.acknowledged_by_id)
         .order_by(DriftReport.window_start.desc(), DriftAlert.id)
     )
-    champion = registry.champion(session, registry.CLAIM_TASK)
+    champion = registry.champion(session, Task.CLAIM_RISK)
     query = query.where(DriftReport.model_version_id == (champion.id if champion else -1), DriftReport.window == window)
     if open_only:
         query = query.where(DriftAlert.acknowledged_at.is_(None))
@@ -644,7 +633,7 @@ def retrain_on_window(session: Session, *, actor: Actor, report_id: int) -> int:
     if stored is None:
         raise NotFound(f"drift report {report_id} does not exist")
     run = jobs.queue_training(
-        session, actor=actor, task=registry.CLAIM_TASK, since=stored.reference_start, until=stored.window_end
+        session, actor=actor, task=Task.CLAIM_RISK, since=stored.reference_start, until=stored.window_end
     )
     audit.record(
         session,

@@ -18,6 +18,7 @@ from core import registry, scoring
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame, seed
+from core.tasks import Task
 from db.models import AuditLog, Claim, Prediction
 from db.session import get_sessionmaker, session_scope
 
@@ -82,7 +83,7 @@ def test_an_import_killed_mid_file_leaves_the_database_as_before(configured_data
 def test_scoring_killed_mid_way_then_rerun_scores_every_claim_exactly_once(scored_database: str) -> None:
     with session_scope() as session:
         seed(session, actor=cli_actor(), config=GeneratorConfig(claims=600, seed=99))
-        champion = registry.champion(session, registry.CLAIM_TASK).id  # type: ignore[union-attr]
+        champion = registry.champion(session, Task.CLAIM_RISK).id  # type: ignore[union-attr]
     scored_before = count(Prediction, Prediction.model_version_id == champion)
     process = claimlens("score", "--no-drift", "--explain-limit", "0", "--chunk-size", "16")
     kill_when(process, lambda: count(Prediction, Prediction.model_version_id == champion) >= scored_before + 32)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from core import registry
 from core.auth import Actor, Role
 from core.errors import NotFound
-from core.registry import CLAIM_TASK, SENTIMENT_TASK, GateFailed, GateSettings
+from core.registry import GateFailed, GateSettings
+from core.tasks import Task
 from db.models import AuditLog, ModelVersion
 
 BOSS = Actor("boss", Role.ADMIN)
@@ -56,7 +57,7 @@ def sentiment_metrics(model_f1: float, baseline_f1: float) -> dict[str, Any]:
 
 
 def candidate(
-    session: Session, metrics: dict[str, Any], task: str = CLAIM_TASK, path: str = "/models/x"
+    session: Session, metrics: dict[str, Any], task: str = Task.CLAIM_RISK, path: str = "/models/x"
 ) -> ModelVersion:
     return registry.register_candidate(
         session, actor=BOSS, task=task, artifact_path=path, base_model="tiny", method="head",
@@ -81,14 +82,14 @@ def test_a_claim_model_below_its_strongest_baseline_fails_the_gate_and_says_so(s
     ]
     assert result.baseline is not None and result.baseline.baseline == "baseline_tfidf_fields_lr"
     session.rollback()
-    assert registry.champion(session, CLAIM_TASK) is None
+    assert registry.champion(session, Task.CLAIM_RISK) is None
 
 
 def test_a_manager_overrides_the_baseline_check_with_a_recorded_reason(session: Session) -> None:
     with session.begin():
         weak = candidate(session, claim_metrics(0.826, fields_auc=0.859))
         result = registry.promote(session, actor=MANAGER, version_id=weak.id, override_reason="needed for the pilot")
-    assert not result.passed and registry.champion(session, CLAIM_TASK).id == weak.id  # type: ignore[union-attr]
+    assert not result.passed and registry.champion(session, Task.CLAIM_RISK).id == weak.id  # type: ignore[union-attr]
     (entry,) = audit_entries(session, "model.promoted_override")
     assert entry.details["override_reason"] == "needed for the pilot"
     assert "does not beat its baseline" in entry.details["gate_reasons"][0]
@@ -121,8 +122,8 @@ def test_the_baseline_check_also_applies_to_a_challenger_that_beats_the_champion
 
 def test_the_sentiment_gate_checks_macro_f1_against_the_sentiment_baseline(session: Session) -> None:
     with session.begin():
-        below = candidate(session, sentiment_metrics(0.88, 0.90), SENTIMENT_TASK)
-        above = candidate(session, sentiment_metrics(0.902, 0.898), SENTIMENT_TASK)
+        below = candidate(session, sentiment_metrics(0.88, 0.90), Task.SENTIMENT)
+        above = candidate(session, sentiment_metrics(0.902, 0.898), Task.SENTIMENT)
     failed = registry.evaluate_gate(below, None, GateSettings())
     assert failed.reasons == [
         "does not beat its baseline: macro_f1 0.880 is below the TF-IDF text baseline's 0.900 on the same test rows"
@@ -148,7 +149,7 @@ def test_the_first_model_is_promoted_when_only_its_baseline_check_fails_as_an_au
         weak = candidate(session, claim_metrics(0.826, fields_auc=0.859))
         result = registry.promote_first(session, actor=BOSS, version_id=weak.id)
     assert result is not None and not result.passed
-    assert registry.champion(session, CLAIM_TASK).id == weak.id  # type: ignore[union-attr]
+    assert registry.champion(session, Task.CLAIM_RISK).id == weak.id  # type: ignore[union-attr]
     (entry,) = audit_entries(session, "model.promoted_override")
     assert entry.details["override_reason"] == registry.FIRST_MODEL_OVERRIDE
     session.rollback()
@@ -167,7 +168,7 @@ def test_the_first_model_stays_a_candidate_when_another_check_fails_too(session:
         good = candidate(session, claim_metrics(0.9, fields_auc=0.8))
         passed = registry.promote_first(session, actor=BOSS, version_id=good.id)
     assert passed is not None and passed.passed
-    assert registry.champion(session, CLAIM_TASK).id == good.id  # type: ignore[union-attr]
+    assert registry.champion(session, Task.CLAIM_RISK).id == good.id  # type: ignore[union-attr]
     assert audit_entries(session, "model.promoted_override") == []
 
 
@@ -178,17 +179,17 @@ def test_the_overview_flags_versions_below_their_baseline_and_says_how_many_rows
     metrics["summary"]["pr_auc"] = None  # undefined on the test rows: stored as null
     with session.begin():
         weak = candidate(session, metrics)
-        candidate(session, sentiment_metrics(0.902, 0.898), SENTIMENT_TASK)
+        candidate(session, sentiment_metrics(0.902, 0.898), Task.SENTIMENT)
         candidate(session, {"summary": {"roc_auc": 0.7, "ece": 0.03}})  # trained before baselines were stored
     rows = {(v.task, v.version): v for v in registry.overview(session, actor=MANAGER)}
-    claim = rows[(CLAIM_TASK, weak.version)]
+    claim = rows[(Task.CLAIM_RISK, weak.version)]
     assert claim.label == "claim_risk v1" and claim.test_rows == 508
     assert claim.summary["roc_auc"] == pytest.approx(0.826) and claim.summary["pr_auc"] is None
     assert claim.baseline is not None and claim.baseline.below and claim.baseline.label == "TF-IDF + fields baseline"
     assert claim.baseline_summary["roc_auc"] == pytest.approx(0.859)
-    sentiment = rows[(SENTIMENT_TASK, 1)]
+    sentiment = rows[(Task.SENTIMENT, 1)]
     assert sentiment.baseline is not None and not sentiment.baseline.below and sentiment.test_rows == 709
-    old = rows[(CLAIM_TASK, 2)]
+    old = rows[(Task.CLAIM_RISK, 2)]
     assert old.baseline is None and old.test_rows is None and old.baseline_summary == {}
 
 

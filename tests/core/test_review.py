@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from core import claim_fields, review, triage
+from core import claim_fields, labels, review, triage
 from core.auth import Actor
 from core.errors import InvalidInput, PermissionDenied
 from db.models import AuditLog, Claim, ClaimComment, Explanation, Message, Prediction, Review
@@ -288,11 +288,9 @@ def decide_now(who: Actor, claim_id: int, decision: str, reason_code: str, note:
 
 
 def fraud_labels() -> dict[int, int]:
-    """The labels training reads from decisions (training.data, through DECISION_LABELS)."""
-    from training.data import _decision_labels
-
+    """The labels training and monitoring read from decisions (`core.labels`)."""
     with session_scope() as session:
-        return _decision_labels(session)
+        return labels.decision_labels(session)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import scoring
+from core import bands, scoring
 from core.auth import Actor, Role, cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig
@@ -58,7 +58,7 @@ def test_every_claim_and_message_gets_one_prediction_with_band_priority_and_hash
         version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
         thresholds = version.parameters["thresholds"]
         for p in predictions:
-            assert p.band == scoring.band_for(p.probability, thresholds)
+            assert p.band == bands.band_for(p.probability, thresholds)
             assert 0 <= p.priority <= 100 and len(p.input_hash) == 64
         assert {p.claim_id for p in predictions} == set(session.scalars(select(Claim.id)))
         message = session.scalars(select(MessagePrediction)).first()
@@ -320,4 +320,4 @@ def test_triage_priority_rises_with_risk_amount_and_waiting() -> None:
     assert scoring.triage_priority(0.2, 500_000, 1, settings) > base
     assert scoring.triage_priority(0.2, 1000, 9, settings) > base
     assert 0 <= scoring.triage_priority(1.0, 10**9, 1000, settings) <= 100
-    assert scoring.band_for(0.5, {}) == "low"  # no thresholds stored: nothing is flagged
+    assert bands.band_for(0.5, {}) == "low"  # no thresholds stored: nothing is flagged

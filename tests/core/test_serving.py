@@ -15,6 +15,7 @@ from core.auth import Actor, Role, cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame, seed
+from core.tasks import Task
 from db.models import AuditLog, Claim, Prediction, Review
 from db.session import engine_for
 from tests.conftest import train_tiny
@@ -124,7 +125,7 @@ def test_rollback_serves_the_rolled_back_models_predictions_for_claims_the_resto
     scoring.score(world.sessions, actor=ADMIN, explain_limit=0, device="cpu")  # the late claims: only v2 has them
     before = whole_queue(world)
     with world.sessions() as session, session.begin():
-        restored = registry.rollback(session, actor=ADMIN, task=registry.CLAIM_TASK, reason="test")
+        restored = registry.rollback(session, actor=ADMIN, task=Task.CLAIM_RISK, reason="test")
     assert restored.id == world.old
 
     during = whole_queue(world)
@@ -193,7 +194,7 @@ def test_a_rollback_in_the_middle_of_two_changes_keeps_the_oldest_models_claims_
     promote(world, world.new)
     promote(world, third.model_version_id)  # type: ignore[arg-type]  # v2 has rescored nothing yet
     with world.sessions() as session, session.begin():
-        registry.rollback(session, actor=ADMIN, task=registry.CLAIM_TASK, reason="test")  # back to v2
+        registry.rollback(session, actor=ADMIN, task=Task.CLAIM_RISK, reason="test")  # back to v2
     during = whole_queue(world)
     assert set(during) == set(before)  # only v1 ever scored them: v1 still serves them
     assert {r.model_version for r in during.values()} == {1}

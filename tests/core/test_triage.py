@@ -11,6 +11,7 @@ from core import registry, triage
 from core.auth import Actor, Role
 from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
+from core.tasks import Task
 from db.models import AuditLog, Claim, Prediction, User
 from db.session import session_scope
 from tests.conftest import DEMO_USERS, run_at_once
@@ -56,7 +57,7 @@ def full_queue(who: Actor, filters: triage.QueueFilters | None = None) -> list[t
 def test_queue_lists_every_open_flagged_claim_once_highest_priority_first(scored_database: str) -> None:
     rows = full_queue(actor("adjuster"))
     with session_scope() as session:
-        champion = registry.champion(session, registry.CLAIM_TASK)
+        champion = registry.champion(session, Task.CLAIM_RISK)
         expected = session.scalar(
             select(func.count())
             .select_from(Prediction)

@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core import registry
-from db.models import FLAGGED_BANDS, Claim, Explanation, Prediction
+from core.bands import FLAGGED
+from core.tasks import Task
+from db.models import Claim, Explanation, Prediction
 from db.session import session_scope
 from tests.core.test_triage import actor, take_and_decide
 from tests.dashboard.signing import signed_in
@@ -50,16 +52,16 @@ def test_the_audit_log_counts_several_entries_in_the_plural(scored_database: str
 
 def test_global_explanations_say_they_cover_the_flagged_claims_with_the_counts(scored_database: str) -> None:
     with session_scope() as session:
-        champion = registry.champion(session, registry.CLAIM_TASK)
+        champion = registry.champion(session, Task.CLAIM_RISK)
         assert champion is not None
         of_champion = select(func.count()).select_from(Prediction).where(Prediction.model_version_id == champion.id)
         scored = session.scalar(of_champion) or 0
-        flagged = session.scalar(of_champion.where(Prediction.band.in_(FLAGGED_BANDS))) or 0
+        flagged = session.scalar(of_champion.where(Prediction.band.in_(FLAGGED))) or 0
         explained = (
             session.scalar(
                 of_champion.join(Explanation, Explanation.prediction_id == Prediction.id)
                 .join(Claim, Claim.id == Prediction.claim_id)
-                .where(Prediction.band.in_(FLAGGED_BANDS))
+                .where(Prediction.band.in_(FLAGGED))
             )
             or 0
         )

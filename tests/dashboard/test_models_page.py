@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import registry
 from core.auth import cli_actor
+from core.tasks import Task
 from db.session import session_scope
 from tests.dashboard.signing import signed_in
 
@@ -35,7 +36,7 @@ def challenger_below_its_baseline() -> tuple[int, str]:
            "brier": 0.06852970510370075, "ece": 0.04108429499296838, "count": 508}  # fmt: skip
     baseline = {**row, "roc_auc": 0.8587434973989595, "pr_auc": 0.5623491686206454}
     with session_scope() as session:
-        current = registry.champion(session, registry.CLAIM_TASK)
+        current = registry.champion(session, Task.CLAIM_RISK)
         assert current is not None
         metrics: dict[str, Any] = {
             "summary": {k: v for k, v in row.items() if k != "count"},
@@ -47,7 +48,7 @@ def challenger_below_its_baseline() -> tuple[int, str]:
             "comparison": {"champion_version_id": current.id, "champion": {"roc_auc": 0.8402104, "ece": 0.0312}},
         }
         version = registry.register_candidate(
-            session, actor=cli_actor(), task=registry.CLAIM_TASK, artifact_path="/nowhere/claim_risk/run-99",
+            session, actor=cli_actor(), task=Task.CLAIM_RISK, artifact_path="/nowhere/claim_risk/run-99",
             base_model="tiny", method="head", metrics=metrics, parameters={}, training_run_id=None,
         )  # fmt: skip
         return version.id, f"claim_risk v{version.version}"
@@ -85,7 +86,7 @@ def test_a_champion_below_its_baseline_is_flagged_on_the_page(scored_database: s
 def test_the_comparison_labels_which_rows_each_figure_is_on_and_shows_the_gate(scored_database: str) -> None:
     _, label = challenger_below_its_baseline()
     with session_scope() as session:
-        current = registry.champion(session, registry.CLAIM_TASK)
+        current = registry.champion(session, Task.CLAIM_RISK)
         assert current is not None
         champion_version = current.version
     overview = models_page().dataframe[0].value

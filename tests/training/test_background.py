@@ -14,6 +14,7 @@ from core import jobs, registry, scoring, serving
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
+from core.tasks import Task
 from db.models import DriftReport, Prediction, ScoringRun
 from db.session import engine_for
 from tests.conftest import train_tiny
@@ -132,7 +133,7 @@ def test_a_rollback_to_a_model_that_scored_everything_ends_the_hand_over_at_once
         registry.promote(session, actor=ADMIN, version_id=challenger.model_version_id, override_reason="test")  # type: ignore[arg-type]
     run_until_idle(work)
     with sessions() as session, session.begin():
-        registry.rollback(session, actor=ADMIN, task=registry.CLAIM_TASK, reason="test")
+        registry.rollback(session, actor=ADMIN, task=Task.CLAIM_RISK, reason="test")
     with sessions() as session:
         assert serving.serving(session).fallbacks  # type: ignore[union-attr]
     run_until_idle(work)  # v1 has scored every claim: nothing to rescore, and the queue stops falling back

@@ -5,16 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from core import registry, review, scoring
+from core.bands import FLAGGED
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
-from db.models import FLAGGED_BANDS, LINES_OF_BUSINESS
+from db.models import LINES_OF_BUSINESS
 
 
 def _coverage(importance: scoring.GlobalImportance) -> str:
     """What the averages below are taken over: the flagged claims, not the whole book."""
     others = importance.claims - importance.explained_flagged
     text = (
-        f"These averages cover **flagged claims** (bands {' and '.join(FLAGGED_BANDS)}), not the whole book: "
+        f"These averages cover **flagged claims** (bands {' and '.join(FLAGGED)}), not the whole book: "
         f"{importance.explained_flagged:,} of the {importance.flagged:,} flagged claims"
         f" among the {importance.scored:,} claims the champion scored in this selection"
     )

@@ -5,13 +5,14 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs, registry, serving
+from core.tasks import Task
 from dashboard.background import scoring_banner
 from dashboard.ui import actor_or_stop, attempt, current_actor, rerun_fragment
 from training.config import METHODS, PROFILES
 
 actor = actor_or_stop()
 st.title("Models and retraining")
-TASKS = {"Claim risk": registry.CLAIM_TASK, "Sentiment": registry.SENTIMENT_TASK}
+TASKS = {"Claim risk": Task.CLAIM_RISK, "Sentiment": Task.SENTIMENT}
 scoring_banner(actor)
 
 

@@ -17,10 +17,8 @@ from core.modeling.encoder import TextEncoder, load_tokenizer
 from core.modeling.features import CATEGORICAL_FIELDS, HOUR_FIELD, NUMERIC_FIELDS, OTHER, FieldSpec
 from core.modeling.inference import claim_probabilities, message_probabilities
 from core.modeling.models import (
-    CLAIM_TASK,
     FORMAT_VERSION,
     SENTIMENT_LABELS,
-    SENTIMENT_TASK,
     ClaimRiskModel,
     LoadedModel,
     ModelMeta,
@@ -28,8 +26,7 @@ from core.modeling.models import (
     load_model,
     save_model,
 )
-
-THRESHOLDS = {"high": 0.62, "medium": 0.21}
+from core.tasks import Task
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +49,12 @@ def claim_model_in_memory(tiny_base_model: str, spec: FieldSpec, path: Path) -> 
     model = ClaimRiskModel(TextEncoder.from_pretrained(tiny_base_model), spec.width)
     model.calibration = torch.tensor([1.7, -0.4])
     meta = ModelMeta(
-        task=CLAIM_TASK,
+        task=Task.CLAIM_RISK,
         base_model=tiny_base_model,
         method="head",
         max_length=48,
         labels=["honest", "fraud"],
         field_spec=spec.to_dict(),
-        thresholds=dict(THRESHOLDS),
     )
     return LoadedModel(model=model.eval(), tokenizer=load_tokenizer(tiny_base_model), meta=meta, path=path)
 
@@ -68,7 +64,7 @@ def sentiment_model_in_memory(tiny_base_model: str, path: Path) -> LoadedModel:
     model = SentimentModel(TextEncoder.from_pretrained(tiny_base_model), len(SENTIMENT_LABELS))
     model.calibration = torch.tensor([0.4, 0.0])
     meta = ModelMeta(
-        task=SENTIMENT_TASK, base_model=tiny_base_model, method="head", max_length=48, labels=list(SENTIMENT_LABELS)
+        task=Task.SENTIMENT, base_model=tiny_base_model, method="head", max_length=48, labels=list(SENTIMENT_LABELS)
     )
     return LoadedModel(model=model.eval(), tokenizer=load_tokenizer(tiny_base_model), meta=meta, path=path)
 
@@ -108,14 +104,14 @@ def test_saved_claim_model_scores_identically_after_loading(
     np.testing.assert_allclose(claim_probabilities(reloaded, claims, batch_size=7), after, atol=1e-6)
 
 
-def test_claim_model_calibration_and_thresholds_round_trip_through_model_json(
+def test_claim_model_calibration_round_trips_through_model_json(
     tiny_base_model: str, spec: FieldSpec, tmp_path: Path
 ) -> None:
     reloaded = load_model(saved(claim_model_in_memory(tiny_base_model, spec, tmp_path / "claim")))
-    assert reloaded.meta.thresholds == THRESHOLDS
+    assert "thresholds" not in json.loads((reloaded.path / "model.json").read_text())  # the registry's, once
     assert reloaded.meta.calibration == pytest.approx({"scale": 1.7, "bias": -0.4})
     assert reloaded.model.calibration.tolist() == pytest.approx([1.7, -0.4])
-    assert reloaded.meta.task == CLAIM_TASK and reloaded.meta.max_length == 48
+    assert reloaded.meta.task == Task.CLAIM_RISK and reloaded.meta.max_length == 48
     assert reloaded.meta.format_version == FORMAT_VERSION
     assert reloaded.field_spec == spec
     assert isinstance(reloaded.model, ClaimRiskModel)
@@ -306,3 +302,12 @@ def test_texts_tokenised_ahead_in_blocks_score_as_when_tokenised_at_once(
     np.testing.assert_allclose(in_blocks, at_once, atol=1e-6)
     np.testing.assert_allclose(message_probabilities(sentiment_model, messages), messages_at_once, atol=1e-6)
     assert len(claim_probabilities(claim_model, claims.iloc[:0])) == 0
+
+
+def test_a_folder_written_with_thresholds_in_model_json_still_loads(
+    tiny_base_model: str, spec: FieldSpec, tmp_path: Path
+) -> None:
+    folder = saved(claim_model_in_memory(tiny_base_model, spec, tmp_path / "claim"))
+    written = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**written, "thresholds": {"high": 0.6, "medium": 0.2}}))
+    assert load_model(folder).meta.calibration == pytest.approx({"scale": 1.7, "bias": -0.4})

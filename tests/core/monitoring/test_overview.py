@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from core import registry
 from core.errors import PermissionDenied
 from core.monitoring.overview import overview
+from core.tasks import Task
 from db.models import Claim, Message, MessagePrediction, Prediction
 from db.session import session_scope
 from tests.core.test_triage import actor, take_and_decide
@@ -19,7 +20,7 @@ def test_overview_counts_match_the_stored_claims_predictions_and_messages(scored
     decided = take_and_decide(actor("adjuster"), "deny", "staged_incident")
     with session_scope() as session:
         result = overview(session, actor=actor("manager"))
-        champion = registry.champion(session, registry.CLAIM_TASK)
+        champion = registry.champion(session, Task.CLAIM_RISK)
         band = session.scalar(
             select(Prediction.band).where(
                 Prediction.claim_id == decided.claim_id, Prediction.model_version_id == champion.id

@@ -17,6 +17,7 @@ from core.auth import Actor, Role
 from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
 from core.monitoring import report
+from core.tasks import Task
 from db.models import AuditLog, DriftAlert, DriftReport
 from tests.core.monitoring.conftest import ADMIN, train
 
@@ -81,7 +82,7 @@ def test_a_new_fraud_ring_is_flagged_by_text_before_any_decision_and_a_retrained
         )  # fmt: skip
     assert gate.passed and gate.challenger["roc_auc"] > gate.champion["roc_auc"] + 0.02  # recovered on the same rows
     with sessions() as session:
-        assert registry.champion(session, registry.CLAIM_TASK).version == 2
+        assert registry.champion(session, Task.CLAIM_RISK).version == 2
 
 
 @pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
