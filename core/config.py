@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,7 +73,33 @@ class Settings(BaseSettings):
         default=0.01, gt=0, lt=1, description="Family-wise false-alarm rate of one drift report (Bonferroni)."
     )
     drift_psi: float = Field(default=0.1, gt=0, description="PSI at which a significant shift raises an alert.")
+    drift_js_distance: float = Field(default=0.1, gt=0, description="Jensen-Shannon distance of a categorical field.")
+    drift_wasserstein: float = Field(
+        default=0.1, gt=0, description="Wasserstein distance, in reference standard deviations, of a probability shift."
+    )
+    drift_flag_rate_change: float = Field(default=0.05, gt=0, description="Change in the share of flagged claims.")
+    drift_negative_share_change: float = Field(
+        default=0.10, gt=0, description="Change in the share of negative messages."
+    )
+    drift_domain_auc: float = Field(
+        default=0.6, gt=0.5, le=1, description="AUC of a classifier telling this window's narratives from training's."
+    )
+    drift_auc_drop: float = Field(default=0.05, gt=0, description="Drop in estimated ROC-AUC that raises an alert.")
     drift_min_rows: int = Field(default=100, ge=10, description="Smallest sample a drift verdict is given on.")
+    gate_auc_margin: float = Field(
+        default=0.01, ge=0, description="Promotion gate: how far a claim model's ROC-AUC may fall below its champion's."
+    )
+    gate_max_ece: float = Field(
+        default=0.05, gt=0, description="Promotion gate: the highest expected calibration error of a claim model."
+    )
+    gate_f1_margin: float = Field(
+        default=0.01,
+        ge=0,
+        description="Promotion gate: how far a sentiment model's macro-F1 may fall below its champion's.",
+    )
+    gate_baseline_margin: float = Field(
+        default=0.0, ge=0, description="Promotion gate: how far a model may fall below its strongest TF-IDF baseline."
+    )
     drift_webhook_url: str | None = Field(default=None, description="POST each report's alerts here as JSON.")
     audit_checkpoint_key: str | None = Field(
         default=None, description="Signs audit checkpoints (HMAC-SHA256); keep it out of the database's reach."
@@ -85,6 +111,11 @@ class Settings(BaseSettings):
         import torch  # deferred: importing torch costs seconds and most commands never need it
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default(name: str) -> Any:
+    """A setting's default, for the code that owns the setting to declare its own defaults by."""
+    return Settings.model_fields[name].default
 
 
 @lru_cache(maxsize=1)

@@ -176,11 +176,13 @@ class Explainer:
 
         if players <= 1:  # one player takes the whole difference; shap needs a tree
             ends = value(np.array([[False] * players, [True] * players]))
-            values, base = ends[1:] - ends[:1], float(ends[0])
+            values, base, evaluations = ends[1:] - ends[:1], float(ends[0]), 2
         else:
             values, base = self._shap(value, players, len(fields))
+            evaluations = self._budget(players)
         explanation = Explanation(
-            base_value=base, output_value=base + float(values.sum()), parameters=self.parameters,
+            base_value=base, output_value=base + float(values.sum()),
+            parameters={**self.parameters, "max_evals": evaluations},  # what this one was given
             method=f"{self.method}_shap",
             fields={name: float(values[i]) for i, name in enumerate(fields)},
             words=[(w, float(values[len(fields) + i])) for i, w in enumerate(words.words)],
@@ -205,13 +207,18 @@ class Explainer:
 
     def _shap(self, value: Any, players: int, n_fields: int) -> tuple[np.ndarray, float]:
         masker = _FeatureMasker(n_fields, players - n_fields)
-        budget = max(self.max_evals, 2 * players + 2)
+        budget = self._budget(players)
         if self.method == "partition":
             explainer = shap.PartitionExplainer(value, masker)
         else:
             explainer = shap.PermutationExplainer(value, masker, seed=self.seed)
         result = explainer(np.arange(players)[None, :], max_evals=budget, batch_size=budget, silent=True)
         return np.asarray(result.values[0], dtype=float), float(np.asarray(result.base_values).reshape(-1)[0])
+
+    def _budget(self, players: int) -> int:
+        """Evaluations for one explanation: `max_evals`, or more where the players need it
+        (shap needs at least 2·players + 2)."""
+        return max(self.max_evals, 2 * players + 2)
 
     @torch.inference_mode()
     def _values(

@@ -2,7 +2,7 @@
 
 A challenger replaces the champion only if it passes the gate on the *same* held-out
 rows: the training run scores the then-champion on its own test split and stores both
-results (`metrics["comparison"]`). The gate (thresholds below, configurable through
+results (`metrics["comparison"]`). The gate (`GateSettings`, from the `CLAIMLENS_GATE_*`
 settings) then checks:
 
 - claim model: ROC-AUC not lower than the champion's by more than `auc_margin`, and
@@ -30,19 +30,24 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.auth import Actor, Permission, require
-from core.config import get_settings
+from core.clock import now
+from core.config import default, get_settings
 from core.errors import ClaimLensError, InvalidInput, NotFound
-from core.jobs import now
 from core.tasks import Task
 from db.models import ModelVersion
 
 
 @dataclass(frozen=True)
 class GateSettings:
-    auc_margin: float = 0.01
-    max_ece: float = 0.05
-    f1_margin: float = 0.01
-    baseline_margin: float = 0.0
+    auc_margin: float = default("gate_auc_margin")
+    max_ece: float = default("gate_max_ece")
+    f1_margin: float = default("gate_f1_margin")
+    baseline_margin: float = default("gate_baseline_margin")
+
+    @classmethod
+    def configured(cls) -> GateSettings:
+        s = get_settings()
+        return cls(s.gate_auc_margin, s.gate_max_ece, s.gate_f1_margin, s.gate_baseline_margin)
 
 
 GATE_METRIC = {Task.CLAIM_RISK: "roc_auc", Task.SENTIMENT: "macro_f1"}
@@ -198,7 +203,7 @@ def promote(
     if challenger.stage == "champion":
         raise InvalidInput(f"{challenger.task} v{challenger.version} is already the champion")
     current = champion(session, challenger.task)
-    result = evaluate_gate(challenger, current, settings or GateSettings())
+    result = evaluate_gate(challenger, current, settings or GateSettings.configured())
     override = (override_reason or "").strip()
     if not result.passed and not override:
         raise GateFailed(result)
@@ -305,7 +310,7 @@ def compare_with_champion(session: Session, *, actor: Actor, version_id: int) ->
     challenger = session.get(ModelVersion, version_id)
     if challenger is None:
         raise NotFound(f"model version {version_id} does not exist")
-    return evaluate_gate(challenger, champion(session, challenger.task), GateSettings())
+    return evaluate_gate(challenger, champion(session, challenger.task), GateSettings.configured())
 
 
 FIRST_MODEL_OVERRIDE = (
@@ -327,7 +332,7 @@ def promote_first(
         raise NotFound(f"model version {version_id} does not exist")
     if champion(session, version.task) is not None:
         return None
-    settings = settings or GateSettings()
+    settings = settings or GateSettings.configured()
     result = evaluate_gate(version, None, settings)
     if result.passed:
         return promote(session, actor=actor, version_id=version_id, settings=settings)

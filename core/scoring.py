@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit, bands, registry, serving
+from core import audit, bands, clock, registry, serving
 from core.auth import Actor, Permission, require
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
@@ -234,7 +233,7 @@ def _finish(
             update(ScoringRun).where(ScoringRun.id == run_id).values(
                 status="failed" if error else "succeeded", error=error, claims_scored=result.claims,
                 messages_scored=result.messages, explanations=result.explanations,
-                finished_at=datetime.now(UTC), duration_s=round(seconds, 3),
+                finished_at=clock.now(), duration_s=round(seconds, 3),
             )
         )  # fmt: skip
 
@@ -397,7 +396,7 @@ def _score_claims(
 
     def to_values(rows: pd.DataFrame, token_ids: TokenIds) -> list[dict[str, Any]]:
         probabilities = claim_probabilities(loaded, rows, token_ids=token_ids)
-        today = datetime.now(UTC).date()
+        today = clock.now().date()
         return [
             {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
              "band": bands.band_for(float(p), thresholds), "input_hash": input_hash(row),

@@ -18,12 +18,12 @@ Claims referred to SIU wait in `siu_review`, outside the triage view, in their o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import Select, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit, redaction, serving
+from core import audit, clock, redaction, serving
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED, Band
 from core.config import get_settings
@@ -225,7 +225,7 @@ def queue(
         return QueuePage([], page, page_size, False, None, ["No claim-risk champion yet: train and promote a model."])
     versions = {served.champion_id: served.champion_version, **dict(served.fallbacks)}
     settings = get_settings()
-    today = datetime.now(UTC).date()
+    today = clock.now().date()
     dialect = session.get_bind().dialect.name
     query = _queue_query(served, filters, actor, dialect).limit(page_size + 1).offset(page * page_size)
     rows = [

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core import audit, exports
+from core import audit, clock, exports
 from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import InvalidInput
@@ -117,7 +117,7 @@ class MessageRow(BaseModel):
     def _sent_in_range(cls, value: datetime) -> datetime:
         _plausible(value.date())
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        if aware > datetime.now(UTC) + timedelta(days=1):  # a day of clock skew, no more
+        if aware > clock.now() + timedelta(days=1):  # a day of clock skew, no more
             raise ValueError("is in the future")
         return value
 

@@ -1,7 +1,7 @@
 """Drift calculators: compare a current window of claims, predictions, narratives and
 messages with the champion's reference (training) window and return `Metric` results.
 
-How a verdict is reached (defaults in `DriftThresholds`, configurable through settings):
+How a verdict is reached (`DriftThresholds`, from the `CLAIMLENS_DRIFT_*` settings):
 
 - every metric has an effect size with a threshold (PSI 0.1 — the model-risk convention's
   "moderate shift" — Jensen–Shannon distance 0.1, Wasserstein 0.1 reference standard
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.bands import FLAGGED
+from core.config import default, get_settings
 from core.monitoring import cbpe, stats
 
 NUMERIC_FIELDS = (
@@ -50,15 +51,24 @@ MIN_REALIZED = 30  # labelled claims for a realized ROC-AUC
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    psi: float = 0.1
-    js_distance: float = 0.1
-    wasserstein: float = 0.1
-    flag_rate_change: float = 0.05
-    negative_share_change: float = 0.10
-    domain_auc: float = 0.6
-    auc_drop: float = 0.05
-    alpha: float = 0.01
-    min_rows: int = 100
+    """The verdicts' thresholds; `configured()` reads them from the `CLAIMLENS_DRIFT_*` settings."""
+
+    psi: float = default("drift_psi")
+    js_distance: float = default("drift_js_distance")
+    wasserstein: float = default("drift_wasserstein")
+    flag_rate_change: float = default("drift_flag_rate_change")
+    negative_share_change: float = default("drift_negative_share_change")
+    domain_auc: float = default("drift_domain_auc")
+    auc_drop: float = default("drift_auc_drop")
+    alpha: float = default("drift_alpha")
+    min_rows: int = default("drift_min_rows")
+
+    @classmethod
+    def configured(cls) -> DriftThresholds:
+        s = get_settings()
+        return cls(s.drift_psi, s.drift_js_distance, s.drift_wasserstein, s.drift_flag_rate_change,
+                   s.drift_negative_share_change, s.drift_domain_auc, s.drift_auc_drop, s.drift_alpha,
+                   s.drift_min_rows)  # fmt: skip
 
 
 @dataclass

@@ -10,13 +10,13 @@ one cell per alert.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, clock
 from core.auth import Actor, Permission, require
 from core.errors import InvalidInput, NotFound
 from core.monitoring import report
@@ -132,7 +132,7 @@ def acknowledge_incident(session: Session, *, actor: Actor, report_id: int, note
     written = session.execute(
         update(DriftAlert)
         .where(DriftAlert.id.in_([a.id for a in pending]), DriftAlert.acknowledged_at.is_(None))
-        .values(acknowledged_by_id=actor.user_id, acknowledged_at=datetime.now(UTC), acknowledgement=text)
+        .values(acknowledged_by_id=actor.user_id, acknowledged_at=clock.now(), acknowledgement=text)
     )
     if written.rowcount != expected:  # the caller's transaction rolls back what was written
         raise InvalidInput(

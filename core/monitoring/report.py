@@ -18,7 +18,7 @@ import logging
 import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from core import audit, bands, labels, registry
+from core import audit, bands, clock, labels, registry
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
 from core.config import get_settings
@@ -55,11 +55,6 @@ TERMS_SAMPLE = 5_000
 # The personal fields are read only to take them out of the narratives whose words a report
 # stores (`_narratives`).
 CLAIM_COLUMNS = ("id", *MODEL_INPUTS, *PERSONAL_FIELDS)
-
-
-def thresholds() -> drift.DriftThresholds:
-    settings = get_settings()
-    return drift.DriftThresholds(psi=settings.drift_psi, alpha=settings.drift_alpha, min_rows=settings.drift_min_rows)
 
 
 @dataclass
@@ -321,7 +316,7 @@ def run_drift(
     todo = [s for s in starts if s not in done][: max_windows or None]
     if not todo:  # nothing new: skip loading the reference sample and the encoder
         return result
-    t = thresholds()
+    t = drift.DriftThresholds.configured()
     reference = _claims(session, version.id, ref_start, ref_end, REFERENCE_SAMPLE)
     reference_sentiment = _sentiments(session, ref_start, ref_end)
     embed = _Embedder(version)
@@ -595,7 +590,7 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> 
     written = session.execute(
         update(DriftAlert)
         .where(DriftAlert.id == alert_id, DriftAlert.acknowledged_at.is_(None))
-        .values(acknowledged_by_id=actor.user_id, acknowledged_at=datetime.now(UTC), acknowledgement=text)
+        .values(acknowledged_by_id=actor.user_id, acknowledged_at=clock.now(), acknowledgement=text)
     )
     if written.rowcount != 1:
         raise InvalidInput(already)

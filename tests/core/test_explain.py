@@ -80,5 +80,10 @@ def test_values_add_up_to_the_probability_scoring_gives_on_either_cpu_runtime(
             assert explanation.output_value == pytest.approx(float(stored[i]), abs=1e-5)
         assert explanation.parameters["runtime"] == loaded.runtime == runtime
         assert explanation.parameters["precision"] == "fp32"
+        players = len(explanation.fields) + len(explanation.words)
+        # what was run, recorded: more than the default where the claim has many words
+        assert explanation.parameters["max_evals"] == max(explainer.max_evals, 2 * players + 2)
+        few = Explainer(loaded, max_evals=10).explain(claims.iloc[0])
+        assert few.parameters["max_evals"] == 2 * (len(few.fields) + len(few.words)) + 2 > 10
     finally:
         get_settings.cache_clear()

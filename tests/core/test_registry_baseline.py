@@ -104,6 +104,7 @@ def test_a_model_above_every_baseline_passes_and_the_margin_comes_from_gate_sett
     lenient = registry.evaluate_gate(close, None, GateSettings(baseline_margin=0.02))
     assert lenient.passed and lenient.baseline is not None and lenient.baseline.model == pytest.approx(0.85)
     stricter = registry.evaluate_gate(close, None, GateSettings(baseline_margin=0.005))
+    assert GateSettings.configured() == GateSettings()  # the settings' defaults are the gate's
     assert stricter.reasons == [
         "does not beat its baseline by more than 0.005: roc_auc 0.850 is below the TF-IDF + fields baseline's "
         "0.860 on the same test rows"
@@ -204,3 +205,18 @@ def test_a_missing_model_card_is_reported_by_its_path_under_the_model_dir_not_th
         registry.model_card(session, actor=MANAGER, version_id=version.id)
     assert str(caught.value) == "the model card of claim_risk v1 is missing (claim_risk/run-7/README.md)"
     assert str(model_dir) not in str(caught.value)
+
+
+def test_promotion_reads_the_gate_from_the_settings(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import get_settings
+
+    with session.begin():
+        close = candidate(session, claim_metrics(0.85, fields_auc=0.86))
+    monkeypatch.setenv("CLAIMLENS_GATE_BASELINE_MARGIN", "0.02")
+    get_settings.cache_clear()
+    try:
+        assert GateSettings.configured().baseline_margin == 0.02
+        with session.begin():
+            assert registry.promote(session, actor=BOSS, version_id=close.id).passed
+    finally:
+        get_settings.cache_clear()

@@ -75,3 +75,17 @@ def test_reports_stored_without_severity_get_it_from_their_thresholds() -> None:
     del stored["severity"]
     assert _with_severity(stored, {"wasserstein": 0.2})["severity"] == pytest.approx(1.5)
     assert _with_severity({**stored, "severity": 2.0}, {})["severity"] == 2.0
+
+
+def test_every_drift_threshold_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import get_settings
+
+    assert drift.DriftThresholds.configured() == drift.DriftThresholds()
+    monkeypatch.setenv("CLAIMLENS_DRIFT_DOMAIN_AUC", "0.7")
+    monkeypatch.setenv("CLAIMLENS_DRIFT_FLAG_RATE_CHANGE", "0.08")
+    get_settings.cache_clear()
+    try:
+        configured = drift.DriftThresholds.configured()
+        assert (configured.domain_auc, configured.flag_rate_change, configured.psi) == (0.7, 0.08, 0.1)
+    finally:
+        get_settings.cache_clear()
