@@ -29,6 +29,7 @@ from core.auth import Actor, Permission, Role, hash_password, require, verify_pa
 from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
+from db.dialect import rows_changed
 from db.models import User, UserSession
 
 # One message for every refusal, so that a stranger learns nothing about which accounts
@@ -347,7 +348,7 @@ def issue_cookie(session: Session, *, sign_in_code: str) -> IssuedCookie | None:
         )
         .values(token_hash=_digest(token), cookie_issued_at=moment)
     )
-    if traded.rowcount != 1:
+    if rows_changed(traded) != 1:
         return None
     return IssuedCookie(token, _utc(row.expires_at))
 
@@ -397,7 +398,7 @@ def end_session(session: Session, *, session_id: int | None = None, token: str |
         .where(UserSession.id == row.id, UserSession.ended_at.is_(None))
         .values(ended_at=now(), end_reason="signed out")
     )
-    if ended.rowcount != 1:
+    if rows_changed(ended) != 1:
         return False
     user = session.get(User, row.user_id)
     audit.record(
@@ -420,7 +421,7 @@ def _end_sessions(session: Session, user: User, reason: str, *, keep: int | None
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None), UserSession.id != (keep or -1))
         .values(ended_at=now(), end_reason=reason)
     )
-    return int(ended.rowcount)
+    return rows_changed(ended)
 
 
 def change_own_password(session: Session, *, actor: Actor, session_id: int, current: str, new: str) -> User:
@@ -474,7 +475,7 @@ def list_users(session: Session, *, actor: Actor) -> list[UserRow]:
             u.role,
             u.email,
             u.is_active,
-            bool(u.locked_until and _aware(u.locked_until) > moment),
+            bool((until := _aware(u.locked_until)) and until > moment),
             _aware(u.last_login_at),
         )
         for u in users

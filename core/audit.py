@@ -160,7 +160,9 @@ ID_CHUNK = 1000  # ids per IN list: far below every backend's limit on bound par
 
 
 def _ids(entries: list[AuditLog], entity_type: str) -> list[int]:
-    found = {int(e.entity_id) for e in entries if e.entity_type == entity_type and (e.entity_id or "").isdigit()}
+    found = {
+        int(e.entity_id) for e in entries if e.entity_type == entity_type and e.entity_id and e.entity_id.isdigit()
+    }
     return sorted(found)
 
 

@@ -11,9 +11,8 @@ import os
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,7 +23,7 @@ from core.tasks import Task
 class _FriendlyErrors(TyperGroup):
     """Turns a user's mistake anywhere below into one red line and exit code 1."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: Any) -> Any:  # click.Context (typer re-exports click under its own name)
         try:
             return super().invoke(ctx)
         except ClaimLensError as error:

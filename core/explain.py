@@ -235,7 +235,7 @@ class Explainer:
         columns = self.spec.columns
         for i, name in enumerate(fields):
             present = masks[:, i]
-            vectors[np.ix_(present, columns[name])] = encoded_fields[columns[name]]  # type: ignore[index]
+            vectors[np.ix_(present, np.asarray(columns[name], dtype=np.intp))] = encoded_fields[columns[name]]  # type: ignore[index]
         field_tensor = torch.from_numpy(vectors).to(self.device)
         logits = model.calibrated(model(fields=field_tensor, text_embedding=embeddings))
         return torch.sigmoid(logits).float().cpu().numpy()
@@ -249,7 +249,7 @@ class Explainer:
         for w, positions in enumerate(words.spans):
             hidden = ~word_masks[:, w]
             if hidden.any():
-                ids[np.ix_(hidden, positions)] = self.mask_id
+                ids[np.ix_(hidden, np.asarray(positions, dtype=np.intp))] = self.mask_id
         attention = torch.ones_like(ids)
         chunks = []
         for start in range(0, len(ids), ENCODE_BATCH):

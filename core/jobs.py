@@ -27,6 +27,7 @@ from core.auth import Actor, Permission, Role, require
 from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
+from db.dialect import rows_changed
 from db.models import TrainingRun
 
 ACTIVE = ("queued", "running")
@@ -118,7 +119,7 @@ def claim_run(session: Session, *, run_id: int, worker_id: str) -> TrainingRun |
         .where(TrainingRun.id == run_id, TrainingRun.status == "queued")
         .values(status="running", worker_id=worker_id, started_at=now(), heartbeat_at=now())
     )
-    if claimed.rowcount != 1:
+    if rows_changed(claimed) != 1:
         return None
     audit.record(session, actor=worker_actor(worker_id), action="training.started", entity_type="training_run",
                  entity_id=run_id)  # fmt: skip

@@ -50,7 +50,7 @@ class GateSettings:
         return cls(s.gate_auc_margin, s.gate_max_ece, s.gate_f1_margin, s.gate_baseline_margin)
 
 
-GATE_METRIC = {Task.CLAIM_RISK: "roc_auc", Task.SENTIMENT: "macro_f1"}
+GATE_METRIC: dict[str, str] = {Task.CLAIM_RISK: "roc_auc", Task.SENTIMENT: "macro_f1"}
 BASELINE_PREFIX = "baseline_"
 BASELINE_LABELS = {
     "baseline_tfidf_lr": "TF-IDF text baseline",

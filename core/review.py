@@ -28,6 +28,7 @@ from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
 from core.tasks import Task
+from db.dialect import rows_changed
 from db.models import (
     CLOSED_STATUSES,
     SIU_STATUS,
@@ -456,7 +457,7 @@ def decide(
         .values(status=new_status, version=expected_version + 1, assigned_to_id=assignee)
         .execution_options(synchronize_session=False)
     )
-    if changed.rowcount != 1:
+    if rows_changed(changed) != 1:
         latest = _latest_decision(session, claim_id)
         raise DecisionConflict(
             f"claim {claim.claim_number} changed while you were reviewing it (someone else decided or took it"

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -351,7 +351,8 @@ class _Budget:
 
 
 def _score_unscored(
-    sessions: sessionmaker[Session], *, entity: type, predictions: type, key: str, version_id: int, columns: list[Any],
+    sessions: sessionmaker[Session], *, entity: type[Any], predictions: type[Any], key: str, version_id: int,
+    columns: list[Any],
     loaded: LoadedModel, texts: Callable[[pd.DataFrame], list[str]],
     to_values: Callable[[pd.DataFrame, TokenIds], list[dict[str, Any]]], chunk_size: int, kind: str,
     on_chunk: Callable[[str, int], None] | None, read_ahead: bool, budget: _Budget,
@@ -409,7 +410,7 @@ def _score_claims(
         sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
         columns=[getattr(Claim, c) for c in MODEL_INPUTS], loaded=loaded, texts=claim_texts, to_values=to_values,
         chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
-        first=Claim.is_open,  # the queue needs open claims; decided ones are for monitoring
+        first=cast("ColumnElement[bool]", Claim.is_open),  # the queue needs open claims; decided: monitoring
     )  # fmt: skip
 
 
@@ -566,7 +567,7 @@ def global_importance(
     require(actor, Permission.VIEW_MODELS)
     champion = registry.champion(session, Task.CLAIM_RISK)
 
-    def selected(query: Select[Any]) -> Select[Any]:
+    def selected(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
         # One model's view: explanations of earlier versions would count claims twice.
         query = query.join(Claim, Claim.id == Prediction.claim_id).where(
             Prediction.model_version_id == (champion.id if champion else -1)
@@ -579,7 +580,8 @@ def global_importance(
             query = query.where(Claim.line_of_business == line_of_business)
         return query
 
-    per_band = dict(session.execute(selected(select(Prediction.band, func.count()).group_by(Prediction.band))).all())
+    counted = select(Prediction.band, func.count()).group_by(Prediction.band)
+    per_band: dict[str, int] = {band: n for band, n in session.execute(selected(counted))}
     query = selected(
         select(ExplanationRow.attributions, Prediction.band).join(
             Prediction, Prediction.id == ExplanationRow.prediction_id

@@ -28,6 +28,7 @@ from core.auth import Actor, Permission, require
 from core.bands import FLAGGED, Band
 from core.config import get_settings
 from core.errors import InvalidInput
+from db.dialect import rows_changed
 from db.models import (
     CLAIM_STATUSES,
     LINES_OF_BUSINESS,
@@ -304,7 +305,7 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
             .where(Claim.id == claim_id, Claim.version == version, Claim.assigned_to_id.is_(None))
             .values(assigned_to_id=actor.user_id, status="in_review", version=version + 1)
         )
-        if taken.rowcount == 1:
+        if rows_changed(taken) == 1:
             audit.record(
                 session,
                 actor=actor,

@@ -41,7 +41,7 @@ def render(config: TrainingConfig, report: dict[str, Any], data: dict[str, Any],
     return f"""# ClaimLens {config.task} model
 {_baseline_warning(check)}
 ## Intended use
-{INTENDED_USE[config.task]}
+{INTENDED_USE[Task(config.task)]}
 
 ## Data
 - window: {data.get("first")} to {data.get("last")} (report dates), split by time

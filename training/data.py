@@ -8,6 +8,8 @@ the past, so the split is by report date: oldest for training, then validation, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sqlalchemy import Select, select
@@ -39,7 +41,7 @@ def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
     return frame
 
 
-def _in_window(query: Select, config: TrainingConfig) -> Select:
+def _in_window(query: Select[*tuple[Any, ...]], config: TrainingConfig) -> Select[*tuple[Any, ...]]:
     """The run's data window, by the claim's report date (messages follow their claim)."""
     if config.since:
         query = query.where(Claim.report_date >= config.since)

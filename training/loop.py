@@ -85,7 +85,7 @@ class TaskAdapter(Protocol):
     def validate(self, model: nn.Module) -> float: ...
 
 
-class RowDataset(Dataset):
+class RowDataset(Dataset[dict[str, Any]]):
     """Rows as dicts of numpy arrays; `input_ids` (when present) are unpadded lists."""
 
     def __init__(self, columns: dict[str, Any]) -> None:

@@ -161,7 +161,7 @@ def _save(
     if folder.exists():
         shutil.rmtree(folder)  # a half-written folder from an earlier attempt of this run
     save_model(folder, trained.model, trained.tokenizer, trained.meta)
-    dates = SPECS[config.task].date_column
+    dates = SPECS[Task(config.task)].date_column
     window = {
         "first": str(splits.train[dates].min()), "last": str(splits.test[dates].max()),
         "train": len(splits.train), "validation": len(splits.validation), "test": len(splits.test),
@@ -177,7 +177,7 @@ def _register(
     report: dict[str, Any], summary: dict[str, float], comparison: dict[str, Any], folder: Path,
     splits: data.Splits, auto_promote_first: bool,
 ) -> RunOutcome:  # fmt: skip
-    id_column = SPECS[config.task].id_column
+    id_column = SPECS[Task(config.task)].id_column
     with sessions() as session, session.begin():
         version = registry.register_candidate(
             session, actor=actor, task=config.task, artifact_path=str(folder), base_model=trained.meta.base_model,

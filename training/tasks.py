@@ -142,6 +142,12 @@ class _Task:
             self.pad_id, bf16=self.config.bf16,
         )  # fmt: skip
 
+    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def validate(self, model: nn.Module) -> float:
+        raise NotImplementedError
+
     def train(self, on_progress: ProgressCallback | None) -> tuple[nn.Module, float]:
         set_seed(self.config.seed)
         self.prepare_encoder()

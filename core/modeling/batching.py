@@ -20,7 +20,7 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
 
 
 def in_length_order(
-    lengths: Sequence[int], batch_size: int, run: Callable[[np.ndarray], np.ndarray], exact: bool = False
+    lengths: Sequence[int] | np.ndarray, batch_size: int, run: Callable[[np.ndarray], np.ndarray], exact: bool = False
 ) -> np.ndarray:
     """Call `run` on batches of row indexes sorted by length (little padding) and return
     the concatenated outputs in the original row order. `exact` batches only rows of

@@ -7,6 +7,7 @@ loaded from its folder in site-packages; nothing is downloaded at run time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,6 +31,8 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
 
 class TextEncoder(nn.Module):
     """A transformer encoder followed by attention-masked mean pooling."""
+
+    transformer: Any  # a Hugging Face model (its config, save_pretrained, LoRA's merge_and_unload)
 
     def __init__(self, transformer: nn.Module) -> None:
         super().__init__()

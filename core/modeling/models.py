@@ -29,7 +29,7 @@ from transformers import PreTrainedTokenizerBase
 from core.errors import InvalidInput
 from core.modeling.encoder import TextEncoder, load_tokenizer
 from core.modeling.features import FieldSpec
-from core.modeling.onnx_encoder import onnx_encoder_for, write_atomically, write_onnx_encoder
+from core.modeling.onnx_encoder import OnnxTextEncoder, onnx_encoder_for, write_atomically, write_onnx_encoder
 from core.modeling.precision import cpu_runtime
 from core.tasks import Task
 
@@ -63,7 +63,7 @@ def _float32(like: torch.Tensor) -> torch.autocast:
 
 
 def _embedding(
-    encoder: TextEncoder, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+    encoder: TextEncoder | OnnxTextEncoder, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
     text_embedding: torch.Tensor | None,
 ) -> torch.Tensor:  # fmt: skip
     """The given (cached) text embedding, or the encoder's for the given tokens."""
@@ -75,6 +75,9 @@ def _embedding(
 
 
 class ClaimRiskModel(nn.Module):
+    calibration: torch.Tensor  # [scale, bias] of Platt scaling (a buffer: saved with the head)
+    encoder: TextEncoder | OnnxTextEncoder  # ONNX Runtime's stands in at CPU inference
+
     def __init__(self, encoder: TextEncoder, field_width: int, hidden: int = 64, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder
@@ -102,6 +105,9 @@ class ClaimRiskModel(nn.Module):
 
 
 class SentimentModel(nn.Module):
+    calibration: torch.Tensor  # [1 / temperature, unused] (a buffer: saved with the head)
+    encoder: TextEncoder | OnnxTextEncoder
+
     def __init__(self, encoder: TextEncoder, labels: int = 3, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder
@@ -151,10 +157,12 @@ def save_model(
     path: Path, model: ClaimRiskModel | SentimentModel, tokenizer: PreTrainedTokenizerBase, meta: ModelMeta
 ) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    transformer = model.encoder.transformer
+    encoder = model.encoder
+    assert isinstance(encoder, TextEncoder), "a model is saved from training, with its torch encoder"
+    transformer = encoder.transformer
     if hasattr(transformer, "merge_and_unload"):  # LoRA: fold the adapters into plain weights
         transformer = transformer.merge_and_unload()
-        model.encoder.transformer = transformer
+        encoder.transformer = transformer
     transformer.save_pretrained(path / "encoder")
     tokenizer.save_pretrained(path / "encoder")
     head = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("encoder.")}

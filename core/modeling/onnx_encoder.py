@@ -92,7 +92,8 @@ def export_encoder(encoder: TextEncoder, tag: str) -> bytes:
         # transformers' mask code (their outcome for the padded example is the general one)
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            encoder, (ids, mask), buffer, input_names=list(INPUTS), output_names=[OUTPUT], dynamic_axes=dynamic,
+            encoder, (ids, mask), buffer,  # type: ignore[arg-type]  # a file object is documented and works
+            input_names=list(INPUTS), output_names=[OUTPUT], dynamic_axes=dynamic,
             opset_version=OPSET, dynamo=False,
         )  # fmt: skip
     model = onnx.load_from_string(buffer.getvalue())

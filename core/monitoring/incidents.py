@@ -20,6 +20,7 @@ from core import audit, clock
 from core.auth import Actor, Permission, require
 from core.errors import InvalidInput, NotFound
 from core.monitoring import report
+from db.dialect import rows_changed
 from db.models import DriftAlert, DriftReport
 
 FAMILY_ORDER = ("performance", "prediction", "field", "text", "sentiment")
@@ -134,7 +135,7 @@ def acknowledge_incident(session: Session, *, actor: Actor, report_id: int, note
         .where(DriftAlert.id.in_([a.id for a in pending]), DriftAlert.acknowledged_at.is_(None))
         .values(acknowledged_by_id=actor.user_id, acknowledged_at=clock.now(), acknowledgement=text)
     )
-    if written.rowcount != expected:  # the caller's transaction rolls back what was written
+    if rows_changed(written) != expected:  # the caller's transaction rolls back what was written
         raise InvalidInput(
             f"someone acknowledged alerts of the week of {stored.window_start} at the same moment: "
             "look at the incident again"

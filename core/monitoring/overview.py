@@ -6,8 +6,10 @@ each sentiment in claimants' messages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Integer, cast, func, select
@@ -46,7 +48,7 @@ def _week(days: pd.Series) -> pd.Series:
     return (stamps - pd.to_timedelta(stamps.dt.day_of_week, unit="D")).dt.date
 
 
-def _weekly(rows: list[tuple], columns: list[str], keys: list[str], value: str) -> pd.DataFrame:  # type: ignore[type-arg]
+def _weekly(rows: Sequence[Any], columns: list[str], keys: list[str], value: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["day", *columns])
     if frame.empty:
         return pd.DataFrame(columns=["week", *columns])

@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from core.modeling.features import MODEL_INPUTS
 from core.monitoring import cbpe, drift
 from core.redaction import PERSONAL_FIELDS, redact
 from core.tasks import Task
+from db.dialect import rows_changed
 from db.models import (
     Claim,
     ClaimGroundTruth,
@@ -46,6 +47,9 @@ from db.models import (
     Prediction,
     TrainingRun,
 )
+
+if TYPE_CHECKING:
+    from core.modeling.models import LoadedModel
 
 log = logging.getLogger(__name__)
 WINDOWS = {"day": 1, "week": 7}
@@ -214,7 +218,8 @@ class _Embedder:
     """Loads the champion once per drift run and embeds narrative samples."""
 
     def __init__(self, version: ModelVersion) -> None:
-        self.version, self._loaded = version, None
+        self.version = version
+        self._loaded: LoadedModel | None = None
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         from core.modeling.inference import text_embeddings
@@ -592,7 +597,7 @@ def acknowledge(session: Session, *, actor: Actor, alert_id: int, note: str) -> 
         .where(DriftAlert.id == alert_id, DriftAlert.acknowledged_at.is_(None))
         .values(acknowledged_by_id=actor.user_id, acknowledged_at=clock.now(), acknowledgement=text)
     )
-    if written.rowcount != 1:
+    if rows_changed(written) != 1:
         raise InvalidInput(already)
     audit.record(
         session,
