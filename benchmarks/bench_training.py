@@ -24,7 +24,7 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 from benchmarks.common import training_frames
 from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
 from core.modeling.models import SentimentModel
-from training.config import TrainingConfig
+from core.run_spec import TrainingConfig
 from training.splits import Splits
 from training.tasks import SentimentTask, sentiment_targets
 

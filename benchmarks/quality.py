@@ -17,8 +17,8 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from benchmarks.common import training_frames
+from core.run_spec import TrainingConfig
 from training import evaluation
-from training.config import TrainingConfig
 from training.splits import time_split
 from training.tasks import train_task
 

@@ -2,9 +2,11 @@
 belongs to (claimant, policy, incident, amounts) and how its value is written. Pages
 lay out `sections(fields)`; none of them names a claim field.
 
-A few rows are worked out from the stored fields (policy age at the incident, days to
+A few fields are derived from the stored ones (policy age at the incident, days to
 report, the claimed share of the insured value): what an adjuster would otherwise
-compute in their head, and what the claim model's fields measure.
+compute in their head, what the claim model's fields measure (`core.modeling.features`
+uses the same names) and what drift monitors (`with_derived`). Each derivation is
+written once, over a frame of claims, and serves one claim as a frame of one row.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
+
+import pandas as pd
 
 CURRENCY = "$"
 MONEY_TABLE_FORMAT = "dollar"  # the same currency in st.column_config's number formats
@@ -28,20 +32,27 @@ class ClaimField:
     label: str
     section: str
     kind: Kind
-    derive: Callable[[Mapping[str, Any]], Any] | None = None  # None: the stored column `name`
+    derive: Callable[[pd.DataFrame], pd.Series] | None = None  # None: the stored column `name`
 
     def value(self, fields: Mapping[str, Any]) -> Any:
-        """The value from a claim's fields (KeyError when a field it needs is absent)."""
+        """The value from a claim's fields (KeyError when a field it needs is absent; None
+        when an input is masked, missing or zero)."""
         if self.derive is None:
             return fields[self.name]
         try:
-            return self.derive(fields)
-        except (TypeError, ValueError, ZeroDivisionError):  # an input that is masked or zero
+            derived = self.derive(pd.DataFrame([dict(fields)])).iloc[0]
+        except (TypeError, ValueError, pd.errors.ParserError):  # a masked input ("•••")
             return None
+        return None if pd.isna(derived) else derived.item() if hasattr(derived, "item") else derived
 
 
-def _days_between(start: str, end: str) -> Callable[[Mapping[str, Any]], int]:
-    return lambda f: (f[end] - f[start]).days
+def _days_between(start: str, end: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda f: (pd.to_datetime(f[end]) - pd.to_datetime(f[start])).dt.days
+
+
+def _share(part: str, whole: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """`part / whole`; NaN where the whole is zero."""
+    return lambda f: f[part].astype(float) / f[whole].astype(float).where(f[whole].astype(float) > 0)
 
 
 FIELDS: tuple[ClaimField, ...] = (
@@ -65,10 +76,20 @@ FIELDS: tuple[ClaimField, ...] = (
     ClaimField("claimed_amount", "Claimed", "Amounts", "money"),
     ClaimField("insured_value", "Insured value", "Amounts", "money"),
     ClaimField("amount_vs_insured", "Claimed share of insured value", "Amounts", "share",
-               lambda f: f["claimed_amount"] / f["insured_value"]),
+               _share("claimed_amount", "insured_value")),
 )  # fmt: skip
 STORED = tuple(f.name for f in FIELDS if f.derive is None)
+DERIVED = tuple(f for f in FIELDS if f.derive is not None)
 LABELS = {f.name: f.label for f in FIELDS}
+
+
+def with_derived(claims: pd.DataFrame) -> pd.DataFrame:
+    """`claims` with a column per derived field (NaN where an input is missing or zero)."""
+    frame = claims.copy()
+    for spec in DERIVED:
+        assert spec.derive is not None
+        frame[spec.name] = spec.derive(frame).astype(float)
+    return frame
 
 
 def money(value: float) -> str:

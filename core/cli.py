@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from core.errors import ClaimLensError
 from core.tasks import Task
+from db.models import RunStatus
 
 
 class _FriendlyErrors(TyperGroup):
@@ -312,8 +313,8 @@ def train(
     """Train a model in the foreground; the first model of a task becomes champion if it passes the gate."""
     from core import jobs, registry
     from core.auth import cli_actor
+    from core.run_spec import TrainingConfig
     from db.session import get_sessionmaker, session_scope
-    from training.config import TrainingConfig
     from training.run import execute_run
 
     config = TrainingConfig.for_profile(
@@ -338,8 +339,8 @@ def train(
         run_id = run.id
     bars = PhaseBars(f"{config.task} run {run_id}")
     outcome = execute_run(get_sessionmaker(), run_id=run_id, actor=actor, on_progress=bars)
-    bars.close(finished=outcome.status == "succeeded")
-    if outcome.status != "succeeded":
+    bars.close(finished=outcome.status == RunStatus.SUCCEEDED)
+    if outcome.status != RunStatus.SUCCEEDED:
         fail(f"run {run_id} {outcome.status}: {outcome.error}")
     typer.echo(f"run {run_id} registered {config.task} v{outcome.version}: {_metrics_line(outcome.summary or {})}")
     if outcome.promoted:

@@ -32,7 +32,8 @@ import shap
 import torch
 from shap.maskers import Masker
 
-from core.modeling.features import FIELD_LABELS, raw_numeric
+from core import claim_fields
+from core.modeling.features import FIELD_LABELS
 from core.modeling.models import LoadedModel
 from core.modeling.precision import inference_precision, precision_name
 from core.tasks import Task
@@ -309,15 +310,14 @@ def _phrase_around(words: list[tuple[str, float]], index: int) -> str:
 
 
 def describe_field(name: str, claim: pd.Series) -> str:
-    numeric = raw_numeric(pd.DataFrame([claim])).iloc[0]
+    derived = claim_fields.with_derived(pd.DataFrame([claim])).iloc[0]  # the values the review page shows
     if name == "amount_vs_insured":
-        return f"claimed amount is {numeric['amount_vs_insured']:.0%} of insured value"
+        share = derived["amount_vs_insured"]
+        return f"claimed amount is {share:.0%} of insured value" if pd.notna(share) else "no insured value"
     if name == "policy_age":
-        days = (pd.Timestamp(claim["incident_date"]) - pd.Timestamp(claim["policy_start_date"])).days
-        return f"incident {days} days after policy start"
+        return f"incident {int(derived['policy_age'])} days after policy start"
     if name == "report_delay":
-        days = (pd.Timestamp(claim["report_date"]) - pd.Timestamp(claim["incident_date"])).days
-        return f"reported {days} days after the incident"
+        return f"reported {int(derived['report_delay'])} days after the incident"
     if name == "claimed_amount":
         return f"claimed amount {float(claim['claimed_amount']):,.0f}"
     if name == "insured_value":

@@ -27,10 +27,12 @@ from core.auth import Actor, Permission, Role, require
 from core.clock import now
 from core.config import get_settings
 from core.errors import InvalidInput, NotFound
+from core.run_spec import TrainingConfig
+from db import dialect
 from db.dialect import rows_changed
-from db.models import TrainingRun
+from db.models import RunStatus, TrainingRun
 
-ACTIVE = ("queued", "running")
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 CANCELLING = "cancelling…"  # shown for a running run whose cancel the worker has not acted on yet
 PREPARING, ENCODING, TRAINING, EVALUATING = "preparing", "encoding", "training", "evaluating"
 PHASES = (PREPARING, ENCODING, TRAINING, EVALUATING)
@@ -43,7 +45,7 @@ def queue_run(session: Session, *, actor: Actor, config: dict[str, Any]) -> Trai
         method=config["method"],
         profile=config["profile"],
         config=config,
-        status="queued",
+        status=RunStatus.QUEUED,
         data_since=_as_date(config.get("since")),
         data_until=_as_date(config.get("until")),
         requested_by_id=actor.user_id,
@@ -76,8 +78,6 @@ def queue_training(
     """Queue a run from a manager's choices (the profile fills in the rest); bad choices
     are an `InvalidInput` before anything is written."""
     require(actor, Permission.TRAIN_MODELS)
-    from training.config import TrainingConfig  # training builds on core, not the other way round
-
     overrides: dict[str, Any] = {"since": since, "until": until}
     if epochs:
         overrides["epochs"] = int(epochs)
@@ -92,10 +92,12 @@ def _as_date(value: Any):  # type: ignore[no-untyped-def]
 def claim_next_run(session: Session, *, worker_id: str) -> TrainingRun | None:
     """Atomically move the oldest queued run to `running` for this worker."""
     query = (
-        select(TrainingRun.id).where(TrainingRun.status == "queued").order_by(TrainingRun.requested_at, TrainingRun.id)
+        select(TrainingRun.id)
+        .where(TrainingRun.status == RunStatus.QUEUED)
+        .order_by(TrainingRun.requested_at, TrainingRun.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        run_id = session.scalar(query.limit(1).with_for_update(skip_locked=True))
+    if dialect.is_postgres(session):
+        run_id = session.scalar(dialect.skip_locked(session, query.limit(1)))
         candidates = [run_id] if run_id is not None else []
     else:
         candidates = list(session.scalars(query.limit(5)))
@@ -116,8 +118,8 @@ def claim_run(session: Session, *, run_id: int, worker_id: str) -> TrainingRun |
     """Move one queued run to `running`; None if another worker got there first."""
     claimed = session.execute(
         update(TrainingRun)
-        .where(TrainingRun.id == run_id, TrainingRun.status == "queued")
-        .values(status="running", worker_id=worker_id, started_at=now(), heartbeat_at=now())
+        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.QUEUED)
+        .values(status=RunStatus.RUNNING, worker_id=worker_id, started_at=now(), heartbeat_at=now())
     )
     if rows_changed(claimed) != 1:
         return None
@@ -145,8 +147,8 @@ def request_cancel(session: Session, *, actor: Actor, run_id: int) -> TrainingRu
         raise InvalidInput(f"training run {run_id} is already {run.status}")
     if run.cancel_requested:  # a second click, or a second tab: the first request stands
         return run
-    if run.status == "queued":
-        run.status, run.finished_at = "cancelled", now()
+    if run.status == RunStatus.QUEUED:
+        run.status, run.finished_at = RunStatus.CANCELLED, now()
     run.cancel_requested = True
     audit.record(session, actor=actor, action="training.cancel_requested", entity_type="training_run", entity_id=run_id)
     return run
@@ -179,14 +181,14 @@ def reap_stale_runs(session: Session, *, actor: Actor, older_than: timedelta | N
     cutoff = now() - (older_than or timedelta(seconds=get_settings().worker_stale_seconds))
     stale = list(
         session.scalars(
-            select(TrainingRun.id).where(TrainingRun.status == "running", TrainingRun.heartbeat_at < cutoff)
+            select(TrainingRun.id).where(TrainingRun.status == RunStatus.RUNNING, TrainingRun.heartbeat_at < cutoff)
         )
     )
     for run_id in stale:
         session.execute(
             update(TrainingRun)
-            .where(TrainingRun.id == run_id, TrainingRun.status == "running")
-            .values(status="failed", finished_at=now(), error="worker stopped responding (killed or lost)")
+            .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.FAILED, finished_at=now(), error="worker stopped responding (killed or lost)")
         )
         audit.record(session, actor=actor, action="training.reaped", entity_type="training_run", entity_id=run_id,
                      details={"error": "worker stopped responding (killed or lost)"})  # fmt: skip
@@ -208,7 +210,7 @@ def recent_runs(session: Session, *, actor: Actor, limit: int = 20) -> list[Trai
 
 def has_queued_runs(session: Session) -> bool:
     """Whether a training run waits for a worker (background scoring yields to it)."""
-    return session.scalar(select(TrainingRun.id).where(TrainingRun.status == "queued").limit(1)) is not None
+    return session.scalar(select(TrainingRun.id).where(TrainingRun.status == RunStatus.QUEUED).limit(1)) is not None
 
 
 @dataclass(frozen=True)
@@ -245,11 +247,11 @@ def describe(run: TrainingRun) -> RunView:
     phase = str(progress.get("phase") or "")
     done, total = int(progress.get("done") or 0), int(progress.get("total") or 0)
     fraction = min(done / total, 1.0) if total > 0 else None
-    detail = _detail(phase, progress, done, total, live=run.status == "running")
-    status = CANCELLING if run.status == "running" and run.cancel_requested else run.status
-    if run.status == "succeeded":
+    detail = _detail(phase, progress, done, total, live=run.status == RunStatus.RUNNING)
+    status = CANCELLING if run.status == RunStatus.RUNNING and run.cancel_requested else run.status
+    if run.status == RunStatus.SUCCEEDED:
         phase, fraction, detail = "finished", 1.0, ""
-    elif run.status == "queued":
+    elif run.status == RunStatus.QUEUED:
         phase, fraction, detail = "", None, "waiting for a worker"
     return RunView(
         run_id=run.id, task=run.task, method=run.method, status=status, phase=phase, fraction=fraction,

@@ -34,7 +34,7 @@ from core.clock import now
 from core.config import default, get_settings
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.tasks import Task
-from db.models import ModelVersion
+from db.models import ModelVersion, Stage
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def register_candidate(
     require(actor, Permission.TRAIN_MODELS)
     latest = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.task == task)) or 0
     version = ModelVersion(
-        task=task, version=latest + 1, stage="candidate", artifact_path=artifact_path, base_model=base_model,
+        task=task, version=latest + 1, stage=Stage.CANDIDATE, artifact_path=artifact_path, base_model=base_model,
         method=method, metrics=metrics, parameters=parameters, training_run_id=training_run_id,
     )  # fmt: skip
     session.add(version)
@@ -135,7 +135,7 @@ def register_candidate(
 
 
 def champion(session: Session, task: str) -> ModelVersion | None:
-    return session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == "champion"))
+    return session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == Stage.CHAMPION))
 
 
 def versions(session: Session, *, actor: Actor, task: str | None = None) -> list[ModelVersion]:
@@ -200,7 +200,7 @@ def promote(
     challenger = session.get(ModelVersion, version_id)
     if challenger is None:
         raise NotFound(f"model version {version_id} does not exist")
-    if challenger.stage == "champion":
+    if challenger.stage == Stage.CHAMPION:
         raise InvalidInput(f"{challenger.task} v{challenger.version} is already the champion")
     current = champion(session, challenger.task)
     result = evaluate_gate(challenger, current, settings or GateSettings.configured())
@@ -224,9 +224,9 @@ def promote(
 
 def _make_champion(session: Session, challenger: ModelVersion, current: ModelVersion | None) -> None:
     if current is not None:
-        current.stage = "retired"
+        current.stage = Stage.RETIRED
         session.flush()  # one champion per task at any moment
-    challenger.stage = "champion"
+    challenger.stage = Stage.CHAMPION
     challenger.promoted_at = now()
     challenger.previous_champion_id = current.id if current else None
     _hand_over_serving(challenger, current)
@@ -268,9 +268,9 @@ def rollback(session: Session, *, actor: Actor, task: str, reason: str) -> Model
     previous = _previous_champion(session, current)
     if current is None or previous is None:
         raise InvalidInput(f"no earlier {task} champion to roll back to")
-    current.stage = "rolled_back"
+    current.stage = Stage.ROLLED_BACK
     session.flush()
-    previous.stage = "champion"
+    previous.stage = Stage.CHAMPION
     previous.promoted_at = now()
     _hand_over_serving(previous, current)
     audit.record(

@@ -28,6 +28,7 @@ from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
 from core.modeling.features import MODEL_INPUTS
 from core.tasks import Task
+from db import dialect
 from db.dialect import rows_changed
 from db.models import (
     CLOSED_STATUSES,
@@ -307,7 +308,7 @@ def _messages(session: Session, claim_id: int, personal: list[str] | None = None
         .outerjoin(
             MessagePrediction,
             (MessagePrediction.message_id == Message.id)
-            & (MessagePrediction.model_version_id == (sentiment.id if sentiment else -1)),
+            & (MessagePrediction.model_version_id == dialect.id_or_none(sentiment)),
         )
         .where(Message.claim_id == claim_id)
         .order_by(Message.sent_at, Message.id)

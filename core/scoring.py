@@ -34,8 +34,6 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import audit, bands, clock, registry, serving
@@ -54,6 +52,7 @@ from core.modeling.inference import (
 )
 from core.modeling.models import LoadedModel, load_model
 from core.tasks import Task
+from db import dialect
 from db.models import (
     Claim,
     Message,
@@ -61,6 +60,7 @@ from db.models import (
     ModelVersion,
     Prediction,
     Review,
+    RunStatus,
     ScoringRun,
 )
 from db.models import Explanation as ExplanationRow
@@ -103,10 +103,6 @@ def input_hash(claim: dict[str, Any]) -> str:
     """Fingerprint of exactly what the model read, to tell later whether a claim changed."""
     payload = json.dumps({k: str(claim[k]) for k in MODEL_INPUTS}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def load_version(version: ModelVersion, device: str) -> LoadedModel:
@@ -166,7 +162,7 @@ def score(
         models = models or ModelCache(device)
         claim_model = models.get(claim_version) if claim_version else None
         sentiment_model = models.get(sentiment_version) if sentiment_version else None
-        run = ScoringRun(worker_id=worker_id, rescore_all=rescore_open, status="running",
+        run = ScoringRun(worker_id=worker_id, rescore_all=rescore_open, status=RunStatus.RUNNING,
                          claim_model_version_id=claim_version.id if claim_version else None,
                          sentiment_model_version_id=sentiment_version.id if sentiment_version else None)  # fmt: skip
         session.add(run)
@@ -231,7 +227,7 @@ def _finish(
     with sessions() as session, session.begin():
         session.execute(
             update(ScoringRun).where(ScoringRun.id == run_id).values(
-                status="failed" if error else "succeeded", error=error, claims_scored=result.claims,
+                status=RunStatus.FAILED if error else RunStatus.SUCCEEDED, error=error, claims_scored=result.claims,
                 messages_scored=result.messages, explanations=result.explanations,
                 finished_at=clock.now(), duration_s=round(seconds, 3),
             )
@@ -261,9 +257,7 @@ def _claimed_chunks(
         session = sessions()
         try:
             session.begin()
-            query = query_after(after)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=lock)
+            query = dialect.skip_locked(session, query_after(after), of=lock)
             rows = pd.DataFrame(session.execute(query).mappings().all())
             if rows.empty:
                 session.close()
@@ -377,7 +371,9 @@ def _score_unscored(
                     values = to_values(chunk.rows, chunk.token_ids)
                     # A list of parameter sets: SQLAlchemy pages it under the driver's parameter limit.
                     session.execute(
-                        _insert(session)(predictions).on_conflict_do_nothing(index_elements=[key, "model_version_id"]),
+                        dialect.insert_for(session)(predictions).on_conflict_do_nothing(
+                            index_elements=[key, "model_version_id"]
+                        ),
                         values,
                     )
                     session.commit()
@@ -424,8 +420,7 @@ def _forget_open_predictions(sessions: sessionmaker[Session], version_id: int) -
         stale = select(Prediction.id).where(Prediction.model_version_id == version_id,
                                             Prediction.claim_id.not_in(reviewed))  # fmt: skip
         ids = list(session.scalars(stale))
-        for start in range(0, len(ids), 900):
-            batch = ids[start : start + 900]
+        for batch in dialect.chunks(ids):
             session.query(ExplanationRow).filter(ExplanationRow.prediction_id.in_(batch)).delete()
             session.query(Prediction).filter(Prediction.id.in_(batch)).delete()
 
@@ -475,8 +470,7 @@ def explain_pending(
                 .order_by(Claim.is_open.desc(), Prediction.priority.desc(), Prediction.id)
                 .limit(EXPLAIN_BATCH if limit is None else min(EXPLAIN_BATCH, limit - done))
             )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=Prediction)
+            query = dialect.skip_locked(session, query, of=Prediction)
             rows = session.execute(query).mappings().all()
             if not rows:
                 return done
@@ -498,7 +492,9 @@ def store_explanation(session: Session, *, prediction_id: int, explanation: Expl
         "attributions": explanation.attributions(), "reasons": explanation.reasons,
     }  # fmt: skip
     session.execute(
-        _insert(session)(ExplanationRow).values(values).on_conflict_do_nothing(index_elements=["prediction_id"])
+        dialect.insert_for(session)(ExplanationRow)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["prediction_id"])
     )
     row = session.scalar(select(ExplanationRow).where(ExplanationRow.prediction_id == prediction_id))
     assert row is not None
@@ -570,7 +566,7 @@ def global_importance(
     def selected(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
         # One model's view: explanations of earlier versions would count claims twice.
         query = query.join(Claim, Claim.id == Prediction.claim_id).where(
-            Prediction.model_version_id == (champion.id if champion else -1)
+            Prediction.model_version_id == dialect.id_or_none(champion)
         )
         if since is not None:
             query = query.where(Claim.report_date >= since)

@@ -20,6 +20,7 @@ from core import audit, registry
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED
 from core.tasks import Task
+from db import dialect
 from db.models import (
     Claim,
     Explanation,
@@ -180,8 +181,7 @@ def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
     require(actor, Permission.VIEW_CLAIMS)
     claim_champion = registry.champion(session, Task.CLAIM_RISK)
     sentiment_champion = registry.champion(session, Task.SENTIMENT)
-    claim_id = claim_champion.id if claim_champion else -1
-    sentiment_id = sentiment_champion.id if sentiment_champion else -1
+    claim_id, sentiment_id = dialect.id_or_none(claim_champion), dialect.id_or_none(sentiment_champion)
     # Without a champion nothing is waiting to be scored (there is nothing to score with).
     total_claims = _count(session, select(func.count(Claim.id))) if claim_champion else 0
     total_open = _count(session, select(func.count(Claim.id)).where(Claim.is_open)) if claim_champion else 0

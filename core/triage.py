@@ -28,6 +28,7 @@ from core.auth import Actor, Permission, require
 from core.bands import FLAGGED, Band
 from core.config import get_settings
 from core.errors import InvalidInput
+from db import dialect
 from db.dialect import rows_changed
 from db.models import (
     CLAIM_STATUSES,
@@ -141,9 +142,9 @@ def count_matching(session: Session, *, actor: Actor, filters: QueueFilters | No
     served = serving.serving(session)
     if served is None:
         return QueueCount(0, False)
-    dialect = session.get_bind().dialect.name
-    matching = _queue_query(served, filters or QueueFilters(), actor, dialect).with_only_columns(Prediction.id)
-    if dialect != "sqlite":
+    dialect_name = session.get_bind().dialect.name
+    matching = _queue_query(served, filters or QueueFilters(), actor, dialect_name).with_only_columns(Prediction.id)
+    if dialect_name != "sqlite":
         matching = matching.order_by(None)
     total = session.scalar(select(func.count()).select_from(matching.limit(COUNT_CAP + 1).subquery())) or 0
     return QueueCount(min(total, COUNT_CAP), total > COUNT_CAP)
@@ -227,8 +228,8 @@ def queue(
     versions = {served.champion_id: served.champion_version, **dict(served.fallbacks)}
     settings = get_settings()
     today = clock.now().date()
-    dialect = session.get_bind().dialect.name
-    query = _queue_query(served, filters, actor, dialect).limit(page_size + 1).offset(page * page_size)
+    dialect_name = session.get_bind().dialect.name
+    query = _queue_query(served, filters, actor, dialect_name).limit(page_size + 1).offset(page * page_size)
     rows = [
         QueueRow(
             claim_id=claim.id,
@@ -291,12 +292,9 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
         )
         .order_by(Prediction.priority.desc(), Prediction.id.desc())
     )
-    postgres = session.get_bind().dialect.name == "postgresql"
     for _ in range(TAKE_NEXT_ATTEMPTS):
-        if postgres:
-            row = session.execute(candidates.limit(1).with_for_update(of=Claim, skip_locked=True)).first()
-        else:  # after a lost race this transaction holds the write lock, so the top is fresh
-            row = session.execute(candidates.limit(1)).first()
+        # SQLite: after a lost race this transaction holds the write lock, so the top is fresh
+        row = session.execute(dialect.skip_locked(session, candidates.limit(1), of=Claim)).first()
         if row is None:
             return None
         claim_id, version, claim_number = row

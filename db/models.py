@@ -8,6 +8,7 @@ for evaluation only and must never leak into a feature.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -38,9 +39,26 @@ SIU_STATUS = "siu_review"
 IMPORTED_CLOSED_STATUS = "closed"
 # A claim is open (waiting for a decision or an outcome) in every status but these.
 CLOSED_STATUSES = ("decided", IMPORTED_CLOSED_STATUS)
-# Risk bands of a prediction (thresholds live with the model version); high and medium
-# claims are flagged: explained when scored and shown in the triage queue.
 POLICE_REPORT_VALUES = ("yes", "no", "unknown")
+
+
+class Stage(StrEnum):
+    """A model version's place in the registry (`core.registry` moves it)."""
+
+    CANDIDATE = "candidate"  # trained and registered, not serving
+    CHAMPION = "champion"  # serving its task (one per task)
+    RETIRED = "retired"  # replaced by a promotion
+    ROLLED_BACK = "rolled_back"  # taken out of service by a rollback
+
+
+class RunStatus(StrEnum):
+    """A training or scoring run's state (`core.jobs`, `core.scoring`)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class Base(DeclarativeBase):
@@ -199,7 +217,7 @@ class ModelVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task: Mapped[str] = mapped_column(String(16))  # claim_risk | sentiment
     version: Mapped[int] = mapped_column(Integer)
-    stage: Mapped[str] = mapped_column(String(16), default="candidate")  # candidate|champion|retired
+    stage: Mapped[str] = mapped_column(String(16), default=Stage.CANDIDATE)
     artifact_path: Mapped[str] = mapped_column(String(512))
     base_model: Mapped[str] = mapped_column(String(512))
     method: Mapped[str] = mapped_column(String(16))
@@ -233,7 +251,7 @@ class TrainingRun(Base):
     data_since: Mapped[date | None] = mapped_column(Date)
     data_until: Mapped[date | None] = mapped_column(Date)
     # queued | running | succeeded | failed | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
@@ -295,7 +313,7 @@ class ScoringRun(Base):
     claim_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     sentiment_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     rescore_all: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING)
     claims_scored: Mapped[int] = mapped_column(Integer, default=0)
     messages_scored: Mapped[int] = mapped_column(Integer, default=0)
     explanations: Mapped[int] = mapped_column(Integer, default=0)

@@ -144,7 +144,7 @@ def train_tiny(sessions, base_model: str, task: str, epochs: int = 2, **override
     """Queue, claim and run one quick training run of a tiny model, as the worker would."""
     from core import jobs
     from core.auth import cli_actor
-    from training.config import TrainingConfig
+    from core.run_spec import TrainingConfig
     from training.run import execute_run
 
     config = TrainingConfig.for_profile(task, "quick", base_model=base_model, epochs=epochs, max_length=64, **overrides)

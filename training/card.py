@@ -7,8 +7,8 @@ from typing import Any
 
 from core import registry
 from core.config import get_settings
+from core.run_spec import TrainingConfig
 from core.tasks import Task
-from training.config import TrainingConfig
 
 CLAIM_COLUMNS = ("roc_auc", "pr_auc", "f1", "recall", "brier", "ece")
 SENTIMENT_COLUMNS = ("accuracy", "macro_f1")

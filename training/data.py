@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from core import labels
 from core.errors import InvalidInput
 from core.modeling.features import MODEL_INPUTS
+from core.run_spec import TrainingConfig
 from db.models import Claim, ClaimGroundTruth, Message
-from training.config import TrainingConfig
 from training.splits import Splits, time_split
 
 

@@ -17,9 +17,9 @@ from accelerate.utils import broadcast_object_list
 
 from core import jobs
 from core.auth import cli_actor
+from core.run_spec import TrainingConfig
 from core.tasks import ALIASES, Task
 from db.session import get_sessionmaker, session_scope
-from training.config import TrainingConfig
 from training.run import execute_run
 
 

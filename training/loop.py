@@ -23,7 +23,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from core.jobs import EVALUATING, TRAINING
 from core.modeling.batching import in_length_order, pad
-from training.config import TrainingConfig
+from core.run_spec import TrainingConfig
 
 BUCKET_MULTIPLIER = 50  # sort by length inside windows of this many batches
 # Between progress reports (each one also a cancel check): seconds in one process; steps

@@ -25,10 +25,10 @@ from core.config import get_settings
 from core.jobs import PREPARING
 from core.modeling.inference import claim_probabilities, message_probabilities
 from core.modeling.models import load_model, save_model
+from core.run_spec import TrainingConfig
 from core.tasks import SPECS, Task
-from db.models import TrainingRun
+from db.models import RunStatus, TrainingRun
 from training import card, data, evaluation
-from training.config import TrainingConfig
 from training.loop import Cancelled, Progress
 from training.tasks import TrainedModel, sentiment_targets, train_task
 
@@ -65,7 +65,7 @@ def execute_run(
             progress(Progress(PREPARING, 0, 0, 0.0))
         with sessions() as session, session.begin():
             run = session.get(TrainingRun, run_id)
-            assert run is not None and run.status == "running", f"run {run_id} is not claimed"
+            assert run is not None and run.status == RunStatus.RUNNING, f"run {run_id} is not claimed"
             config = TrainingConfig.from_dict(run.config)
             splits = _load_splits(session, config)
             current = registry.champion(session, config.task)
@@ -90,13 +90,13 @@ def execute_run(
                          auto_promote_first)  # fmt: skip
     except Cancelled:
         if main:
-            _end(sessions, actor, run_id, "cancelled", "cancelled by request")
-        return RunOutcome(run_id, "cancelled")
+            _end(sessions, actor, run_id, RunStatus.CANCELLED, "cancelled by request")
+        return RunOutcome(run_id, RunStatus.CANCELLED)
     except Exception as error:  # any failure must end the run as failed, with the reason kept
         message = f"{type(error).__name__}: {error}"
         if main:
-            _end(sessions, actor, run_id, "failed", message + "\n" + traceback.format_exc(limit=5))
-        return RunOutcome(run_id, "failed", error=message)
+            _end(sessions, actor, run_id, RunStatus.FAILED, message + "\n" + traceback.format_exc(limit=5))
+        return RunOutcome(run_id, RunStatus.FAILED, error=message)
 
 
 def _load_splits(session: Session, config: TrainingConfig) -> data.Splits:
@@ -191,8 +191,10 @@ def _register(
         promoted = (
             auto_promote_first and registry.promote_first(session, actor=actor, version_id=version.id) is not None
         )
-        jobs.finish_run(session, actor=actor, run_id=run_id, status="succeeded", manifest=splits.manifest(id_column))
-        return RunOutcome(run_id, "succeeded", version.id, version.version, promoted, summary, report)
+        jobs.finish_run(
+            session, actor=actor, run_id=run_id, status=RunStatus.SUCCEEDED, manifest=splits.manifest(id_column)
+        )
+        return RunOutcome(run_id, RunStatus.SUCCEEDED, version.id, version.version, promoted, summary, report)
 
 
 def _end(sessions: sessionmaker[Session], actor: Actor, run_id: int, status: str, error: str) -> None:

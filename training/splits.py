@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.errors import InvalidInput
-from training.config import TrainingConfig
+from core.run_spec import TrainingConfig
 
 MIN_ROWS_PER_SPLIT = 5
 

@@ -28,9 +28,9 @@ from core.modeling.models import (
     ModelMeta,
     SentimentModel,
 )
+from core.run_spec import TrainingConfig
 from core.tasks import SPECS, Task
 from training.calibration import fit_platt, fit_temperature, pick_thresholds
-from training.config import TrainingConfig
 from training.loop import Progress, ProgressCallback, RowDataset, check_in, fit, predict_batches
 from training.splits import Splits
 

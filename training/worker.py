@@ -33,6 +33,7 @@ from core.auth import Actor
 from core.errors import ClaimLensError
 from core.monitoring.report import notify, run_drift
 from core.tasks import Task
+from db.models import RunStatus
 from training.run import RunOutcome, execute_run
 
 log = logging.getLogger("claimlens.worker")
@@ -202,7 +203,7 @@ def serve(
         if current["run"] is not None:
             with sessions() as session, session.begin():
                 jobs.finish_run(
-                    session, actor=worker_actor(worker_id), run_id=current["run"], status="failed",
+                    session, actor=worker_actor(worker_id), run_id=current["run"], status=RunStatus.FAILED,
                     error=f"worker stopped by {reason}",
                 )  # fmt: skip
         return outcomes

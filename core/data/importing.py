@@ -15,6 +15,8 @@ the caller's rollback, so a file lands whole or not at all.
 
 from __future__ import annotations
 
+from db import dialect
+
 import csv
 import io
 import json
@@ -519,8 +521,7 @@ def load_rows(session: Session, rows: list[ClaimRow], *, source: str) -> tuple[i
 
 def _existing_claim_numbers(session: Session, numbers: list[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(numbers), 900):  # stay under SQLite's bound-parameter limit
-        batch = numbers[start : start + 900]
+    for batch in dialect.chunks(numbers):
         found.update(session.scalars(select(Claim.claim_number).where(Claim.claim_number.in_(batch))))
     return found
 

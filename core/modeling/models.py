@@ -33,7 +33,6 @@ from core.modeling.onnx_encoder import OnnxTextEncoder, onnx_encoder_for, write_
 from core.modeling.precision import cpu_runtime
 from core.tasks import Task
 
-TASKS = (Task.CLAIM_RISK, Task.SENTIMENT)
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 FORMAT_VERSION = 1
 

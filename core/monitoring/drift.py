@@ -26,19 +26,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import claim_fields
 from core.bands import FLAGGED
 from core.config import default, get_settings
 from core.monitoring import cbpe, stats
 
+# Monitored by name from `core.claim_fields` (the derived ones included), so a report, an
+# explanation and the review page call a signal the same.
 NUMERIC_FIELDS = (
     "claimed_amount",
     "insured_value",
-    "amount_ratio",
+    "amount_vs_insured",
     "prior_claims",
     "witnesses",
     "incident_hour",
-    "days_insured",
-    "report_delay_days",
+    "policy_age",
+    "report_delay",
 )
 CATEGORICAL_FIELDS = ("line_of_business", "region", "channel", "police_report")
 SEGMENT_COLUMNS = ("line_of_business", "region")
@@ -91,14 +94,8 @@ class Metric:
 
 
 def derive_fields(claims: pd.DataFrame) -> pd.DataFrame:
-    """Add the numeric signals monitored besides the stored columns."""
-    frame = claims.copy()
-    frame["amount_ratio"] = frame["claimed_amount"] / frame["insured_value"].where(frame["insured_value"] > 0, np.nan)
-    for column in ("policy_start_date", "incident_date", "report_date"):
-        frame[column] = pd.to_datetime(frame[column])
-    frame["days_insured"] = (frame["incident_date"] - frame["policy_start_date"]).dt.days
-    frame["report_delay_days"] = (frame["report_date"] - frame["incident_date"]).dt.days
-    return frame
+    """Add the derived claim fields monitored besides the stored columns (`core.claim_fields`)."""
+    return claim_fields.with_derived(claims)
 
 
 def field_metrics(reference: pd.DataFrame, current: pd.DataFrame, segment: str, t: DriftThresholds) -> list[Metric]:

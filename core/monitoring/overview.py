@@ -19,6 +19,7 @@ from core import registry
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
 from core.tasks import Task
+from db import dialect
 from db.models import Claim, Message, MessagePrediction, Prediction, Review
 
 SCORE_BINS = 20  # probability histogram bins of width 0.05
@@ -74,11 +75,11 @@ def overview(
     scored = (
         select(Claim.report_date)
         .join(Prediction, Prediction.claim_id == Claim.id)
-        .where(Prediction.model_version_id == (champion.id if champion else -1), *window)
+        .where(Prediction.model_version_id == dialect.id_or_none(champion), *window)
     )
     scaled = Prediction.probability * SCORE_BINS
     # CAST truncates on SQLite but rounds on PostgreSQL; bins must be floors on both.
-    score_bin = cast(func.floor(scaled) if session.get_bind().dialect.name == "postgresql" else scaled, Integer)
+    score_bin = cast(func.floor(scaled) if dialect.is_postgres(session) else scaled, Integer)
     scores = session.execute(scored.add_columns(score_bin, func.count()).group_by(Claim.report_date, score_bin)).all()
     bands = session.execute(
         scored.add_columns(Prediction.band, func.count()).group_by(Claim.report_date, Prediction.band)
@@ -120,7 +121,7 @@ def _sentiment(session: Session, since: date | None, until: date | None) -> pd.D
     query = (
         select(day, MessagePrediction.label, func.count())
         .join(MessagePrediction, MessagePrediction.message_id == Message.id)
-        .where(MessagePrediction.model_version_id == (champion.id if champion else -1), *window)
+        .where(MessagePrediction.model_version_id == dialect.id_or_none(champion), *window)
         .group_by(day, MessagePrediction.label)
     )
     frame = _weekly(session.execute(query).all(), ["sentiment", "messages"], ["sentiment"], "messages")

@@ -35,6 +35,7 @@ from core.modeling.features import MODEL_INPUTS
 from core.monitoring import cbpe, drift
 from core.redaction import PERSONAL_FIELDS, redact
 from core.tasks import Task
+from db import dialect
 from db.dialect import rows_changed
 from db.models import (
     Claim,
@@ -84,12 +85,11 @@ def reference_window(session: Session, version: ModelVersion) -> tuple[date, dat
     """First and last report date of the claims the champion was trained on."""
     run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
     ids = (run.data_manifest or {}).get("train", []) if run else []
-    # In chunks: SQLite binds at most 32,766 parameters in one statement.
     bounds = [
         session.execute(
-            select(func.min(Claim.report_date), func.max(Claim.report_date)).where(Claim.id.in_(ids[i : i + 10_000]))
+            select(func.min(Claim.report_date), func.max(Claim.report_date)).where(Claim.id.in_(chunk))
         ).one()
-        for i in range(0, len(ids), 10_000)
+        for chunk in dialect.chunks(ids)
     ]
     firsts, lasts = [b[0] for b in bounds if b[0] is not None], [b[1] for b in bounds if b[1] is not None]
     if firsts:
@@ -143,12 +143,10 @@ def reference_outcomes(session: Session, version: ModelVersion) -> pd.DataFrame:
     columns = [getattr(Claim, c) for c in REFERENCE_COLUMNS]
     frames = [
         pd.DataFrame(
-            session.execute(
-                _with_outcomes(select(*columns), version.id).where(Claim.id.in_(ids[i : i + 10_000]))
-            ).all(),
+            session.execute(_with_outcomes(select(*columns), version.id).where(Claim.id.in_(chunk))).all(),
             columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS],
         )
-        for i in range(0, len(ids), 10_000)  # SQLite binds at most 32,766 parameters
+        for chunk in dialect.chunks(ids)
     ]
     if not frames:
         return pd.DataFrame(columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS, "label"])
@@ -558,7 +556,7 @@ def alerts(session: Session, *, actor: Actor, open_only: bool = False, window: s
         .order_by(DriftReport.window_start.desc(), DriftAlert.id)
     )
     champion = registry.champion(session, Task.CLAIM_RISK)
-    query = query.where(DriftReport.model_version_id == (champion.id if champion else -1), DriftReport.window == window)
+    query = query.where(DriftReport.model_version_id == dialect.id_or_none(champion), DriftReport.window == window)
     if open_only:
         query = query.where(DriftAlert.acknowledged_at.is_(None))
     return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from core import claim_fields, review
@@ -57,3 +58,23 @@ def test_sections_group_in_reading_order_and_derive_what_an_adjuster_would_work_
         ("Insured value", "$0"),
         ("Claimed share of insured value", "—"),
     )
+
+
+def test_drift_and_the_review_page_derive_the_same_fields_by_the_same_names() -> None:
+    from core.monitoring import drift
+
+    claims = pd.DataFrame(
+        {
+            "policy_start_date": [date(2026, 1, 1), date(2026, 2, 1)],
+            "incident_date": [date(2026, 1, 11), date(2026, 2, 1)],
+            "report_date": [date(2026, 1, 12), date(2026, 2, 9)],
+            "claimed_amount": [9000.0, 50.0],
+            "insured_value": [10000.0, 0.0],
+        }
+    )
+    derived = drift.derive_fields(claims)
+    assert derived["policy_age"].tolist() == [10, 0] and derived["report_delay"].tolist() == [1, 8]
+    assert derived["amount_vs_insured"].iloc[0] == 0.9 and pd.isna(derived["amount_vs_insured"].iloc[1])
+    one = claims.iloc[0].to_dict()
+    assert [f.value(one) for f in claim_fields.DERIVED] == [10, 1, 0.9]  # what the review page shows
+    assert set(drift.NUMERIC_FIELDS) <= {f.name for f in claim_fields.FIELDS}  # one vocabulary

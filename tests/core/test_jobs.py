@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import jobs
 from core.auth import Actor, Role, cli_actor
 from core.errors import InvalidInput, PermissionDenied
+from core.run_spec import TrainingConfig
 from db.models import AuditLog, TrainingRun
 from db.session import engine_for
 from tests.conftest import run_at_once
-from training.config import TrainingConfig
 
 BOSS = Actor("boss", Role.ADMIN)
 CONFIG = TrainingConfig(task="claim_risk").to_dict()

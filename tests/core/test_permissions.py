@@ -26,7 +26,7 @@ from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame
 from core.errors import ClaimLensError, PermissionDenied
 from core.monitoring import incidents, overview, report
-from training.config import TrainingConfig
+from core.run_spec import TrainingConfig
 
 P = Permission
 KEY = "a checkpoint key of 16+ characters"

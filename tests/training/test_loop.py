@@ -9,8 +9,8 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
+from core.run_spec import TrainingConfig
 from training import loop
-from training.config import TrainingConfig
 from training.loop import BucketBatchSampler, Cancelled, Progress, RowDataset, collate, fit
 
 

@@ -17,10 +17,10 @@ from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
 from core.modeling.inference import claim_probabilities
 from core.modeling.models import load_model
+from core.run_spec import TrainingConfig
 from db.models import AuditLog, Claim, ModelVersion, Review, TrainingRun, User
 from db.session import engine_for
 from training import run as run_module
-from training.config import TrainingConfig
 from training.data import labelled_claims
 from training.run import WRITE_EVERY_S, RunOutcome, execute_run
 from training.tasks import ENCODE_BATCH

@@ -17,9 +17,9 @@ from core import jobs, registry
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
+from core.run_spec import TrainingConfig
 from db.models import ModelVersion, TrainingRun
 from db.session import engine_for
-from training.config import TrainingConfig
 
 ROOT = Path(__file__).parents[2]
 ADMIN = cli_actor()

@@ -5,10 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs, registry, serving
+from core.run_spec import METHODS, PROFILES
 from core.tasks import Task
 from dashboard.background import scoring_banner
 from dashboard.ui import actor_or_stop, attempt, current_actor, rerun_fragment
-from training.config import METHODS, PROFILES
+from db.models import RunStatus, Stage
 
 actor = actor_or_stop()
 st.title("Models and retraining")
@@ -100,7 +101,7 @@ def _comparison(
             "so they differ from its figures here."
         )
     st.caption(note)
-    if chosen.stage != "champion":
+    if chosen.stage != Stage.CHAMPION:
         if gate.passed:
             st.success("The promotion gate passes.")
         else:
@@ -126,7 +127,7 @@ table = pd.DataFrame(
     ]
 )
 st.subheader("Registry")
-champions = {v.task: v for v in overview if v.stage == "champion"}
+champions = {v.task: v for v in overview if v.stage == Stage.CHAMPION}
 for current in champions.values():
     if current.baseline is not None and current.baseline.below:
         st.warning(
@@ -155,9 +156,13 @@ else:
         if gate is not None:
             _comparison(chosen, champions.get(chosen.task), gate)
         promote, rollback, _ = st.columns(3)
-        if gate is not None and row["stage"] != "champion" and promote.button(f"Promote {label}", key="models_promote"):
+        if (
+            gate is not None
+            and row["stage"] != Stage.CHAMPION
+            and promote.button(f"Promote {label}", key="models_promote")
+        ):
             promote_dialog(int(row["id"]), label, gate)
-        if row["stage"] == "champion" and rollback.button(f"Roll back {row['task']}", key="models_rollback"):
+        if row["stage"] == Stage.CHAMPION and rollback.button(f"Roll back {row['task']}", key="models_rollback"):
             rollback_dialog(str(row["task"]))
         with st.expander(f"Model card: {chosen.label}"):
             card = attempt(lambda s, actor: registry.model_card(s, actor=actor, version_id=chosen.id))
@@ -212,7 +217,7 @@ def runs() -> None:
     for view in recent:
         if view.status == jobs.CANCELLING:
             st.info(f"Cancelling run {view.run_id}… the worker stops it at its next progress check, within seconds.")
-        elif view.run_id == st.session_state.get(CANCEL_NOTICE) and view.status == "cancelled":
+        elif view.run_id == st.session_state.get(CANCEL_NOTICE) and view.status == RunStatus.CANCELLED:
             st.success(f"Run {view.run_id} cancelled.")
     st.dataframe(
         pd.DataFrame(

@@ -37,8 +37,8 @@ STORM = [
     metric("field", "claimed_amount", "all"),
     metric("field", "claimed_amount", "region=south"),
     metric("field", "region", "all"),
-    metric("field", "report_delay_days", "region=south"),
-    metric("field", "report_delay_days", "line_of_business=property"),
+    metric("field", "report_delay", "region=south"),
+    metric("field", "report_delay", "line_of_business=property"),
     metric("text", "narrative_embeddings", "all"),
     metric("field", "witnesses", "all", drifting=False),
 ]
@@ -90,7 +90,7 @@ def test_a_weeks_alerts_are_one_incident_of_signals_by_segments(world) -> None: 
     assert storm.signals == [
         "field: claimed_amount",
         "field: region",
-        "field: report_delay_days",
+        "field: report_delay",
         "text: narrative_embeddings",
     ]
     assert storm.segments == ["all", "line_of_business=property", "region=south"]

@@ -1,4 +1,7 @@
-"""Training arguments: one validated dataclass, with named profiles.
+"""A training run's specification: one validated dataclass, with named profiles.
+
+It lives in core, not in `training/`: a manager's choices become one when a run is queued
+(`core.jobs`), the Models page offers its methods and profiles, and training carries it out.
 
 `quick` fits both models on a 2-core CPU in a few minutes (frozen encoder, cached
 embeddings, head trained for many epochs); `full` is for a GPU (full fine-tuning, bf16
@@ -12,7 +15,7 @@ from datetime import date
 from typing import Any, Literal
 
 from core.errors import InvalidInput
-from core.modeling.models import TASKS
+from core.tasks import Task
 
 Method = Literal["full", "lora", "head"]
 Profile = Literal["quick", "full"]
@@ -44,8 +47,8 @@ class TrainingConfig:
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA (ignored on CPU)"})
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise InvalidInput(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.task not in tuple(Task):
+            raise InvalidInput(f"unknown task {self.task!r}; choose one of {', '.join(Task)}")
         if self.method not in METHODS:
             raise InvalidInput(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.profile not in PROFILES:

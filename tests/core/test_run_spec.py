@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.errors import InvalidInput
-from training.config import METHOD_DEFAULTS, PROFILE_DEFAULTS, TrainingConfig
+from core.run_spec import METHOD_DEFAULTS, PROFILE_DEFAULTS, TrainingConfig
 
 
 def test_quick_profile_uses_the_head_method_and_its_defaults() -> None:
