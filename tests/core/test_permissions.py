@@ -209,6 +209,7 @@ WITHOUT_ACTOR = {
     "accounts.record_activity": SIGN_IN,
     "audit_chain.seal": "the worker seals rows already written",
     "data.importing.load_rows": "reads a file, not the database (the session checks claim numbers)",
+    "labels.decision_labels": "a step of training's data loading, under a run a manager queued",
     "jobs.claim_next_run": "the worker's own bookkeeping",
     "jobs.claim_run": "the worker's own bookkeeping",
     "jobs.report_progress": "the worker's own bookkeeping",
