@@ -56,7 +56,7 @@ def main() -> None:
         csv_path = work / "claims.csv"
         rows = write_csv(csv_path, options.mb)
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{work / 'claims.db'}", "HF_HUB_OFFLINE": "1"}
-        cli = [sys.executable, "-m", "core"]
+        cli = [sys.executable, "-m", "service"]
         baseline, _ = peak_mb([*cli, "db", "upgrade"], env)
         peak, seconds = peak_mb([*cli, "import", str(csv_path)], env)
         size = csv_path.stat().st_size / 1e6

@@ -24,7 +24,7 @@ MODES = ("inline", "read-ahead")
 
 
 def claimlens(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "core", *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "service", *args], env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"claimlens {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 

@@ -185,13 +185,13 @@ def authenticate(session: Session, *, username: str, password: str, source: str 
             return LoginResult(
                 None, f"Too many failed sign-ins from your address; try again in {math.ceil(wait.total_seconds())} s."
             )
-    result = _authenticate(session, username=username, password=password)
+    result = _authenticate(session, username=username, password=password, source=source)
     if source is not None and not result.ok:
         throttle.SIGN_INS.failed(source, now())
     return result
 
 
-def _authenticate(session: Session, *, username: str, password: str) -> LoginResult:
+def _authenticate(session: Session, *, username: str, password: str, source: str | None) -> LoginResult:
     """Check a username and password. Failures are counted and audited, so the caller
     must commit the transaction whatever the result.
 
@@ -209,15 +209,14 @@ def _authenticate(session: Session, *, username: str, password: str) -> LoginRes
         # lets an auditor see the same name tried again and again.
         return _refuse(session, f"unknown:{_digest(typed)[:12]}", None, WRONG_CREDENTIALS, reason="unknown user")
     failures = _claim_attempt(session, user)
-    if failures is None:
+    until = _locked_until(session, user, source) if failures is not None else None
+    if failures is None or until is not None:
         verify_password(_dummy_hash(), password)
-        session.refresh(user, ["locked_until"])
-        until = _aware(user.locked_until)
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, reason="locked",
                        locked_until=until.isoformat() if until else None)  # fmt: skip
     if not user.password_hash or not verify_password(user.password_hash, password):
         details: dict[str, object] = {"reason": "wrong password", "failures": failures}
-        locked_until = _lock_after(session, user, failures)
+        locked_until = _lock_after(session, user, failures, source)
         if locked_until is not None:
             details["locked_until"] = locked_until.isoformat()
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, **details)
@@ -225,30 +224,39 @@ def _authenticate(session: Session, *, username: str, password: str) -> LoginRes
     if not user.is_active:  # the right password, but the same answer as a wrong one
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, reason="disabled")
     user.failed_logins, user.locked_until = 0, None  # our claim holds the row: no lock was set since
+    throttle.ADMINISTRATOR_DELAYS.forget(user.id, source)
     return _signed_in(session, user)
 
 
-def _lock_after(session: Session, user: User, failures: int) -> datetime | None:
+def _locked_until(session: Session, user: User, source: str | None) -> datetime | None:
+    """When this attempt may next be checked, if not now: an administrator's delay for this
+    source; for everyone else, a lock that a racing guess has just set."""
+    if user.role == Role.ADMIN:
+        wait = throttle.ADMINISTRATOR_DELAYS.wait(user.id, source, now())
+        return now() + wait if wait > timedelta(0) else None
+    session.refresh(user, ["locked_until"])
+    until = _aware(user.locked_until)
+    return until if until is not None and until > now() else None
+
+
+def _lock_after(session: Session, user: User, failures: int, source: str | None) -> datetime | None:
     """Lock the account after a wrong password once `failures` reach the limit; None below it.
 
-    Other users are locked for `login_lockout_minutes` and start counting afresh (an
-    administrator can unlock them). Administrators are never hard-locked, or anyone could
-    lock every administrator out at will and no one would be left to unlock them: their
-    count keeps growing and each failure past the limit delays the next attempt twice as
-    long as the one before, up to `login_admin_max_delay_seconds`. Guessing an
-    administrator's password stays slow (one guess per delay, from anywhere), while the
-    administrator waits at most that delay."""
+    Users are locked for `login_lockout_minutes` and start counting afresh (an
+    administrator can unlock them). Administrators are never locked, or anyone could lock
+    every administrator out at will and no one would be left to unlock them: past the
+    limit each wrong password delays the next guess *from the same source* twice as long
+    as the one before, up to `login_admin_max_delay_seconds` (`core.throttle.
+    AdministratorDelays`), and an administrator signing in from elsewhere is not held up.
+    """
     settings = get_settings()
-    over = failures - settings.login_max_failures
-    if over < 0:
+    if failures < settings.login_max_failures:
         return None
-    lock = update(User).where(User.id == user.id)
     if user.role == Role.ADMIN:
-        locked_until = now() + timedelta(seconds=min(2**over, settings.login_admin_max_delay_seconds))
-        session.execute(lock.values(locked_until=locked_until))
-    else:
-        locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
-        session.execute(lock.values(locked_until=locked_until, failed_logins=0))
+        cap = timedelta(seconds=settings.login_admin_max_delay_seconds)
+        return throttle.ADMINISTRATOR_DELAYS.failed(user.id, source, now(), cap)
+    locked_until = now() + timedelta(minutes=settings.login_lockout_minutes)
+    session.execute(update(User).where(User.id == user.id).values(locked_until=locked_until, failed_logins=0))
     return locked_until
 
 

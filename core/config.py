@@ -50,10 +50,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row that lock an account.")
     login_lockout_minutes: int = Field(default=15, ge=1, description="How long a locked account stays locked.")
     login_admin_max_delay_seconds: int = Field(
-        default=60,
+        default=300,
         ge=1,
         description="Administrators are never locked out: after `login_max_failures` each failure makes the "
-        "next attempt wait twice as long (1 s, 2 s, 4 s ...), up to this.",
+        "next attempt from the same address wait twice as long (1 s, 2 s, 4 s ...), up to this.",
     )
     session_hours: float = Field(default=8.0, gt=0, description="A signed-in session expires after this long.")
     session_idle_minutes: float = Field(

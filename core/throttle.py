@@ -49,3 +49,49 @@ class SourceThrottle:
 
 
 SIGN_INS = SourceThrottle()  # the server's one throttle
+
+
+class AdministratorDelays:
+    """How long each source must wait before its next guess at an administrator's password,
+    once the account is past its failure limit (`core.accounts`).
+
+    Administrators are never locked, or anyone could lock every one of them out and leave
+    no one to unlock the rest. A delay on the account itself would do the same thing more
+    slowly: an attacker sending one guess as each delay ends would keep the real
+    administrator refused. So the delay is kept per (account, source): each source's
+    failures double *its* wait (1 s, 2 s, 4 s ... up to the cap), and an administrator
+    signing in from another address waits for nothing. The caller holds the account's row
+    lock while it asks and records (`accounts._claim_attempt`), so racing guesses from one
+    source are checked one at a time.
+    """
+
+    def __init__(self) -> None:
+        self._delays: dict[tuple[int, str], tuple[int, datetime]] = {}  # → (failures, next allowed)
+        self._lock = threading.Lock()
+
+    def wait(self, user_id: int, source: str | None, moment: datetime) -> timedelta:
+        with self._lock:
+            entry = self._delays.get((user_id, source or ""))
+            return max(entry[1] - moment, timedelta(0)) if entry else timedelta(0)
+
+    def failed(self, user_id: int, source: str | None, moment: datetime, cap: timedelta) -> datetime:
+        """Record a wrong password from `source`; the moment its next guess is checked."""
+        with self._lock:
+            failures = self._delays.get((user_id, source or ""), (0, moment))[0]
+            allowed = moment + min(timedelta(seconds=2**failures), cap)
+            self._delays[(user_id, source or "")] = (failures + 1, allowed)
+            self._forget_stale(moment, cap)
+            return allowed
+
+    def forget(self, user_id: int, source: str | None) -> None:
+        """After the right password from `source`: that source starts afresh (others keep waiting)."""
+        with self._lock:
+            self._delays.pop((user_id, source or ""), None)
+
+    def _forget_stale(self, moment: datetime, cap: timedelta) -> None:
+        # A source whose wait ended a window ago is treated as new: bounded memory under spraying.
+        for key in [key for key, (_, allowed) in self._delays.items() if allowed + WINDOW + cap < moment]:
+            del self._delays[key]
+
+
+ADMINISTRATOR_DELAYS = AdministratorDelays()

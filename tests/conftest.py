@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from core import throttle
 from db import migrate
 from db.session import engine_for, reset_caches
 
@@ -61,6 +62,14 @@ def database_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
     if pg_template:
         with _admin_engine().connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{pg_template}" WITH (FORCE)'))
+
+
+@pytest.fixture(autouse=True)
+def fresh_sign_in_throttles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throttles live in the server's memory: each test starts with none of another's
+    failures (its databases reuse the same user ids)."""
+    monkeypatch.setattr(throttle, "SIGN_INS", throttle.SourceThrottle())
+    monkeypatch.setattr(throttle, "ADMINISTRATOR_DELAYS", throttle.AdministratorDelays())
 
 
 @pytest.fixture(params=BACKENDS)

@@ -203,7 +203,7 @@ def generate(config: GeneratorConfig) -> GeneratedData:
     text_rng = random.Random(config.seed)
     frames = [_draw_stream(rng, config, "regular", _regular_count(config))]
     if config.scenario == "storm_surge":
-        frames.append(_draw_stream(rng, config, "storm", int(round(config.claims * STORM_SHARE))))
+        frames.append(_draw_stream(rng, config, "storm", round(config.claims * STORM_SHARE)))
     signals = pd.concat(frames, ignore_index=True)
     signals = signals.sort_values(["report_date", "stream"], kind="stable").reset_index(drop=True)
     claims = _render_claims(signals, rng, text_rng, config)
@@ -226,7 +226,7 @@ def _settle(claims: pd.DataFrame, config: GeneratorConfig) -> pd.DataFrame:
 
 def _regular_count(config: GeneratorConfig) -> int:
     if config.scenario == "storm_surge":
-        return config.claims - int(round(config.claims * STORM_SHARE))
+        return config.claims - round(config.claims * STORM_SHARE)
     return config.claims
 
 

@@ -15,8 +15,6 @@ the caller's rollback, so a file lands whole or not at all.
 
 from __future__ import annotations
 
-from db import dialect
-
 import csv
 import io
 import json
@@ -38,6 +36,7 @@ from core import audit, clock, exports
 from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import InvalidInput
+from db import dialect
 from db.models import (
     IMPORTED_CLOSED_STATUS,
     LINES_OF_BUSINESS,
@@ -294,7 +293,8 @@ def _checked_columns(path: Path, frame: pd.DataFrame) -> list[str]:
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
         spelled = "; ".join(
-            " and ".join(repr(str(c)) for c, n in zip(frame.columns, names, strict=True) if n == name) for name in clashes
+            " and ".join(repr(str(c)) for c, n in zip(frame.columns, names, strict=True) if n == name)
+            for name in clashes
         )
         raise InvalidInput(f"{path}: the same column appears more than once ({spelled}); keep one of each")
     missing = [column for column in CLAIM_COLUMNS if column not in names]
@@ -397,7 +397,9 @@ def _parquet_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
         yield batch.to_pandas().astype(object)
 
 
-def validate(frame: pd.DataFrame, *, first_row: int = 1, first_row_of: dict[str, int] | None = None) -> ValidationReport:
+def validate(
+    frame: pd.DataFrame, *, first_row: int = 1, first_row_of: dict[str, int] | None = None
+) -> ValidationReport:
     """Every row of `frame`, numbered from `first_row` (a later chunk of a file goes on
     counting); `first_row_of` (claim number → row) carries the numbers already seen in
     earlier chunks, so a duplicate is found across the whole file."""
@@ -496,9 +498,7 @@ def load_rows(session: Session, rows: list[ClaimRow], *, source: str) -> tuple[i
             {**row.model_dump(include=set(CLAIM_COLUMNS)), "status": IMPORTED_CLOSED_STATUS if row.closed else "new"}
             for row in chunk
         ]
-        ids = session.scalars(
-            insert(Claim).returning(Claim.id, sort_by_parameter_order=True), claim_values
-        ).all()
+        ids = session.scalars(insert(Claim).returning(Claim.id, sort_by_parameter_order=True), claim_values).all()
         truth = [
             {"claim_id": claim_id, "is_fraud": row.label_fraud, "oracle_probability": row.oracle_fraud_probability,
              "source": source[-64:]}
@@ -552,4 +552,3 @@ def to_import_frame(claims: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFram
     frame = claims.copy()
     frame["messages"] = [json.dumps(grouped.get(number, [])) for number in frame["claim_number"]]
     return frame
-

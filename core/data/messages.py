@@ -65,8 +65,20 @@ NEUTRAL: tuple[str, ...] = (
 # Contrast clauses share their subjects and tails across polarity, so that only the
 # order of the clauses and the connective (not any word or word pair) decides the label.
 CONTRAST_SUBJECTS: tuple[str, ...] = ("the adjuster", "the payment", "your team", "the repair", "the whole process")
-CONTRAST_GOOD: tuple[str, ...] = ("was brilliant", "went smoothly", "was quick and fair", "was really helpful", "was great")
-CONTRAST_BAD: tuple[str, ...] = ("was a mess", "was painfully slow", "was rude and unhelpful", "was awful", "was a letdown")
+CONTRAST_GOOD: tuple[str, ...] = (
+    "was brilliant",
+    "went smoothly",
+    "was quick and fair",
+    "was really helpful",
+    "was great",
+)
+CONTRAST_BAD: tuple[str, ...] = (
+    "was a mess",
+    "was painfully slow",
+    "was rude and unhelpful",
+    "was awful",
+    "was a letdown",
+)
 CONTRAST_TAILS: tuple[str, ...] = ("to be honest", "in the end", "so far", "this time", "overall", "if I'm honest")
 # (template, which clause decides the label)
 CONTRAST_TURNS: tuple[tuple[str, str], ...] = (

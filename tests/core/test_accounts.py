@@ -96,8 +96,9 @@ def test_racing_guesses_check_at_most_the_allowed_failures_then_the_right_passwo
     assert not errors and not any(results.values())
     assert len(checked) <= 5, f"{len(checked)} guesses were checked"  # login_max_failures
     with sessions() as session, session.begin():
-        assert not accounts.authenticate(session, username="ada", password=PASSWORD).ok  # locked
-        assert session.get(User, ada.id).locked_until is not None  # type: ignore[union-attr]
+        assert not accounts.authenticate(session, username="ada", password=PASSWORD).ok  # locked (or delayed)
+        locked = session.get(User, ada.id).locked_until is not None  # type: ignore[union-attr]
+        assert locked == (role != Role.ADMIN)  # an administrator is delayed per address, never locked
 
 
 def test_repeated_failures_lock_the_account_even_against_the_right_password(
@@ -120,23 +121,51 @@ def test_administrators_are_never_locked_out_only_slowed_more_with_each_failure(
 ) -> None:
     with session.begin():
         accounts.create_user(session, actor=ADMIN, username="root", role=Role.ADMIN, password=PASSWORD)
-    start = datetime.now(UTC)
-    clock = {"at": start}
+    clock = {"at": datetime.now(UTC)}
     monkeypatch.setattr(accounts, "now", lambda: clock["at"])
+
+    def attempt(password: str) -> bool:
+        with session.begin():
+            return accounts.authenticate(session, username="root", password=password, source="10.6.6.6").ok
+
     for _ in range(5):  # anyone can make these five failures (login_max_failures)
-        assert not sign_in(session, "wrong password!", "root").ok
-    assert not sign_in(session, PASSWORD, "root").ok  # the first delay: 1 s
+        assert not attempt("wrong password!")
+    assert not attempt(PASSWORD)  # the first delay: 1 s, even for the right password
     clock["at"] += timedelta(seconds=1)
     delays = []
-    for _ in range(8):  # an attacker guessing each time a delay ends
-        assert not sign_in(session, "wrong password!", "root").ok
+    for _ in range(9):  # an attacker guessing each time a delay ends
+        assert not attempt("wrong password!")
         with session.begin():
-            until = session.scalar(select(User.locked_until).where(User.username == "root"))
-        assert until is not None
-        delays.append((accounts._aware(until) - clock["at"]).total_seconds())  # type: ignore[operator]
-        clock["at"] = accounts._aware(until)  # type: ignore[assignment]
-    assert delays == [2, 4, 8, 16, 32, 60, 60, 60]  # doubling, up to login_admin_max_delay_seconds
-    assert sign_in(session, PASSWORD, "root").ok  # the administrator waited a minute, not a lockout
+            details = session.scalars(select(AuditLog.details).order_by(AuditLog.id.desc())).first()
+        assert details is not None and details["reason"] == "wrong password"
+        until = datetime.fromisoformat(details["locked_until"])
+        delays.append((until - clock["at"]).total_seconds())
+        clock["at"] = until
+    assert delays == [2, 4, 8, 16, 32, 64, 128, 256, 300]  # doubling, up to login_admin_max_delay_seconds
+    assert attempt(PASSWORD)  # the administrator waited out a delay, never a lockout
+
+
+def test_guesses_from_one_address_never_delay_an_administrator_signing_in_from_another(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attacker who sends one guess as each delay ends keeps only its own address waiting."""
+    with session.begin():
+        root = accounts.create_user(session, actor=ADMIN, username="root", role=Role.ADMIN, password=PASSWORD)
+    clock = {"at": datetime.now(UTC)}
+    monkeypatch.setattr(accounts, "now", lambda: clock["at"])
+
+    def attempt(password: str, source: str) -> bool:
+        with session.begin():
+            return accounts.authenticate(session, username="root", password=password, source=source).ok
+
+    for _ in range(8):
+        assert not attempt("wrong password!", "10.6.6.6")
+        clock["at"] += timedelta(seconds=1)
+    assert not attempt(PASSWORD, "10.6.6.6")  # the attacker's address is still waiting
+    assert attempt(PASSWORD, "10.1.1.1")  # the administrator's is not
+    assert not attempt(PASSWORD, "10.6.6.6")  # and a success elsewhere did not end the attacker's wait
+    with session.begin():
+        assert session.get(User, root.id).locked_until is None  # type: ignore[union-attr]  # never locked
 
 
 def test_a_demoted_administrators_grown_failure_count_does_not_lock_them_for_good(

@@ -139,9 +139,9 @@ def test_the_cli_verifies_seals_and_fails_on_a_broken_chain(
 ) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from core.cli import app
     from core.config import get_settings
     from db.session import get_sessionmaker, session_scope
+    from service.cli import app
 
     with session_scope() as session:
         audit.record(session, actor=COMPLIANCE, action="claim.viewed", entity_type="claim", entity_id=1)

@@ -229,12 +229,9 @@ WITHOUT_ACTOR = {
 
 
 def public_core_functions() -> dict[str, Callable[..., Any]]:
-    """Every public function defined in a `core` module (the CLI, an interface, aside),
-    by its dotted name under `core`."""
+    """Every public function defined in a `core` module, by its dotted name under `core`."""
     found = {}
     for module_info in pkgutil.walk_packages(core.__path__, "core."):
-        if module_info.name in ("core.cli", "core.__main__"):
-            continue
         module = importlib.import_module(module_info.name)
         for name, function in vars(module).items():
             if not name.startswith("_") and inspect.isfunction(function) and function.__module__ == module.__name__:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from core.cli import app
 from core.data.generator import GeneratorConfig, generate
 from core.data.seeding import DEMO_DAYS, demo_calendar, demo_train_until
+from service.cli import app
 
 TODAY = date(2026, 12, 3)
 

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, roc_auc_score
-from sklearn.preprocessing import StandardScaler
+from sklearn.metrics import roc_auc_score
 
 from core.data.difficulty import Difficulty, measure, structured_features
 from core.data.generator import GeneratedData, GeneratorConfig, generate

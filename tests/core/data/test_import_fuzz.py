@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,10 +21,29 @@ from db.models import AuditLog, Claim, Message
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VALID = generate_import_frame(GeneratorConfig(claims=3, seed=5))
 HOSTILE_VALUES = st.one_of(
-    st.text(max_size=50), st.binary(max_size=30).map(lambda b: b.decode("latin-1")),
-    st.sampled_from(["-1", "-0.01", "1e308", "nan", "inf", "", " ", "2026-13-45", "1900-01-01", "9999-12-31",
-                     "<script>alert(1)</script>", "'; DROP TABLE claims; --", "\x00", "\u202e\u0007", "🚗" * 500]),
-    st.integers(min_value=-(10**20), max_value=10**20).map(str), st.floats().map(str),
+    st.text(max_size=50),
+    st.binary(max_size=30).map(lambda b: b.decode("latin-1")),
+    st.sampled_from(
+        [
+            "-1",
+            "-0.01",
+            "1e308",
+            "nan",
+            "inf",
+            "",
+            " ",
+            "2026-13-45",
+            "1900-01-01",
+            "9999-12-31",
+            "<script>alert(1)</script>",
+            "'; DROP TABLE claims; --",
+            "\x00",
+            "\u202e\u0007",
+            "🚗" * 500,
+        ]
+    ),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.floats().map(str),
 )
 
 
@@ -57,16 +75,21 @@ def test_random_bytes_are_refused_with_a_one_line_reason(session: Session, tmp_p
 
 
 @FUZZ
-@given(cells=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(list(VALID.columns)), HOSTILE_VALUES),
-                      min_size=1, max_size=6))
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 2), st.sampled_from(list(VALID.columns)), HOSTILE_VALUES), min_size=1, max_size=6
+    )
+)
 def test_hostile_cell_values_import_correctly_or_not_at_all(session: Session, tmp_path: Path, cells) -> None:  # type: ignore[no-untyped-def]
     frame = VALID.copy().astype(object)
     for row, column, value in cells:
         frame.at[row, column] = value
     # Fresh claim numbers per example, unless the fuzzer chose the claim number itself.
     suffix = abs(hash(tuple(map(repr, cells)))) % 10**9
-    frame["claim_number"] = [c if c in {v for _, col, v in cells if col == "claim_number"} else f"{c}-{suffix}"
-                             for c in frame["claim_number"]]
+    frame["claim_number"] = [
+        c if c in {v for _, col, v in cells if col == "claim_number"} else f"{c}-{suffix}"
+        for c in frame["claim_number"]
+    ]
     path = tmp_path / "claims.csv"
     frame.to_csv(path, index=False)
     before = counts(session)

@@ -18,8 +18,8 @@ from core.run_spec import TrainingConfig
 from core.tasks import Task
 from db.models import DriftReport, Prediction, ScoringRun
 from db.session import engine_for
+from service import worker
 from tests.conftest import train_tiny
-from training import worker
 
 ADMIN = cli_actor()
 

@@ -7,7 +7,7 @@ import io
 import re
 import time
 
-from core.cli import PhaseBars
+from service.cli import PhaseBars
 from training.loop import Progress
 
 

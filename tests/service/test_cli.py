@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from core.cli import app
 from db import migrate
 from db.models import Claim, Message, User
 from db.session import reset_caches, session_scope
+from service.cli import app
 
 runner = CliRunner()
 

@@ -60,7 +60,7 @@ def no_worker_outlives_its_test():  # type: ignore[no-untyped-def]
 
 
 def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    worker = subprocess.Popen([sys.executable, "-m", "core", "worker", *args], cwd=ROOT, env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "service", "worker", *args], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     _STARTED.append(worker)
     return worker
@@ -132,7 +132,7 @@ def test_data_parallel_training_with_two_cpu_processes(
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "-m", "training.launch", "claim", "--cpu", "--profile", "quick", "--base-model", tiny_base_model,
+        "-m", "service.launch", "claim", "--cpu", "--profile", "quick", "--base-model", tiny_base_model,
         "--epochs", "2", "--batch-size", "16",
     ]  # fmt: skip
     env = environment(database_url, model_dir, MASTER_PORT=str(29500 + os.getpid() % 1000))

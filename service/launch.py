@@ -1,6 +1,6 @@
 """Data-parallel training under `accelerate launch` (several GPUs, machines, or CPU processes).
 
-    accelerate launch --num_processes 2 [--cpu] -m training.launch claim --profile full
+    accelerate launch --num_processes 2 [--cpu] -m service.launch claim --profile full
 
 The main process queues and claims a run, tells the others its id, then every process
 trains on its shard of each batch; the main process alone evaluates, saves and registers.
@@ -39,14 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     accelerator = Accelerator(cpu=args.cpu)
     actor = cli_actor()
-    run_id = [None]
+    run_id: list[int | None] = [None]  # filled on the main process, then broadcast to the rest
     if accelerator.is_main_process:
         with session_scope() as session:
             run = jobs.queue_run(session, actor=actor, config=config.to_dict())
             jobs.claim_run(session, run_id=run.id, worker_id=f"accelerate:{accelerator.num_processes}")
             run_id = [run.id]
     broadcast_object_list(run_id)
-    outcome = execute_run(get_sessionmaker(), run_id=int(run_id[0]), actor=actor, accelerator=accelerator)
+    assert run_id[0] is not None, "the main process broadcasts the run it queued"
+    outcome = execute_run(get_sessionmaker(), run_id=run_id[0], actor=actor, accelerator=accelerator)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         print(f"run {outcome.run_id} {outcome.status} v{outcome.version} on {accelerator.num_processes} processes")  # noqa: T201

@@ -1,4 +1,4 @@
-"""The `claimlens` command line (also `python -m core`).
+"""The `claimlens` command line (also `python -m service`).
 
 Commands parse arguments, open one transaction per action and call into `core/`;
 user mistakes end in a one-line message and a non-zero exit, never a traceback.
@@ -118,18 +118,27 @@ def db_upgrade(
         typer.echo(f"role {app_role}: reads and writes the data, only inserts into the audit tables, owns nothing")
 
 
+# Options `generate` and `seed` share: the generator's world.
+Claims = Annotated[int, typer.Option(min=1, help="Number of claims.")]
+Scenario = Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")]
+Start = Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")]
+End = Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")]
+FraudRate = Annotated[float, typer.Option(help="Share of claims labelled fraud.")]
+LiveBook = Annotated[
+    bool, typer.Option(help="Close the claims a department would have settled by --end, as in a live book.")
+]
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="Output file: .csv or .parquet.")],
-    claims: Annotated[int, typer.Option(min=1, help="Number of claims.")] = 5000,
+    claims: Claims = 5000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 7,
-    scenario: Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")] = "baseline",
-    start: Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")] = None,
-    fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
-    live_book: Annotated[
-        bool, typer.Option(help="Close the claims a department would have settled by --end, as in a live book.")
-    ] = True,
+    scenario: Scenario = "baseline",
+    start: Start = None,
+    end: End = None,
+    fraud_rate: FraudRate = 0.08,
+    live_book: LiveBook = True,
 ) -> None:
     """Write a synthetic claims file in the import format."""
     from core.data import seeding
@@ -143,15 +152,13 @@ def generate(
 
 @app.command()
 def seed(
-    claims: Annotated[int, typer.Option(min=1, help="Number of claims.")] = 5000,
-    scenario: Annotated[str, typer.Option(help="baseline | storm_surge | new_fraud_ring")] = "baseline",
+    claims: Claims = 5000,
+    scenario: Scenario = "baseline",
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same claim numbers.")] = 7,
-    start: Annotated[str | None, typer.Option(help="First report date (YYYY-MM-DD); default --end - 364 days.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last report date (YYYY-MM-DD); default today (UTC).")] = None,
-    fraud_rate: Annotated[float, typer.Option(help="Share of claims labelled fraud.")] = 0.08,
-    live_book: Annotated[
-        bool, typer.Option(help="Close the claims a department would have settled by --end, as in a live book.")
-    ] = True,
+    start: Start = None,
+    end: End = None,
+    fraud_rate: FraudRate = 0.08,
+    live_book: LiveBook = True,
 ) -> None:
     """Generate claims and load them into the database (claims already there are skipped)."""
     from core.auth import cli_actor
@@ -447,7 +454,7 @@ def worker(
     import logging
 
     from db.session import get_sessionmaker
-    from training.worker import serve
+    from service.worker import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     outcomes = serve(get_sessionmaker(), once=once)
