@@ -8,21 +8,13 @@ LOCKED`, so scorers take disjoint chunks; on SQLite writes are serialised anyway
 
 Risk bands are `core.bands`' rule over the thresholds stored with the version.
 
-Triage priority (0-100, higher first):
-
-    priority = 100 * (w_risk * p
-                      + w_amount * min(log10(1 + amount) / log10(1 + AMOUNT_CAP), 1)
-                      + w_wait * min(days_waiting / (2 * sla_days), 1)) / (w_risk + w_amount + w_wait)
-
-with weights and SLA from settings (`CLAIMLENS_TRIAGE_*`); days waiting are counted
-from the report date to the scoring time.
+Each prediction's triage priority is `core.triage.priority`'s, at the scoring time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import queue
 import threading
 import time
@@ -33,14 +25,14 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit, bands, clock, registry, serving
+from core import audit, bands, clock, registry, serving, triage
 from core.auth import Actor, Permission, require
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
-from core.explain import Explainer, Explanation
+from core.explanations import explain_pending
 from core.modeling.features import MODEL_INPUTS
 from core.modeling.inference import (
     TokenIds,
@@ -50,7 +42,8 @@ from core.modeling.inference import (
     message_texts,
     tokenize,
 )
-from core.modeling.models import LoadedModel, load_model
+from core.modeling.models import LoadedModel
+from core.serving import ModelCache
 from core.tasks import Task
 from db import dialect
 from db.models import (
@@ -74,8 +67,6 @@ GPU_CHUNK_SIZE = 8192
 # tokenising. On the 2-core CPU the thread has nothing to gain, since the model already
 # uses both cores (bench_score_db, 8,000 claims and their messages: 536 rows/s inline,
 # 538 reading ahead), so the CPU reads inline, the simpler path.
-EXPLAIN_BATCH = 16  # explanations per transaction
-AMOUNT_CAP = 1_000_000.0
 
 
 @dataclass
@@ -87,50 +78,10 @@ class ScoringResult:
     seconds: float = 0.0
 
 
-def triage_priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
-    weights = settings.triage_risk_weight + settings.triage_amount_weight + settings.triage_wait_weight
-    amount_part = min(math.log10(1 + max(amount, 0.0)) / math.log10(1 + AMOUNT_CAP), 1.0)
-    wait_part = min(max(days_waiting, 0.0) / (2 * settings.triage_sla_days), 1.0)
-    score = (
-        settings.triage_risk_weight * probability
-        + settings.triage_amount_weight * amount_part
-        + settings.triage_wait_weight * wait_part
-    )
-    return round(100.0 * score / weights, 3) if weights else 0.0
-
-
 def input_hash(claim: dict[str, Any]) -> str:
     """Fingerprint of exactly what the model read, to tell later whether a claim changed."""
     payload = json.dumps({k: str(claim[k]) for k in MODEL_INPUTS}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def load_version(version: ModelVersion, device: str) -> LoadedModel:
-    """A registered version's model folder, or a clear error naming the version."""
-    try:
-        return load_model(version.artifact_path, device)
-    except InvalidInput as error:
-        raise InvalidInput(f"{version.task} v{version.version} cannot be loaded: {error}") from None
-
-
-class ModelCache:
-    """The champions' loaded models for a long-lived process (the worker): each version is
-    loaded once, and a task's model is reloaded only when its champion changes."""
-
-    def __init__(self, device: str | None = None) -> None:
-        self.device = device
-        self._loaded: dict[str, tuple[int, LoadedModel]] = {}
-        self.loads = 0  # how many times a model was read from disk
-
-    def get(self, version: ModelVersion) -> LoadedModel:
-        held = self._loaded.get(version.task)
-        if held is not None and held[0] == version.id:
-            return held[1]
-        self._loaded.pop(version.task, None)  # let the old champion go before loading the new one
-        loaded = load_version(version, self.device or get_settings().resolved_device())
-        self._loaded[version.task] = (version.id, loaded)
-        self.loads += 1
-        return loaded
 
 
 def score(
@@ -397,7 +348,7 @@ def _score_claims(
         return [
             {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
              "band": bands.band_for(float(p), thresholds), "input_hash": input_hash(row),
-             "priority": triage_priority(float(p), float(row["claimed_amount"]), (today - row["report_date"]).days,
+             "priority": triage.priority(float(p), float(row["claimed_amount"]), (today - row["report_date"]).days,
                                          settings)}
             for row, p in zip(rows.to_dict("records"), probabilities, strict=True)
         ]  # fmt: skip
@@ -443,162 +394,4 @@ def _score_messages(
         sessions, entity=Message, predictions=MessagePrediction, key="message_id", version_id=version.id,
         columns=[Message.text], loaded=loaded, texts=message_texts, to_values=to_values, chunk_size=chunk_size,
         kind="messages", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
-    )  # fmt: skip
-
-
-def explain_pending(
-    sessions: sessionmaker[Session], *, actor: Actor, models: ModelCache | None = None, limit: int | None = None,
-    on_chunk: Callable[[str, int], None] | None = None, device: str | None = None,
-) -> int:  # fmt: skip
-    """Explain flagged (high/medium) predictions of the champion that have none: open
-    claims first (adjusters work on those; closed ones are history for the global
-    explanations), highest priority first. The model is loaded only when there is
-    something to explain."""
-    require(actor, Permission.RUN_SCORING)
-    models = models or ModelCache(device)
-    done = 0
-    while limit is None or done < limit:
-        with sessions() as session, session.begin():
-            version = registry.champion(session, Task.CLAIM_RISK)
-            if version is None:
-                return done
-            missing = ~exists().where(ExplanationRow.prediction_id == Prediction.id)
-            query = (
-                select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
-                .join(Claim, Claim.id == Prediction.claim_id)
-                .where(Prediction.model_version_id == version.id, Prediction.band.in_(bands.FLAGGED), missing)
-                .order_by(Claim.is_open.desc(), Prediction.priority.desc(), Prediction.id)
-                .limit(EXPLAIN_BATCH if limit is None else min(EXPLAIN_BATCH, limit - done))
-            )
-            query = dialect.skip_locked(session, query, of=Prediction)
-            rows = session.execute(query).mappings().all()
-            if not rows:
-                return done
-            explanations = Explainer(models.get(version)).explain_many(dict(row) for row in rows)
-            for row, explanation in zip(rows, explanations, strict=True):
-                store_explanation(session, prediction_id=int(row["id"]), explanation=explanation)
-            audit.record(session, actor=actor, action="explanations.written", entity_type="model_version",
-                         entity_id=version.id, details={"claims": [int(row["claim_id"]) for row in rows]})  # fmt: skip
-            done += len(rows)
-        if on_chunk:
-            on_chunk("explanations", done)
-    return done
-
-
-def store_explanation(session: Session, *, prediction_id: int, explanation: Explanation) -> ExplanationRow:
-    values = {
-        "prediction_id": prediction_id, "method": explanation.method, "parameters": explanation.parameters,
-        "base_value": explanation.base_value, "output_value": explanation.output_value,
-        "attributions": explanation.attributions(), "reasons": explanation.reasons,
-    }  # fmt: skip
-    session.execute(
-        dialect.insert_for(session)(ExplanationRow)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["prediction_id"])
-    )
-    row = session.scalar(select(ExplanationRow).where(ExplanationRow.prediction_id == prediction_id))
-    assert row is not None
-    return row
-
-
-def explain_claim(session: Session, *, actor: Actor, claim_id: int, device: str | None = None) -> ExplanationRow:
-    """On demand: the stored explanation of the claim's serving prediction (the champion's,
-    or mid-change the outgoing model's: see core.serving), computing it if missing."""
-    require(actor, Permission.EXPLAIN)
-    served = serving.serving(session)
-    if served is None:
-        raise InvalidInput("no champion claim model")
-    prediction = session.scalar(select(Prediction).where(Prediction.claim_id == claim_id, served.served()))
-    if prediction is None:
-        raise InvalidInput(f"claim {claim_id} has no prediction yet; the worker scores it shortly")
-    version = session.get(ModelVersion, prediction.model_version_id)
-    assert version is not None
-    existing = session.scalar(select(ExplanationRow).where(ExplanationRow.prediction_id == prediction.id))
-    if existing is not None:
-        return existing
-    claim = session.get(Claim, claim_id)
-    assert claim is not None
-    loaded = load_version(version, device or get_settings().resolved_device())
-    explanation = Explainer(loaded).explain({c: getattr(claim, c) for c in MODEL_INPUTS})
-    row = store_explanation(session, prediction_id=prediction.id, explanation=explanation)
-    audit.record(session, actor=actor, action="explanation.computed", entity_type="claim", entity_id=claim_id)
-    return row
-
-
-def explain_message(session: Session, *, actor: Actor, message_id: int, device: str | None = None) -> Explanation:
-    """On demand: word-level SHAP values of the sentiment champion's predicted label for one message."""
-    require(actor, Permission.EXPLAIN)
-    version = registry.champion(session, Task.SENTIMENT)
-    message = session.get(Message, message_id)
-    if version is None or message is None:
-        raise InvalidInput("no sentiment champion or no such message")
-    loaded = load_version(version, device or get_settings().resolved_device())
-    probabilities = message_probabilities(loaded, pd.DataFrame([{"text": message.text}]))[0]
-    return Explainer(loaded).explain({"text": message.text}, target_class=int(np.argmax(probabilities)))
-
-
-@dataclass
-class GlobalImportance:
-    claims: int  # stored explanations averaged over
-    fields: dict[str, float]  # mean |SHAP| per field
-    words: list[tuple[str, float, int]]  # (word, mean SHAP, occurrences), strongest first
-    # What the explanations cover: only flagged claims are explained routinely (others
-    # only when someone asks), so the averages describe the flagged part of the book.
-    scored: int = 0  # claims in the selection that the champion scored
-    flagged: int = 0  # of those, in the flagged bands
-    explained_flagged: int = 0  # of `claims`, explanations of flagged claims
-
-
-def global_importance(
-    session: Session,
-    *,
-    actor: Actor,
-    since: Any = None,
-    until: Any = None,
-    line_of_business: str | None = None,
-    top_words: int = 25,
-) -> GlobalImportance:
-    """Mean |SHAP| per field and the words that push scores most, over stored explanations,
-    with how many of the selection's scored and flagged claims they cover."""
-    require(actor, Permission.VIEW_MODELS)
-    champion = registry.champion(session, Task.CLAIM_RISK)
-
-    def selected(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
-        # One model's view: explanations of earlier versions would count claims twice.
-        query = query.join(Claim, Claim.id == Prediction.claim_id).where(
-            Prediction.model_version_id == dialect.id_or_none(champion)
-        )
-        if since is not None:
-            query = query.where(Claim.report_date >= since)
-        if until is not None:
-            query = query.where(Claim.report_date <= until)
-        if line_of_business:
-            query = query.where(Claim.line_of_business == line_of_business)
-        return query
-
-    counted = select(Prediction.band, func.count()).group_by(Prediction.band)
-    per_band: dict[str, int] = {band: n for band, n in session.execute(selected(counted))}
-    query = selected(
-        select(ExplanationRow.attributions, Prediction.band).join(
-            Prediction, Prediction.id == ExplanationRow.prediction_id
-        )
-    )
-    field_sums: dict[str, float] = {}
-    word_stats: dict[str, list[float]] = {}
-    count = explained_flagged = 0
-    for attributions, band in session.execute(query):
-        count += 1
-        explained_flagged += band in bands.FLAGGED
-        for name, value in attributions["fields"].items():
-            field_sums[name] = field_sums.get(name, 0.0) + abs(value)
-        for word, value in attributions["words"]:
-            key = word.lower().strip(".,;:!?\"'()")
-            if key:
-                word_stats.setdefault(key, []).append(value)
-    fields = {name: total / count for name, total in sorted(field_sums.items(), key=lambda x: -x[1])} if count else {}
-    ranked = sorted(((w, float(np.mean(v)), len(v)) for w, v in word_stats.items() if len(v) >= 3),
-                    key=lambda item: -abs(item[1]))  # fmt: skip
-    return GlobalImportance(
-        claims=count, fields=fields, words=ranked[:top_words], scored=sum(per_band.values()),
-        flagged=sum(n for band, n in per_band.items() if band in bands.FLAGGED), explained_flagged=explained_flagged,
     )  # fmt: skip

@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, aliased
 from core import audit, registry
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED
+from core.config import get_settings
+from core.errors import InvalidInput
+from core.modeling.models import LoadedModel, load_model
 from core.tasks import Task
 from db import dialect
 from db.models import (
@@ -216,3 +219,31 @@ def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
         flagged=_count(session, flagged),
         fallback_version=fallback.version if fallback else None,
     )  # fmt: skip
+
+
+def load_version(version: ModelVersion, device: str) -> LoadedModel:
+    """A registered version's model folder, or a clear error naming the version."""
+    try:
+        return load_model(version.artifact_path, device)
+    except InvalidInput as error:
+        raise InvalidInput(f"{version.task} v{version.version} cannot be loaded: {error}") from None
+
+
+class ModelCache:
+    """The champions' loaded models for a long-lived process (the worker): each version is
+    loaded once, and a task's model is reloaded only when its champion changes."""
+
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device
+        self._loaded: dict[str, tuple[int, LoadedModel]] = {}
+        self.loads = 0  # how many times a model was read from disk
+
+    def get(self, version: ModelVersion) -> LoadedModel:
+        held = self._loaded.get(version.task)
+        if held is not None and held[0] == version.id:
+            return held[1]
+        self._loaded.pop(version.task, None)  # let the old champion go before loading the new one
+        loaded = load_version(version, self.device or get_settings().resolved_device())
+        self._loaded[version.task] = (version.id, loaded)
+        self.loads += 1
+        return loaded

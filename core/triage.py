@@ -13,10 +13,20 @@ query of its own so that a page can show its rows before the count arrives.
 
 Claims referred to SIU wait in `siu_review`, outside the triage view, in their own view
 (`QUEUE_VIEWS`) for the SIU reviewers, whatever their band.
+
+Triage priority (0-100, higher first), computed by `priority` when a claim is scored:
+
+    priority = 100 * (w_risk * p
+                      + w_amount * min(log10(1 + amount) / log10(1 + AMOUNT_CAP), 1)
+                      + w_wait * min(days_waiting / (2 * sla_days), 1)) / (w_risk + w_amount + w_wait)
+
+with weights and SLA from settings (`CLAIMLENS_TRIAGE_*`); days waiting are counted
+from the report date to the scoring time.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -26,7 +36,7 @@ from sqlalchemy.orm import Session
 from core import audit, clock, redaction, serving
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED, Band
-from core.config import get_settings
+from core.config import Settings, get_settings
 from core.errors import InvalidInput
 from db import dialect
 from db.dialect import rows_changed
@@ -39,6 +49,21 @@ from db.models import (
     Prediction,
     User,
 )
+
+AMOUNT_CAP = 1_000_000.0  # a claimed amount at or above this gets the whole amount weight
+
+
+def priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
+    weights = settings.triage_risk_weight + settings.triage_amount_weight + settings.triage_wait_weight
+    amount_part = min(math.log10(1 + max(amount, 0.0)) / math.log10(1 + AMOUNT_CAP), 1.0)
+    wait_part = min(max(days_waiting, 0.0) / (2 * settings.triage_sla_days), 1.0)
+    score = (
+        settings.triage_risk_weight * probability
+        + settings.triage_amount_weight * amount_part
+        + settings.triage_wait_weight * wait_part
+    )
+    return round(100.0 * score / weights, 3) if weights else 0.0
+
 
 BANDS = tuple(Band)  # the risk filter's choices, highest first
 OPEN_STATUSES = ("new", "in_review")

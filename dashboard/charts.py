@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from core.modeling.features import FIELD_LABELS
+from core.monitoring.drift import Metric
+from core.monitoring.report import AlertView, StoredReport
 
 POSITIVE, NEGATIVE = "#c0392b", "#2e86c1"
 BAND_COLORS = {"high": "#c0392b", "medium": "#e67e22", "low": "#7f8c8d"}
@@ -130,23 +133,17 @@ def sentiment_share(frame: pd.DataFrame) -> go.Figure:
     )
 
 
-def _field_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
+def _field_rows(reports: list[StoredReport]) -> pd.DataFrame:
     rows = [
-        {
-            "window": r.window_start,
-            "metric": m["name"],
-            "severity": m["severity"],
-            "value": m["value"],
-            "drift": m["drift"],
-        }
+        {"window": r.window_start, "metric": m.name, "severity": m.severity, "value": m.value, "drift": m.drift}
         for r in reports
         for m in r.metrics
-        if m["segment"] == "all" and m["family"] in ("field", "prediction", "text", "sentiment")
+        if m.segment == "all" and m.family in ("field", "prediction", "text", "sentiment")
     ]
     return pd.DataFrame(rows)
 
 
-def drift_heatmap(reports: list) -> go.Figure:  # type: ignore[type-arg]
+def drift_heatmap(reports: list[StoredReport]) -> go.Figure:
     """Each monitored field and signal per window, coloured by the metric's severity (its
     effect / threshold as judged in core.monitoring.drift, 1 = at the threshold); cells
     marked ● also passed the significance test and raised an alert."""
@@ -176,11 +173,11 @@ def drift_heatmap(reports: list) -> go.Figure:  # type: ignore[type-arg]
     return figure
 
 
-def score_overlay(metric: dict) -> go.Figure:  # type: ignore[type-arg]
+def score_overlay(metric: Metric) -> go.Figure:
     bins = [i / 20 for i in range(20)]
     figure = go.Figure()
-    figure.add_bar(x=bins, y=metric["details"]["reference_histogram"], name="training window", opacity=0.6)
-    figure.add_bar(x=bins, y=metric["details"]["current_histogram"], name="this window", opacity=0.6)
+    figure.add_bar(x=bins, y=metric.details["reference_histogram"], name="training window", opacity=0.6)
+    figure.add_bar(x=bins, y=metric.details["current_histogram"], name="this window", opacity=0.6)
     figure.update_layout(
         barmode="overlay",
         title="Fraud probability: training window vs this window",
@@ -197,15 +194,15 @@ PERFORMANCE_ASSUMPTION = (
 )
 
 
-def _performance_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
+def _performance_rows(reports: list[StoredReport]) -> pd.DataFrame:
     """One row per window: the estimate with its band clipped to [0, 1] (reports stored
     before the band was kept get it computed here), realized, and the references."""
     frame = pd.DataFrame(
         [
-            {"window": r.window_start, **m["details"]}
+            {"window": r.window_start, **m.details}
             for r in reports
             for m in r.metrics
-            if m["family"] == "performance" and m["segment"] == "all"
+            if m.family == "performance" and m.segment == "all"
         ]
     )
     if frame.empty:
@@ -219,7 +216,7 @@ def _performance_rows(reports: list) -> pd.DataFrame:  # type: ignore[type-arg]
     return frame
 
 
-def performance(reports: list) -> go.Figure:  # type: ignore[type-arg]
+def performance(reports: list[StoredReport]) -> go.Figure:
     """Estimated ROC-AUC (CBPE, no labels needed) with its ±2 SD band clipped to [0, 1],
     realized ROC-AUC where outcomes are known, the ROC-AUC realized and estimated on the
     champion's test claims (`_reference_lines`), and ✕ on the windows whose realized AUC
@@ -299,7 +296,7 @@ def _broken_text(row: pd.Series) -> str:
 ALERT_STATUS_COLORS = {"open": "#c0392b", "acknowledged": "#95a5a6"}
 
 
-def alert_timeline(alerts: list) -> go.Figure:  # type: ignore[type-arg]
+def alert_timeline(alerts: list[AlertView]) -> go.Figure:
     """One marker per week and signal: red while any of its alerts is open, grey once all
     are acknowledged; its size is the number of segments the signal alerted in."""
     frame = pd.DataFrame(
@@ -341,7 +338,7 @@ def alert_timeline(alerts: list) -> go.Figure:  # type: ignore[type-arg]
     return figure
 
 
-def changed_terms(terms: list[dict]) -> go.Figure:  # type: ignore[type-arg]
+def changed_terms(terms: list[dict[str, Any]]) -> go.Figure:
     frame = pd.DataFrame(terms).sort_values("log2_change")
     figure = px.bar(
         frame,

@@ -188,13 +188,7 @@ def import_file(
 
     try:
         with session_scope() as session:  # one transaction for every chunk of the file
-            result, report = importing.import_claims(
-                session,
-                actor=cli_actor(),
-                frame=importing.read_claims_chunks(file),
-                source=file.name,
-                skip_invalid=skip_invalid,
-            )
+            result, report = importing.import_file(session, actor=cli_actor(), path=file, skip_invalid=skip_invalid)
     except importing.ImportRejected as error:
         for row_error in error.errors:
             typer.echo(f"row {row_error.row}, column {row_error.column}: {row_error.reason}", err=True)

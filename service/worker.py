@@ -28,7 +28,7 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit_chain, jobs, registry, scoring, serving
+from core import audit_chain, explanations, jobs, registry, scoring, serving
 from core.auth import Actor
 from core.errors import ClaimLensError
 from core.monitoring.report import notify, run_drift
@@ -85,7 +85,7 @@ class Background:
         self.sessions = sessions
         self.actor = actor
         self.worker_id = worker_id
-        self.models = scoring.ModelCache()
+        self.models = serving.ModelCache()
         self._champions: tuple[int | None, int | None] | None = None
         self._next_score_check = 0.0
         self._backoff_until = 0.0  # after an error, all background work waits
@@ -141,7 +141,7 @@ class Background:
 
     def _explain(self) -> bool:
         return bool(
-            scoring.explain_pending(self.sessions, actor=self.actor, models=self.models, limit=EXPLAIN_WHEN_IDLE)
+            explanations.explain_pending(self.sessions, actor=self.actor, models=self.models, limit=EXPLAIN_WHEN_IDLE)
         )
 
     def _seal(self) -> bool:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core import throttle
 from db import migrate
@@ -275,3 +275,24 @@ def run_at_once(target: Callable[[int], T], n: int, timeout: float = 120) -> tup
     for thread in threads:
         thread.join(timeout=timeout)
     return results, errors
+
+
+@pytest.fixture
+def world(database_url: str, model_dir: Path, tiny_base_model: str) -> sessionmaker[Session]:
+    """300 claims with messages, and tiny claim and sentiment champions."""
+    from core.auth import cli_actor
+    from core.data.generator import GeneratorConfig
+    from core.data.seeding import seed
+
+    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
+    with sessions() as session, session.begin():
+        seed(session, actor=cli_actor(), config=GeneratorConfig(claims=300, seed=12))
+    for task in ("claim_risk", "sentiment"):
+        outcome = train_tiny(sessions, tiny_base_model, task)
+        assert outcome.promoted, outcome
+    return sessions
+
+
+def count(sessions: sessionmaker[Session], model: type, *where) -> int:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0

@@ -7,10 +7,12 @@ model inputs in `claim_ground_truth`) and `closed` (true for a claim the claims 
 has already settled: it is stored closed, out of the queue, with `label_fraud` as its
 outcome where given).
 
-A file is read and loaded `READ_CHUNK_ROWS` rows at a time (`read_claims_chunks`), so a
-large CSV never sits in memory whole; every chunk is validated, and the caller's one
-transaction holds the entire import: an invalid row anywhere means `ImportRejected` and
-the caller's rollback, so a file lands whole or not at all.
+A file is read `READ_CHUNK_ROWS` rows at a time (`read_claims_chunks`), so a large CSV
+never sits in memory whole. `import_file` reads it twice: first to validate every row,
+writing nothing (SQLite has one writer, so a file rejected in its last rows must not hold
+the write lock while it is read), then to load it in the caller's one transaction. An
+invalid row anywhere means `ImportRejected` and the caller's rollback, so a file lands
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -241,6 +243,16 @@ class ImportResult:
     messages: int
 
 
+@dataclass(frozen=True)
+class FileCheck:
+    """A file's validation without its rows: how many were read and invalid, the first
+    `MAX_REPORTED_ERRORS` errors (in file order)."""
+
+    rows: int
+    invalid: int
+    errors: list[RowError]
+
+
 class ImportRejected(InvalidInput):
     """The file has invalid rows and nothing was imported."""
 
@@ -448,6 +460,37 @@ def _row_errors(index: int, error: ValidationError) -> list[RowError]:
     return errors
 
 
+def check_file(path: Path, rows: int = READ_CHUNK_ROWS) -> FileCheck:
+    """Validate every row of a claims file, a chunk at a time, touching no database: the
+    memory it keeps is a chunk, the claim numbers seen (for duplicates) and the reported
+    errors. `InvalidInput` for a file that cannot be read as one."""
+    first_row_of: dict[str, int] = {}
+    errors: list[RowError] = []
+    read = invalid = 0
+    for chunk in read_claims_chunks(path, rows=rows):
+        checked = validate(chunk, first_row=read + 1, first_row_of=first_row_of)
+        read += len(chunk)
+        invalid += len(checked.rejected_rows)
+        errors += checked.errors[: MAX_REPORTED_ERRORS - len(errors)]
+    return FileCheck(rows=read, invalid=invalid, errors=errors)
+
+
+def import_file(
+    session: Session, *, actor: Actor, path: Path, skip_invalid: bool = False, rows: int = READ_CHUNK_ROWS
+) -> tuple[ImportResult, ValidationReport]:
+    """Import a claims file whole, or raise `ImportRejected` having written nothing. Unless
+    skipping invalid rows the file is checked first (`check_file`), so a rejected file never
+    holds the database's write lock; then it is read again and loaded (`import_claims`).
+    The caller owns the transaction and rolls it back on an error."""
+    require(actor, Permission.IMPORT_CLAIMS)
+    if not skip_invalid:
+        checked = check_file(path, rows=rows)
+        if checked.invalid:
+            raise ImportRejected(checked.errors, checked.invalid)
+    chunks = read_claims_chunks(path, rows=rows)  # a file changed since the check is checked again
+    return import_claims(session, actor=actor, frame=chunks, source=path.name, skip_invalid=skip_invalid)
+
+
 def import_claims(
     session: Session,
     *,
@@ -459,26 +502,30 @@ def import_claims(
     """Validate and load a frame, or a file's chunks (`read_claims_chunks`) one at a time.
     On an invalid row, unless skipping, raise `ImportRejected` once the whole file has
     been checked (so every error is reported); the caller's rollback then undoes the
-    chunks already loaded. The report returned holds the rejected rows and every error,
-    not the valid rows (they are in the database)."""
+    chunks already loaded (`import_file` checks a file before it loads any). With
+    `skip_invalid` the report returned holds the rejected rows and their errors, for
+    `write_rejected`; never the valid rows (they are in the database)."""
     require(actor, Permission.IMPORT_CLAIMS)
     chunks = [frame] if isinstance(frame, pd.DataFrame) else frame
     report = ValidationReport(valid=[], valid_rows=[], errors=[])
     first_row_of: dict[str, int] = {}
-    imported = skipped = messages = 0
+    imported = skipped = messages = invalid = 0
     next_row = 1
     for chunk in chunks:
         checked = validate(chunk, first_row=next_row, first_row_of=first_row_of)
         next_row += len(chunk)
-        report.errors += checked.errors
-        report.rejected_rows.update(checked.rejected_rows)
-        if report.rejected_rows and not skip_invalid:
+        invalid += len(checked.rejected_rows)
+        if skip_invalid:
+            report.errors += checked.errors
+            report.rejected_rows.update(checked.rejected_rows)
+        else:  # refused in the end: keep only what the refusal reports
+            report.errors += checked.errors[: MAX_REPORTED_ERRORS - len(report.errors)]
+        if invalid and not skip_invalid:
             continue  # nothing more is loaded; the rest is read to report its errors too
         added, present, sent = load_rows(session, checked.valid, source=source)
         imported, skipped, messages = imported + added, skipped + present, messages + sent
-    invalid = len(report.rejected_rows)
     if invalid and not skip_invalid:
-        raise ImportRejected(report.errors[:MAX_REPORTED_ERRORS], invalid)
+        raise ImportRejected(report.errors, invalid)
     result = ImportResult(imported=imported, skipped_existing=skipped, rejected=invalid, messages=messages)
     audit.record(
         session, actor=actor, action="claims.imported", entity_type="import", entity_id=source[-64:],

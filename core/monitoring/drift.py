@@ -92,6 +92,16 @@ class Metric:
     def to_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Metric:
+        """A metric as `to_dict` stored it (a value it could not store, NaN, back as NaN)."""
+        known = {name: stored[name] for name in cls.__dataclass_fields__ if name in stored}
+        for name in ("value", "threshold", "severity"):
+            if known.get(name) is None:
+                known[name] = float("nan")
+        known["details"] = dict(known.get("details") or {})
+        return cls(**known)
+
 
 def derive_fields(claims: pd.DataFrame) -> pd.DataFrame:
     """Add the derived claim fields monitored besides the stored columns (`core.claim_fields`)."""

@@ -221,7 +221,7 @@ class _Embedder:
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         from core.modeling.inference import text_embeddings
-        from core.scoring import load_version
+        from core.serving import load_version
 
         if self._loaded is None:
             self._loaded = load_version(self.version, get_settings().resolved_device())
@@ -472,12 +472,12 @@ class StoredReport:
     reference_start: date
     reference_end: date
     claims: int
-    metrics: list[dict[str, Any]]
+    metrics: list[drift.Metric]
     changed_terms: list[dict[str, Any]]
     alerts: int
 
-    def metric(self, name: str, segment: str = "all") -> dict[str, Any] | None:
-        return next((m for m in self.metrics if m["name"] == name and m["segment"] == segment), None)
+    def metric(self, name: str, segment: str = "all") -> drift.Metric | None:
+        return next((m for m in self.metrics if m.name == name and m.segment == segment), None)
 
 
 def reports(session: Session, *, actor: Actor, window: str = "week") -> list[StoredReport]:
@@ -500,7 +500,7 @@ def reports(session: Session, *, actor: Actor, window: str = "week") -> list[Sto
             r.reference_start,
             r.reference_end,
             r.claims,
-            [_with_severity(m, r.thresholds or {}) for m in r.metrics],
+            [drift.Metric.from_stored(_with_severity(m, r.thresholds or {})) for m in r.metrics],
             list(r.changed_terms),
             r.alerts,
         )

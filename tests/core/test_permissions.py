@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 import core
-from core import accounts, audit, audit_chain, jobs, registry, review, scoring, serving, triage
+from core import accounts, audit, audit_chain, explanations, jobs, registry, review, scoring, serving, triage
 from core.auth import ROLE_PERMISSIONS, Actor, Permission, Role
 from core.data import importing, seeding
 from core.data.generator import GeneratorConfig
@@ -104,14 +104,23 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
     ),
     ("jobs.request_cancel", (P.TRAIN_MODELS,), lambda s, a: jobs.request_cancel(s, actor=a, run_id=MISSING)),
     ("jobs.recent_runs", (P.VIEW_MODELS,), lambda s, a: jobs.recent_runs(s, actor=a)),
-    ("scoring.explain_claim", (P.EXPLAIN,), lambda s, a: scoring.explain_claim(s, actor=a, claim_id=MISSING)),
-    ("scoring.explain_message", (P.EXPLAIN,), lambda s, a: scoring.explain_message(s, actor=a, message_id=MISSING)),
-    ("scoring.global_importance", (P.VIEW_MODELS,), lambda s, a: scoring.global_importance(s, actor=a)),
+    ("explanations.explain_claim", (P.EXPLAIN,), lambda s, a: explanations.explain_claim(s, actor=a, claim_id=MISSING)),
+    (
+        "explanations.explain_message",
+        (P.EXPLAIN,),
+        lambda s, a: explanations.explain_message(s, actor=a, message_id=MISSING),
+    ),
+    ("explanations.global_importance", (P.VIEW_MODELS,), lambda s, a: explanations.global_importance(s, actor=a)),
     ("scoring.score", (P.RUN_SCORING,), lambda s, a: scoring.score(sessionmaker(bind=s.get_bind()), actor=a)),
     (
         "data.importing.import_claims",
         (P.IMPORT_CLAIMS,),
         lambda s, a: importing.import_claims(s, actor=a, frame=FRAME, source="test"),
+    ),
+    (
+        "data.importing.import_file",
+        (P.IMPORT_CLAIMS,),
+        lambda s, a: importing.import_file(s, actor=a, path=Path("no-such-claims.csv")),
     ),
     ("monitoring.overview.overview", (P.VIEW_MONITORING,), lambda s, a: overview.overview(s, actor=a)),
     ("monitoring.report.run_drift", (P.RUN_SCORING,), lambda s, a: report.run_drift(s, actor=a)),
@@ -177,9 +186,9 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         lambda s, a: registry.rollback_target(s, actor=a, task="claim_risk"),
     ),
     (
-        "scoring.explain_pending",
+        "explanations.explain_pending",
         (P.RUN_SCORING,),
-        lambda s, a: scoring.explain_pending(sessionmaker(bind=s.get_bind()), actor=a),
+        lambda s, a: explanations.explain_pending(sessionmaker(bind=s.get_bind()), actor=a),
     ),
     (
         "serving.rescoring_needed",
@@ -222,7 +231,7 @@ WITHOUT_ACTOR = {
     "monitoring.report.window_claims": "a step of run_drift, which checks",
     "registry.champion": "the worker and training find the model to load",
     "scoring.pending": "the worker asks whether anything is left to score",
-    "scoring.store_explanation": "a step of explain_pending and explain_claim, which check",
+    "explanations.store_explanation": "a step of explain_pending and explain_claim, which check",
     "serving.serving": "the worker and scoring find the models to load",
     "serving.open_claims_to_rescore": "a step of scoring, which checks",
 }

@@ -6,19 +6,18 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import bands, scoring
+from core import bands, explanations, scoring
 from core.auth import Actor, Role, cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig
-from core.data.seeding import generate_import_frame, seed
+from core.data.seeding import generate_import_frame
 from core.errors import InvalidInput, PermissionDenied
 from db.models import (
     AuditLog,
     Claim,
-    Explanation,
     Message,
     MessagePrediction,
     ModelVersion,
@@ -28,26 +27,9 @@ from db.models import (
     User,
 )
 from db.session import engine_for
-from tests.conftest import run_at_once, train_tiny
+from tests.conftest import count, run_at_once
 
 ADMIN = cli_actor()
-
-
-@pytest.fixture
-def world(database_url: str, model_dir: Path, tiny_base_model: str) -> sessionmaker[Session]:
-    """300 claims with messages, and tiny claim and sentiment champions."""
-    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
-    with sessions() as session, session.begin():
-        seed(session, actor=ADMIN, config=GeneratorConfig(claims=300, seed=12))
-    for task in ("claim_risk", "sentiment"):
-        outcome = train_tiny(sessions, tiny_base_model, task)
-        assert outcome.promoted, outcome
-    return sessions
-
-
-def count(sessions: sessionmaker[Session], model: type, *where) -> int:  # type: ignore[no-untyped-def]
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 def test_every_claim_and_message_gets_one_prediction_with_band_priority_and_hash(world: sessionmaker[Session]) -> None:
@@ -79,89 +61,6 @@ def test_scoring_again_scores_nothing_new_but_new_imports_are_scored(world: sess
     assert count(world, Prediction) == 325
 
 
-def test_flagged_claims_get_explanations_that_add_up_to_the_stored_probability(world: sessionmaker[Session]) -> None:
-    result = scoring.score(world, actor=ADMIN, explain_limit=6, device="cpu")
-    assert result.explanations == 6
-    with world() as session:
-        rows = session.execute(
-            select(Explanation, Prediction).join(Prediction, Prediction.id == Explanation.prediction_id)
-        ).all()
-        assert len(rows) == 6
-        for explanation, prediction in rows:
-            assert prediction.band in ("high", "medium")
-            total = explanation.base_value + sum(explanation.attributions["fields"].values())
-            total += sum(value for _, value in explanation.attributions["words"])
-            assert total == pytest.approx(prediction.probability, abs=1e-3)
-            assert len(explanation.attributions["fields"]) == 12
-            assert explanation.method == "partition_shap" and explanation.parameters["max_evals"] > 0
-            assert len(explanation.reasons) == 5
-            assert all(reason.rsplit(": ", 1)[1][0] in "+-" for reason in explanation.reasons)
-
-
-def test_open_claims_are_explained_before_settled_ones(world: sessionmaker[Session]) -> None:
-    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
-    flagged = Prediction.band.in_(("high", "medium"))
-    with world() as session, session.begin():
-        by_priority = session.scalars(select(Prediction.claim_id).where(flagged).order_by(Prediction.priority.desc()))
-        ids = list(by_priority)
-        settled = ids[: len(ids) // 2]  # the highest-priority half is history
-        session.execute(update(Claim).where(Claim.id.in_(settled)).values(status="closed"))
-    assert scoring.explain_pending(world, actor=ADMIN, limit=len(ids) - len(settled)) == len(ids) - len(settled)
-    with world() as session:
-        explained = set(session.scalars(select(Prediction.claim_id).join(Explanation)))
-    assert explained == set(ids) - set(settled)
-    with world() as session:  # the explanations the worker writes are in the audit log, claim by claim
-        logged = session.scalars(select(AuditLog.details).where(AuditLog.action == "explanations.written")).all()
-    assert sorted(claim for details in logged for claim in details["claims"]) == sorted(explained)
-
-
-def test_words_are_whole_words_from_the_narrative(world: sessionmaker[Session]) -> None:
-    scoring.score(world, actor=ADMIN, explain_limit=1, device="cpu")
-    with world() as session:
-        explanation, claim = session.execute(
-            select(Explanation, Claim)
-            .join(Prediction, Prediction.id == Explanation.prediction_id)
-            .join(Claim, Claim.id == Prediction.claim_id)
-        ).one()
-        words = [w for w, _ in explanation.attributions["words"]]
-        assert words == claim.narrative.split()[: len(words)]
-        assert not any(w.startswith("##") for w in words)
-
-
-def test_the_same_claim_explained_twice_gives_the_same_values(world: sessionmaker[Session]) -> None:
-    scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
-    with world() as session:
-        claim_id = session.scalar(select(Prediction.claim_id).order_by(Prediction.priority.desc()))
-        first = scoring.explain_claim(session, actor=ADMIN, claim_id=claim_id, device="cpu")
-        stored = (first.base_value, first.attributions)
-        session.rollback()
-    with world() as session:
-        claim = session.get(Claim, claim_id)
-        version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
-        loaded = scoring.load_model(version.artifact_path)
-        again = scoring.Explainer(loaded).explain({c: getattr(claim, c) for c in scoring.MODEL_INPUTS})
-    assert again.base_value == pytest.approx(stored[0], abs=1e-9)
-    assert again.fields == pytest.approx(stored[1]["fields"], abs=1e-9)
-    assert [v for _, v in again.words] == pytest.approx([v for _, v in stored[1]["words"]], abs=1e-9)
-
-
-def test_claims_explained_on_threads_get_the_values_each_gets_alone(world: sessionmaker[Session]) -> None:
-    with world() as session:
-        claims = session.scalars(select(Claim).order_by(Claim.id).limit(6)).all()
-        rows = [{c: getattr(claim, c) for c in scoring.MODEL_INPUTS} for claim in claims]
-        version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
-    explainer = scoring.Explainer(scoring.load_model(version.artifact_path))
-    together = explainer.explain_many(rows, threads=3)
-    alone = [explainer.explain(row) for row in rows]
-    assert len(together) == len(rows)
-    for mine, reference in zip(together, alone, strict=True):  # same order, same values
-        assert mine.output_value == pytest.approx(reference.output_value, abs=1e-6)
-        assert mine.fields == pytest.approx(reference.fields, abs=1e-6)
-        assert [w for w, _ in mine.words] == [w for w, _ in reference.words]
-        assert [v for _, v in mine.words] == pytest.approx([v for _, v in reference.words], abs=1e-6)
-        assert mine.reasons == reference.reasons
-
-
 @pytest.mark.parametrize("narrative", ["", "Short.", "word " * 3000])
 def test_empty_and_very_long_narratives_are_scored_and_explained(world: sessionmaker[Session], narrative: str) -> None:
     frame = generate_import_frame(GeneratorConfig(claims=1, seed=77))
@@ -171,7 +70,7 @@ def test_empty_and_very_long_narratives_are_scored_and_explained(world: sessionm
     scoring.score(world, actor=ADMIN, explain_limit=0, device="cpu")
     with world() as session, session.begin():
         claim_id = session.scalar(select(Claim.id).where(Claim.claim_number == frame["claim_number"].iat[0]))
-        explanation = scoring.explain_claim(session, actor=ADMIN, claim_id=claim_id, device="cpu")
+        explanation = explanations.explain_claim(session, actor=ADMIN, claim_id=claim_id, device="cpu")
         prediction = session.scalar(select(Prediction).where(Prediction.claim_id == claim_id))
         total = explanation.base_value + sum(explanation.attributions["fields"].values())
         total += sum(v for _, v in explanation.attributions["words"])
@@ -292,32 +191,5 @@ def test_only_managers_and_admins_run_scoring_and_adjusters_may_explain(world: s
         claim_id = session.scalar(select(Prediction.claim_id).where(Prediction.band == "low"))
         if claim_id is None:
             claim_id = session.scalar(select(Prediction.claim_id))
-        row = scoring.explain_claim(session, actor=Actor("ann", Role.ADJUSTER), claim_id=claim_id, device="cpu")
+        row = explanations.explain_claim(session, actor=Actor("ann", Role.ADJUSTER), claim_id=claim_id, device="cpu")
         assert row.reasons
-
-
-def test_global_importance_and_message_explanations(world: sessionmaker[Session]) -> None:
-    scoring.score(world, actor=ADMIN, explain_limit=4, device="cpu")
-    with world() as session:
-        overall = scoring.global_importance(session, actor=ADMIN)
-        assert overall.claims == 4 and len(overall.fields) == 12
-        assert list(overall.fields.values()) == sorted(overall.fields.values(), reverse=True)
-        auto = scoring.global_importance(session, actor=ADMIN, line_of_business="auto")
-        assert auto.claims <= 4
-        message_id = session.scalar(select(Message.id))
-        explanation = scoring.explain_message(session, actor=ADMIN, message_id=message_id, device="cpu")
-        message = session.get(Message, message_id)
-        assert [w for w, _ in explanation.words] == message.text.split()[: len(explanation.words)]
-        assert explanation.fields == {}
-
-
-def test_triage_priority_rises_with_risk_amount_and_waiting() -> None:
-    from core.config import Settings
-
-    settings = Settings()
-    base = scoring.triage_priority(0.2, 1000, 1, settings)
-    assert scoring.triage_priority(0.8, 1000, 1, settings) > base
-    assert scoring.triage_priority(0.2, 500_000, 1, settings) > base
-    assert scoring.triage_priority(0.2, 1000, 9, settings) > base
-    assert 0 <= scoring.triage_priority(1.0, 10**9, 1000, settings) <= 100
-    assert bands.band_for(0.5, {}) == "low"  # no thresholds stored: nothing is flagged

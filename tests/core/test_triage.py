@@ -203,3 +203,12 @@ def test_a_referral_leaves_triage_for_the_siu_view_and_is_never_taken(scored_dat
 def test_a_closed_claim_has_no_sla_however_old() -> None:
     assert triage.sla_state(400, 5, is_open=False) == ""
     assert (triage.sla_state(5, 5), triage.sla_state(6, 5)) == ("due", "overdue")
+
+
+def test_triage_priority_rises_with_risk_amount_and_waiting() -> None:
+    settings = get_settings()
+    base = triage.priority(0.2, 1000, 1, settings)
+    assert triage.priority(0.8, 1000, 1, settings) > base
+    assert triage.priority(0.2, 500_000, 1, settings) > base
+    assert triage.priority(0.2, 1000, 9, settings) > base
+    assert 0 <= triage.priority(1.0, 10**9, 1000, settings) <= 100

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from core.monitoring.drift import Metric
 from core.monitoring.report import AlertView, StoredReport
 from dashboard import charts
 
@@ -16,7 +17,7 @@ MONDAY = date(2026, 5, 4)
 
 def stored(week: int, details: dict) -> StoredReport:  # type: ignore[type-arg]
     start = MONDAY + timedelta(days=7 * week)
-    metric = {"family": "performance", "name": "roc_auc", "segment": "all", "details": {"reference": 0.826, **details}}
+    metric = Metric("performance", "roc_auc", "all", "cbpe", 0.0, 0.05, None, 0, 150, {"reference": 0.826, **details})
     return StoredReport(week, "week", start, start + timedelta(days=6), MONDAY, MONDAY, 150, [metric], [], 0)
 
 

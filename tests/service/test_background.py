@@ -3,8 +3,6 @@ training runs, and loads each champion once (never on an idle loop)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -12,12 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs, registry, scoring, serving
 from core.auth import cli_actor
-from core.data.generator import GeneratorConfig
-from core.data.seeding import seed
 from core.run_spec import TrainingConfig
 from core.tasks import Task
 from db.models import DriftReport, Prediction, ScoringRun
-from db.session import engine_for
 from service import worker
 from tests.conftest import train_tiny
 
@@ -25,27 +20,22 @@ ADMIN = cli_actor()
 
 
 @pytest.fixture
-def sessions(database_url: str, model_dir: Path, tiny_base_model: str) -> sessionmaker[Session]:
+def sessions(world: sessionmaker[Session]) -> sessionmaker[Session]:
     """300 claims, tiny claim and sentiment champions, nothing scored."""
-    sessions = sessionmaker(bind=engine_for(database_url), expire_on_commit=False)
-    with sessions() as session, session.begin():
-        seed(session, actor=ADMIN, config=GeneratorConfig(claims=300, seed=12))
-    for task in ("claim_risk", "sentiment"):
-        assert train_tiny(sessions, tiny_base_model, task).promoted
-    return sessions
+    return world
 
 
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every model folder read from disk by scoring, in order."""
+    """Every model folder read from disk by the worker's model cache, in order."""
     seen: list[str] = []
-    real = scoring.load_model
+    real = serving.load_model
 
     def counting(path, device="cpu"):  # type: ignore[no-untyped-def]
         seen.append(str(path))
         return real(path, device)
 
-    monkeypatch.setattr(scoring, "load_model", counting)
+    monkeypatch.setattr(serving, "load_model", counting)
     return seen
 
 

@@ -5,7 +5,7 @@ referred claim, or a comment on a decided one."""
 import pandas as pd
 import streamlit as st
 
-from core import review, scoring
+from core import explanations, review
 from core.auth import Permission
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, bounded_text_area, claim_or_stop, plain
@@ -65,7 +65,7 @@ with left:
         )
     elif prediction and actor.may(Permission.EXPLAIN) and st.button("Explain this claim now", key="review_explain"):
         with st.spinner("Explaining this claim…"):
-            explained = attempt(lambda s, actor: scoring.explain_claim(s, actor=actor, claim_id=claim_id))
+            explained = attempt(lambda s, actor: explanations.explain_claim(s, actor=actor, claim_id=claim_id))
         if explained is not None:
             st.rerun()
 with right:

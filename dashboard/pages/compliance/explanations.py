@@ -4,14 +4,14 @@ was made, the model version and its card; global explanations per line and perio
 import pandas as pd
 import streamlit as st
 
-from core import registry, review, scoring
+from core import explanations, registry, review
 from core.bands import FLAGGED
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
 from db.models import LINES_OF_BUSINESS
 
 
-def _coverage(importance: scoring.GlobalImportance) -> str:
+def _coverage(importance: explanations.GlobalImportance) -> str:
     """What the averages below are taken over: the flagged claims, not the whole book."""
     others = importance.claims - importance.explained_flagged
     text = (
@@ -114,7 +114,7 @@ def global_explanations() -> None:
     line = left.selectbox("Line of business", ["all", *LINES_OF_BUSINESS], key="global_line")
     period = right.date_input("Reported between", value=(), key="global_dates")
     importance = attempt(
-        lambda s, actor: scoring.global_importance(
+        lambda s, actor: explanations.global_importance(
             s,
             actor=actor,
             line_of_business=None if line == "all" else line,

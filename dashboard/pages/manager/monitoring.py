@@ -66,7 +66,7 @@ def drift_section(stored: list[report.StoredReport]) -> None:
     if latest_performance:
         st.caption(
             "Estimated ROC-AUC: confidence-based (CBPE); calibration: "
-            f"{latest_performance['details'].get('calibration', OLD_CALIBRATION)}. "
+            f"{latest_performance.details.get('calibration', OLD_CALIBRATION)}. "
             f"{charts.PERFORMANCE_ASSUMPTION} Realized ROC-AUC uses the outcomes known for a week's claims (an "
             "adjuster's decision, else the label the claim was imported with); ✕ marks weeks where it fell below "
             "the estimate's band."

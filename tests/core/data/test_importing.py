@@ -303,3 +303,36 @@ def test_skipping_invalid_rows_in_chunks_loads_the_rest_and_keeps_the_rejected(
     assert (result.imported, result.rejected) == (58, 2) and sorted(report.rejected_rows) == [10, 50]
     with session.begin():
         assert count(session, Claim) == 58
+
+
+def test_a_file_rejected_in_its_last_rows_is_refused_before_any_row_is_written(
+    session: Session, sample_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite has one writer: a rejected file must not hold the write lock while it is read."""
+    broken = sample_frame.copy()
+    broken.loc[59, "claimed_amount"] = -5.0  # the very last row
+    path = tmp_path / "claims.csv"
+    write_frame(broken, path)
+    loaded: list[int] = []
+    real = importing.load_rows
+    monkeypatch.setattr(importing, "load_rows", lambda s, rows, **kw: loaded.append(len(rows)) or real(s, rows, **kw))
+    with pytest.raises(importing.ImportRejected) as caught, session.begin():
+        importing.import_file(session, actor=cli_actor(), path=path, rows=7)
+    assert [(e.row, e.column) for e in caught.value.errors] == [(60, "claimed_amount")]
+    assert loaded == []  # checked whole first: nothing was inserted, so no lock was taken
+    with session.begin():
+        result, _ = importing.import_file(session, actor=cli_actor(), path=path, rows=7, skip_invalid=True)
+    assert (result.imported, result.rejected) == (59, 1)
+
+
+def test_a_file_of_invalid_rows_reports_the_first_errors_and_counts_the_rest(
+    sample_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "MAX_REPORTED_ERRORS", 5)
+    broken = sample_frame.astype({"claimed_amount": object})
+    broken["claimed_amount"] = "lots"
+    path = tmp_path / "claims.csv"
+    write_frame(broken, path)
+    checked = importing.check_file(path, rows=7)
+    assert (checked.rows, checked.invalid) == (60, 60)
+    assert [e.row for e in checked.errors] == [1, 2, 3, 4, 5]  # the first, in file order; the rest only counted
