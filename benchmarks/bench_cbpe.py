@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import bands, registry
-from core.monitoring import cbpe, report, stats
+from core.monitoring import cbpe, stats, windows
 from core.tasks import Task
 from db.models import Claim, ModelVersion, TrainingRun
 from db.session import session_scope
@@ -69,17 +69,17 @@ def scored_windows(out: Path) -> tuple[pd.DataFrame, pd.DataFrame, float, float]
             sys.exit("no champion claim model in this database: train one first")
         threshold = bands.flag_threshold(bands.stored(version.parameters))
         tested = float((version.metrics or {}).get("summary", {}).get("roc_auc", float("nan")))
-        reference = report.reference_outcomes(session, version)
-        calibration = report.reference_calibration(session, version)
+        reference = windows.reference_outcomes(session, version)
+        calibration = windows.reference_calibration(session, version)
         held_out = splits(session, version)
-        _, ref_end = report.reference_window(session, version)
+        _, ref_end = windows.reference_window(session, version)
         last = session.scalar(select(func.max(Claim.report_date)))
-        windows = [
-            (start, report.window_claims(session, version=version, start=start, end=start + timedelta(days=6)))
-            for start in report.window_starts(ref_end + timedelta(days=1), last, "week")
+        weeks = [
+            (start, windows.window_claims(session, version=version, start=start, end=start + timedelta(days=6)))
+            for start in windows.window_starts(ref_end + timedelta(days=1), last, "week")
         ]
     rows, claims = [], []
-    for start, window in windows:
+    for start, window in weeks:
         window = window.dropna(subset=["probability"])
         if window.empty:
             continue

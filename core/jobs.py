@@ -195,9 +195,7 @@ def reap_stale_runs(session: Session, *, actor: Actor, older_than: timedelta | N
     return stale
 
 
-def recent_runs(session: Session, *, actor: Actor, limit: int = 20) -> list[TrainingRun]:
-    """The newest training runs, active ones first, for the managers' page."""
-    require(actor, Permission.VIEW_MODELS)
+def _recent_runs(session: Session, *, limit: int) -> list[TrainingRun]:
     active_first = (TrainingRun.status.in_(ACTIVE)).desc()
     return list(
         session.scalars(
@@ -237,7 +235,9 @@ class RunView:
 
 
 def run_views(session: Session, *, actor: Actor, limit: int = 20) -> list[RunView]:
-    return [describe(run) for run in recent_runs(session, actor=actor, limit=limit)]
+    """The newest training runs, active ones first, as the managers' page shows them."""
+    require(actor, Permission.VIEW_MODELS)
+    return [describe(run) for run in _recent_runs(session, limit=limit)]
 
 
 def describe(run: TrainingRun) -> RunView:

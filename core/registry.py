@@ -138,9 +138,7 @@ def champion(session: Session, task: str) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == Stage.CHAMPION))
 
 
-def versions(session: Session, *, actor: Actor, task: str | None = None) -> list[ModelVersion]:
-    """Every registered version (of `task`), newest first within each task."""
-    require(actor, Permission.VIEW_MODELS)
+def _versions(session: Session, *, task: str | None = None) -> list[ModelVersion]:
     query = select(ModelVersion).order_by(ModelVersion.task, ModelVersion.version.desc())
     if task:
         query = query.where(ModelVersion.task == task)
@@ -364,10 +362,11 @@ class VersionOverview:
         return f"{self.task} v{self.version}"
 
 
-def overview(session: Session, *, actor: Actor) -> list[VersionOverview]:
-    """Every version, newest first per task, with its baseline check and how many test rows its metrics are on."""
+def overview(session: Session, *, actor: Actor, task: str | None = None) -> list[VersionOverview]:
+    """Every version (of `task`), newest first per task, with its baseline check and how
+    many test rows its metrics are on."""
     require(actor, Permission.VIEW_MODELS)
-    return [_overview(version) for version in versions(session, actor=actor)]
+    return [_overview(version) for version in _versions(session, task=task)]
 
 
 def _overview(version: ModelVersion) -> VersionOverview:

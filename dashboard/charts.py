@@ -11,8 +11,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from core.modeling.features import FIELD_LABELS
+from core.monitoring.alerting import AlertView
 from core.monitoring.drift import Metric
-from core.monitoring.report import AlertView, StoredReport
+from core.monitoring.results import StoredReport
 
 POSITIVE, NEGATIVE = "#c0392b", "#2e86c1"
 BAND_COLORS = {"high": "#c0392b", "medium": "#e67e22", "low": "#7f8c8d"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -413,7 +414,8 @@ def score(
 
 def _drift(window: str, max_windows: int | None) -> None:
     from core.auth import cli_actor
-    from core.monitoring.report import notify, run_drift
+    from core.monitoring.alerting import notify
+    from core.monitoring.report import run_drift
     from db.session import session_scope
 
     started = time.perf_counter()
@@ -463,11 +465,10 @@ def models_list(task: Annotated[str | None, typer.Option(help="claim | sentiment
     from db.session import session_scope
 
     with session_scope() as session:
-        for version in registry.versions(session, actor=cli_actor(), task=_task(task) if task else None):
-            summary = version.metrics.get("summary", {})
+        for version in registry.overview(session, actor=cli_actor(), task=_task(task) if task else None):
             typer.echo(
                 f"{version.id:>4}  {version.task:<10} v{version.version:<3} {version.stage:<11} "
-                f"{version.method:<5} {_metrics_line(summary)}"
+                f"{version.method:<5} {_metrics_line(version.summary)}"
             )
 
 
@@ -519,8 +520,8 @@ def _date(value: str | None) -> date | None:
         raise ClaimLensError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _metrics_line(summary: dict[str, float]) -> str:
-    return " ".join(f"{k}={v:.3f}" for k, v in summary.items())
+def _metrics_line(summary: Mapping[str, float | None]) -> str:
+    return " ".join(f"{k}={v:.3f}" if v is not None else f"{k}=n/a" for k, v in summary.items())
 
 
 def _generator_config(  # type: ignore[no-untyped-def]

@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import audit_chain, explanations, jobs, registry, scoring, serving
 from core.auth import Actor
 from core.errors import ClaimLensError
-from core.monitoring.report import notify, run_drift
+from core.monitoring.alerting import notify
+from core.monitoring.report import run_drift
 from core.tasks import Task
 from db.models import RunStatus
 from training.run import RunOutcome, execute_run

@@ -3,7 +3,7 @@ incident, read as signals × segments; the managers' inbox of incidents with the
 open alerts; and acknowledging all open alerts of an incident in one audited action.
 
 A window raises at most one alert per signal (family and metric) and segment (see
-`report.alerting` and the unique index on `drift_alerts`), so an incident's matrix has
+`alerting.alerts_to_raise` and the unique index on `drift_alerts`), so an incident's matrix has
 one cell per alert.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core import audit, clock
 from core.auth import Actor, Permission, require
 from core.errors import InvalidInput, NotFound
-from core.monitoring import report
+from core.monitoring import alerting
 from db.dialect import rows_changed
 from db.models import DriftAlert, DriftReport
 
@@ -34,10 +34,10 @@ class Incident:
     report_id: int
     window_start: date
     window_end: date
-    alerts: tuple[report.AlertView, ...]
+    alerts: tuple[alerting.AlertView, ...]
 
     @property
-    def open_alerts(self) -> tuple[report.AlertView, ...]:
+    def open_alerts(self) -> tuple[alerting.AlertView, ...]:
         return tuple(a for a in self.alerts if a.acknowledged_at is None)
 
     @property
@@ -93,8 +93,8 @@ class Inbox:
 
 def inbox(session: Session, *, actor: Actor, window: str = "week") -> Inbox:
     """The current champion's incidents for one window kind, newest first."""
-    grouped: dict[int, list[report.AlertView]] = {}
-    for alert in report.alerts(session, actor=actor, window=window):  # checks VIEW_MONITORING
+    grouped: dict[int, list[alerting.AlertView]] = {}
+    for alert in alerting.alerts(session, actor=actor, window=window):  # checks VIEW_MONITORING
         grouped.setdefault(alert.report_id, []).append(alert)
     return Inbox(
         tuple(
@@ -111,7 +111,7 @@ def acknowledge_incident(session: Session, *, actor: Actor, report_id: int, note
     they did not see. Returns the number acknowledged."""
     require(actor, Permission.VIEW_MONITORING)
     require(actor, Permission.TRAIN_MODELS)  # acting on alerts is a manager's call, as for one alert
-    text = report.acknowledgement_note(note)
+    text = alerting.acknowledgement_note(note)
     stored = session.get(DriftReport, report_id)
     if stored is None:
         raise NotFound(f"drift report {report_id} does not exist")

@@ -25,7 +25,7 @@ from core.data import importing, seeding
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame
 from core.errors import ClaimLensError, PermissionDenied
-from core.monitoring import incidents, overview, report
+from core.monitoring import alerting, incidents, overview, report, results
 from core.run_spec import TrainingConfig
 
 P = Permission
@@ -60,7 +60,6 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
     ("accounts.unlock", (P.MANAGE_USERS,), lambda s, a: accounts.unlock(s, actor=a, user_id=MISSING)),
     ("audit.search", (P.VIEW_AUDIT,), lambda s, a: audit.search(s, actor=a)),
     ("audit.actions", (P.VIEW_AUDIT,), lambda s, a: audit.actions(s, actor=a)),
-    ("registry.versions", (P.VIEW_MODELS,), lambda s, a: registry.versions(s, actor=a)),
     ("triage.queue", (P.VIEW_CLAIMS,), lambda s, a: triage.queue(s, actor=a)),
     ("triage.take_next", (P.REVIEW_CLAIMS,), lambda s, a: triage.take_next(s, actor=a)),
     ("triage.count_matching", (P.VIEW_CLAIMS,), lambda s, a: triage.count_matching(s, actor=a)),
@@ -103,7 +102,6 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         lambda s, a: jobs.queue_run(s, actor=a, config=TrainingConfig.for_profile("claim_risk", "quick").to_dict()),
     ),
     ("jobs.request_cancel", (P.TRAIN_MODELS,), lambda s, a: jobs.request_cancel(s, actor=a, run_id=MISSING)),
-    ("jobs.recent_runs", (P.VIEW_MODELS,), lambda s, a: jobs.recent_runs(s, actor=a)),
     ("explanations.explain_claim", (P.EXPLAIN,), lambda s, a: explanations.explain_claim(s, actor=a, claim_id=MISSING)),
     (
         "explanations.explain_message",
@@ -124,12 +122,12 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
     ),
     ("monitoring.overview.overview", (P.VIEW_MONITORING,), lambda s, a: overview.overview(s, actor=a)),
     ("monitoring.report.run_drift", (P.RUN_SCORING,), lambda s, a: report.run_drift(s, actor=a)),
-    ("monitoring.report.reports", (P.VIEW_MONITORING,), lambda s, a: report.reports(s, actor=a)),
-    ("monitoring.report.alerts", (P.VIEW_MONITORING,), lambda s, a: report.alerts(s, actor=a)),
+    ("monitoring.results.reports", (P.VIEW_MONITORING,), lambda s, a: results.reports(s, actor=a)),
+    ("monitoring.alerting.alerts", (P.VIEW_MONITORING,), lambda s, a: alerting.alerts(s, actor=a)),
     (
-        "monitoring.report.acknowledge",
+        "monitoring.alerting.acknowledge",
         (P.VIEW_MONITORING, P.TRAIN_MODELS),
-        lambda s, a: report.acknowledge(s, actor=a, alert_id=MISSING, note="seen"),
+        lambda s, a: alerting.acknowledge(s, actor=a, alert_id=MISSING, note="seen"),
     ),
     ("monitoring.incidents.inbox", (P.VIEW_MONITORING,), lambda s, a: incidents.inbox(s, actor=a)),
     (
@@ -224,11 +222,14 @@ WITHOUT_ACTOR = {
     "jobs.report_progress": "the worker's own bookkeeping",
     "jobs.beat": "the worker's own bookkeeping",
     "jobs.has_queued_runs": "the worker's own bookkeeping",
-    "monitoring.report.reference_window": "a step of run_drift, which checks",
-    "monitoring.report.reference_outcomes": "a step of run_drift, which checks",
-    "monitoring.report.reference_calibration": "a step of run_drift and of training's gate",
-    "monitoring.report.performance_baseline": "a step of run_drift and of training's gate",
-    "monitoring.report.window_claims": "a step of run_drift, which checks",
+    "monitoring.report.store_window": "a step of run_drift, which checks",
+    "monitoring.windows.claims_between": "a step of run_drift, which checks",
+    "monitoring.windows.sentiments_between": "a step of run_drift, which checks",
+    "monitoring.windows.reference_window": "a step of run_drift, which checks",
+    "monitoring.windows.reference_outcomes": "a step of run_drift, which checks",
+    "monitoring.windows.reference_calibration": "a step of run_drift and of training's gate",
+    "monitoring.windows.performance_baseline": "a step of run_drift and of training's gate",
+    "monitoring.windows.window_claims": "a step of run_drift, which checks",
     "registry.champion": "the worker and training find the model to load",
     "scoring.pending": "the worker asks whether anything is left to score",
     "explanations.store_explanation": "a step of explain_pending and explain_claim, which check",

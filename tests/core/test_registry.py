@@ -192,10 +192,10 @@ def test_promotion_leaves_exactly_one_champion_per_task_and_retires_the_old_one(
         registry.promote(session, actor=BOSS, version_id=third.id)
     session.expire_all()
     assert champions_of(session, Task.CLAIM_RISK) == 1 and champions_of(session, Task.SENTIMENT) == 1
-    stages = {v.id: v.stage for v in registry.versions(session, actor=BOSS, task=Task.CLAIM_RISK)}
+    stages = {v.id: v.stage for v in registry.overview(session, actor=BOSS, task=Task.CLAIM_RISK)}
     assert stages == {first.id: "retired", second.id: "retired", third.id: "champion"}
     assert session.get(ModelVersion, sentiment.id).stage == "champion"  # type: ignore[union-attr]
-    assert [v.version for v in registry.versions(session, actor=BOSS, task=Task.CLAIM_RISK)] == [3, 2, 1]
+    assert [v.version for v in registry.overview(session, actor=BOSS, task=Task.CLAIM_RISK)] == [3, 2, 1]
 
 
 def test_promoting_the_current_champion_again_is_refused_and_unknown_versions_are_not_found(session: Session) -> None:

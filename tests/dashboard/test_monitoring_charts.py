@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from core.monitoring.alerting import AlertView
 from core.monitoring.drift import Metric
-from core.monitoring.report import AlertView, StoredReport
+from core.monitoring.results import StoredReport
 from dashboard import charts
 
 MONDAY = date(2026, 5, 4)

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest, local_script_runner
 
 from core import accounts
 from core.auth import Actor, Role
-from core.monitoring import report
+from core.monitoring import alerting
 from dashboard import ui
 from db.models import AuditLog, DriftAlert, DriftReport, TrainingRun, User
 from db.session import engine_for, reset_caches
@@ -255,7 +255,7 @@ def test_a_bulk_confirmation_is_refused_when_someone_acknowledged_an_alert_since
             .order_by(DriftAlert.id)
             .limit(1)
         )
-        report.acknowledge(session, actor=Actor("mia", Role.MANAGER, other.id), alert_id=alert_id, note="Seen: storm")
+        alerting.acknowledge(session, actor=Actor("mia", Role.MANAGER, other.id), alert_id=alert_id, note="Seen: storm")
     app.text_area(key="incident_ack_note").input("Storm in the south: expected")
     app.button(key="incident_ack_confirm").click().run()
     assert not app.exception

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.auth import Actor, Permission
-from core.monitoring import incidents, report
+from core.monitoring import alerting, incidents, report, results
 from core.monitoring.overview import overview
 from dashboard import charts
 from dashboard.background import scoring_banner
@@ -45,8 +45,8 @@ def overview_section(actor: Actor) -> None:
         st.plotly_chart(charts.sentiment_share(summary.sentiment), key="monitoring_sentiment")
 
 
-def stored_reports(actor: Actor) -> list[report.StoredReport]:
-    stored = attempt(lambda s, actor: report.reports(s, actor=actor)) or []
+def stored_reports(actor: Actor) -> list[results.StoredReport]:
+    stored = attempt(lambda s, actor: results.reports(s, actor=actor)) or []
     if not stored:
         st.info(
             "No drift reports yet. The worker writes the weekly reports once every claim is scored and every "
@@ -55,7 +55,7 @@ def stored_reports(actor: Actor) -> list[report.StoredReport]:
     return stored
 
 
-def drift_section(stored: list[report.StoredReport]) -> None:
+def drift_section(stored: list[results.StoredReport]) -> None:
     st.caption(
         f"Each week compared with the champion's training window "
         f"({stored[0].reference_start} .. {stored[0].reference_end})."
@@ -138,7 +138,9 @@ def acknowledge_controls(incident: incidents.Incident, viewer: Actor) -> None:
         if st.form_submit_button("Acknowledge this alert", key="ack_submit"):
             if alert is None:
                 st.error("Choose the alert to acknowledge.")
-            elif attempt(lambda s, actor: report.acknowledge(s, actor=actor, alert_id=alert.id, note=note)) is not None:
+            elif (
+                attempt(lambda s, actor: alerting.acknowledge(s, actor=actor, alert_id=alert.id, note=note)) is not None
+            ):
                 _done(f"Acknowledged: {alert.message}.", "ack_alert", "ack_note")
 
 
@@ -148,7 +150,7 @@ def _week_label(box: incidents.Inbox, start: object) -> str:
 
 
 @st.fragment(key="monitoring_alerts")
-def alerts_section(stored: list[report.StoredReport]) -> None:
+def alerts_section(stored: list[results.StoredReport]) -> None:
     """The alerts inbox (one incident per week: its signals × segments), one week's
     details, acknowledgement and retraining: picking a week or acknowledging reruns only
     this part."""

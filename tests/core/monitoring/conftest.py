@@ -13,7 +13,8 @@ from core import scoring
 from core.auth import cli_actor
 from core.data.generator import GeneratorConfig
 from core.data.seeding import seed
-from core.monitoring.report import DriftRun, run_drift
+from core.monitoring.report import run_drift
+from core.monitoring.results import DriftRun
 from db import migrate
 from db.session import engine_for, reset_caches
 from tests.conftest import train_tiny

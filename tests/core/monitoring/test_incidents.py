@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core import accounts, audit
 from core.auth import Actor, Role, cli_actor
 from core.errors import InvalidInput, PermissionDenied
-from core.monitoring import drift, incidents, report
+from core.monitoring import alerting, drift, incidents, report, results
 from db.models import AuditLog, DriftAlert, DriftReport, ModelVersion
 from db.session import engine_for
 from tests.conftest import run_at_once
@@ -44,19 +44,15 @@ STORM = [
 ]
 
 
-def store(session: Session, version: ModelVersion, start: date, metrics: list[drift.Metric]) -> report.ReportSummary:
-    return report._store(
+def store(session: Session, version: ModelVersion, start: date, metrics: list[drift.Metric]) -> results.ReportSummary:
+    computed = report.ComputedWindow(start, start + timedelta(days=6), 300, metrics, [])
+    return report.store_window(
         session,
-        version,
-        "week",
-        start,
-        start + timedelta(days=6),
-        date(2025, 11, 1),
-        date(2026, 3, 8),
-        300,
-        metrics,
-        [],
-        drift.DriftThresholds(),
+        version=version,
+        window="week",
+        reference=(date(2025, 11, 1), date(2026, 3, 8)),
+        computed=computed,
+        thresholds=drift.DriftThresholds(),
     )
 
 
@@ -107,7 +103,7 @@ def test_a_window_raises_one_alert_per_signal_and_segment(world) -> None:  # typ
         metric("field", "claimed_amount", "all", severity=1.5),
         metric("field", "claimed_amount", "all", severity=4.0),
     ]
-    assert [m.severity for m in report.alerting(repeated)] == [4.0]  # the most severe one
+    assert [m.severity for m in alerting.alerts_to_raise(repeated)] == [4.0]  # the most severe one
     with session.begin():
         summary = store(session, version, MONDAY + timedelta(days=21), repeated)
     assert len(summary.alerts) == 1
@@ -140,7 +136,7 @@ def test_the_inbox_counts_open_alerts_and_opens_on_the_newest_week_with_open_ale
         assert box.latest_open().window_start == MONDAY + timedelta(days=7)  # not the newest, quiet, week
         newest = box.latest_open()
         [alert] = newest.open_alerts
-        report.acknowledge(session, actor=manager, alert_id=alert.id, note="Known storm tail")
+        alerting.acknowledge(session, actor=manager, alert_id=alert.id, note="Known storm tail")
     with session.begin():
         box = incidents.inbox(session, actor=manager)
     assert box.open_alerts == 6 and box.latest_open().window_start == MONDAY
@@ -153,7 +149,7 @@ def test_acknowledging_an_incident_acknowledges_all_its_open_alerts_in_one_audit
     session, _, manager = world
     with session.begin():
         storm = incidents.inbox(session, actor=manager).incident(MONDAY)
-        report.acknowledge(session, actor=manager, alert_id=storm.alerts[0].id, note="Storm: amounts expected")
+        alerting.acknowledge(session, actor=manager, alert_id=storm.alerts[0].id, note="Storm: amounts expected")
     with session.begin():
         with pytest.raises(InvalidInput, match="5 open alerts now, not 6"):  # the page showed 6 before
             incidents.acknowledge_incident(
@@ -260,7 +256,7 @@ def test_two_managers_acknowledging_one_alert_at_once_land_one_acknowledgement(r
     session, storm, managers, act = racing
     alert_id = storm.alerts[0].id
     results, errors = act(
-        lambda s, manager: report.acknowledge(s, actor=manager, alert_id=alert_id, note=f"seen by {manager.username}")
+        lambda s, manager: alerting.acknowledge(s, actor=manager, alert_id=alert_id, note=f"seen by {manager.username}")
     )
     assert list(results.values()) == [alert_id] and len(errors) == 1, errors
     assert isinstance(errors[0], InvalidInput) and "already acknowledged" in str(errors[0])

@@ -16,7 +16,7 @@ from core import registry
 from core.auth import Actor, Role
 from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
-from core.monitoring import report
+from core.monitoring import alerting, report, results
 from core.tasks import Task
 from db.models import AuditLog, DriftAlert, DriftReport
 from tests.core.monitoring.conftest import ADMIN, train
@@ -25,7 +25,7 @@ SHIFT = date(2026, 5, 1)
 MANAGER = Actor("max", Role.MANAGER, None)
 
 
-def alert_metrics(result: report.DriftRun) -> dict[date, list[str]]:
+def alert_metrics(result: results.DriftRun) -> dict[date, list[str]]:
     return {r.window_start: r.alerts for r in result.reports}
 
 
@@ -89,11 +89,11 @@ def test_a_new_fraud_ring_is_flagged_by_text_before_any_decision_and_a_retrained
 def test_alerts_are_acknowledged_by_managers_with_a_note_and_audited(scenario_world) -> None:  # type: ignore[no-untyped-def]
     sessions, _ = scenario_world
     with sessions() as session, session.begin():
-        open_alerts = report.alerts(session, actor=ADMIN, open_only=True)
+        open_alerts = alerting.alerts(session, actor=ADMIN, open_only=True)
         assert open_alerts
         with pytest.raises(InvalidInput, match="say what you did"):
-            report.acknowledge(session, actor=ADMIN, alert_id=open_alerts[0].id, note=" ")
-        report.acknowledge(session, actor=ADMIN, alert_id=open_alerts[0].id, note="Storm expected; retraining queued")
+            alerting.acknowledge(session, actor=ADMIN, alert_id=open_alerts[0].id, note=" ")
+        alerting.acknowledge(session, actor=ADMIN, alert_id=open_alerts[0].id, note="Storm expected; retraining queued")
     with sessions() as session:
         alert = session.get(DriftAlert, open_alerts[0].id)
         assert alert.acknowledged_at is not None and alert.acknowledgement.startswith("Storm")
@@ -104,7 +104,7 @@ def test_alerts_are_acknowledged_by_managers_with_a_note_and_audited(scenario_wo
             == 1
         )
         with pytest.raises(PermissionDenied):
-            report.acknowledge(session, actor=Actor("ada", Role.ADJUSTER, None), alert_id=open_alerts[1].id, note="x")
+            alerting.acknowledge(session, actor=Actor("ada", Role.ADJUSTER, None), alert_id=open_alerts[1].id, note="x")
 
 
 @pytest.mark.parametrize("scenario_world", [("storm_surge", 8_000)], indirect=True)
@@ -114,7 +114,7 @@ def test_running_drift_again_adds_no_duplicate_reports(scenario_world) -> None: 
         again = report.run_drift(session, actor=ADMIN, window="week")
         assert again.reports == []
         assert session.scalar(select(func.count()).select_from(DriftReport)) == len(result.reports)
-        stored = report.reports(session, actor=MANAGER)
+        stored = results.reports(session, actor=MANAGER)
     assert [r.window_start for r in stored] == sorted(r.window_start for r in result.reports)
 
 
@@ -138,19 +138,19 @@ def test_alerts_are_posted_to_the_webhook_and_a_bad_url_is_reported_not_raised(
     threading.Thread(target=server.handle_request, daemon=True).start()
     monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
     get_settings.cache_clear()
-    assert report.notify(result) is None
+    assert alerting.notify(result) is None
     server.server_close()
     [body] = received
     assert body["source"] == "claimlens"
     assert sum(len(w["alerts"]) for w in body["alerts"]) == result.alerts
     monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", "hooks.example.com/no-scheme")
     get_settings.cache_clear()
-    assert "failed" in (report.notify(result) or "")
+    assert "failed" in (alerting.notify(result) or "")
     # A closed port, and a token in the URL: the failure names the host, never the token.
     monkeypatch.setenv("CLAIMLENS_DRIFT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook/T0KEN?key=S3CRET")
     get_settings.cache_clear()
     with caplog.at_level(logging.WARNING):
-        said = report.notify(result) or ""
+        said = alerting.notify(result) or ""
     assert said.startswith("webhook to http://127.0.0.1 failed")
     assert not [text for text in (said, caplog.text) if "T0KEN" in text or "S3CRET" in text]
     get_settings.cache_clear()

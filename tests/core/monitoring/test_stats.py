@@ -67,7 +67,7 @@ def test_severity_follows_each_metrics_verdict_rule() -> None:
 
 
 def test_reports_stored_without_severity_get_it_from_their_thresholds() -> None:
-    from core.monitoring.report import _with_severity
+    from core.monitoring.results import _with_severity
 
     stored = drift.Metric(
         "field", "claimed_amount", "all", "psi+ks", 0.05, 0.1, 1e-12, 1000, 1000, {"wasserstein_sd": 0.3}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.monitoring import drift, report
+from core.monitoring import calculator, drift
 
 
 def narratives(names: list[str], text: str) -> pd.DataFrame:
@@ -22,7 +22,8 @@ def test_changed_terms_hold_no_claimant_name_or_contact_even_when_it_recurs() ->
     kowalskis = ["Maria Kowalski", "Piotr Kowalski", "Anna Kowalski", "Ewa Kowalski"] * 10
     current = narratives(kowalskis, "Caller {name} reported storm damage, reach her at +48 601 234 567")
     terms = {
-        t["term"] for t in drift.changed_terms(report._narratives(reference, 40, 2), report._narratives(current, 40, 3))
+        t["term"]
+        for t in drift.changed_terms(calculator.narratives(reference, 40, 2), calculator.narratives(current, 40, 3))
     }
     assert "storm" in terms  # what changed is still found
     assert not terms & {"kowalski", "maria", "piotr", "anna", "ewa", "nowak", "byrne"}
@@ -32,4 +33,4 @@ def test_narratives_without_personal_fields_filled_are_sampled_as_they_are() -> 
     frame = pd.DataFrame(
         {"narrative": ["hail on the roof", None], "claimant_name": [None, None], "claimant_contact": [None, None]}
     )
-    assert sorted(report._narratives(frame, 5, 0)) == ["", "hail on the roof"]
+    assert sorted(calculator.narratives(frame, 5, 0)) == ["", "hail on the roof"]
