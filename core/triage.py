@@ -14,14 +14,17 @@ query of its own so that a page can show its rows before the count arrives.
 Claims referred to SIU wait in `siu_review`, outside the triage view, in their own view
 (`QUEUE_VIEWS`) for the SIU reviewers, whatever their band.
 
-Triage priority (0-100, higher first), computed by `priority` when a claim is scored:
+Triage priority (0-100, higher first), computed by `priority` when a claim is scored and
+stored with its prediction, so the queue pages through an index:
 
     priority = 100 * (w_risk * p
                       + w_amount * min(log10(1 + amount) / log10(1 + AMOUNT_CAP), 1)
                       + w_wait * min(days_waiting / (2 * sla_days), 1)) / (w_risk + w_amount + w_wait)
 
-with weights and SLA from settings (`CLAIMLENS_TRIAGE_*`); days waiting are counted
-from the report date to the scoring time.
+with weights and SLA from settings (`CLAIMLENS_TRIAGE_*`); days waiting are counted from
+the report date to today. A claim's priority ages: each day the worker brings the waiting
+part of every open claim's serving prediction up to date (`age_priorities`), so a claim
+left waiting rises in the queue instead of keeping the priority it was scored with.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ from db.models import (
 )
 
 AMOUNT_CAP = 1_000_000.0  # a claimed amount at or above this gets the whole amount weight
+
+
+AGE_READ_ROWS = 5_000  # predictions read at a time when priorities are aged
 
 
 def priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
@@ -339,3 +345,31 @@ def take_next(session: Session, *, actor: Actor) -> Assignment | None:
             )
             return Assignment(claim_id, claim_number, version + 1)
     return None
+
+
+def age_priorities(session: Session, *, actor: Actor, today: date | None = None) -> int:
+    """Bring the waiting part of priority up to `today` (default: today) for every open
+    claim's serving prediction; returns how many changed. Reads first and writes only
+    the priorities that changed, at the end (on SQLite the write lock is held briefly)."""
+    require(actor, Permission.RUN_SCORING)
+    served = serving.serving(session)
+    if served is None:
+        return 0
+    today, settings = today or clock.now().date(), get_settings()
+    rows = session.execute(
+        select(Prediction.id, Prediction.probability, Prediction.priority, Claim.claimed_amount, Claim.report_date)
+        .join(Claim, Claim.id == Prediction.claim_id)
+        .where(Claim.is_open, served.served())
+        .execution_options(yield_per=AGE_READ_ROWS)
+    )
+    changed = []
+    for prediction_id, probability, stored, amount, reported in rows:
+        aged = priority(probability, float(amount), (today - reported).days, settings)
+        if aged != stored:
+            changed.append({"id": prediction_id, "priority": aged})
+    if changed:
+        session.execute(update(Prediction), changed)
+        details = {"predictions": len(changed), "as_of": today.isoformat()}
+        audit.record(session, actor=actor, action="triage.priorities_aged", entity_type="model_version",
+                     entity_id=served.champion_id, details=details)  # fmt: skip
+    return len(changed)

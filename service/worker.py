@@ -24,11 +24,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit_chain, explanations, jobs, registry, scoring, serving
+from core import audit_chain, clock, explanations, jobs, registry, scoring, serving, triage
 from core.auth import Actor
 from core.errors import ClaimLensError
 from core.monitoring.alerting import notify
@@ -91,14 +92,15 @@ class Background:
         self._next_score_check = 0.0
         self._backoff_until = 0.0  # after an error, all background work waits
         self._drift_due = True  # once at start: reports may be missing for what is already scored
+        self._aged_on: date | None = None  # the day open claims' priorities were last aged
 
     def step(self) -> bool:
-        """Score, report, explain or seal a little; False when there was nothing to do (or
+        """Score, age priorities, report, explain or seal a little; False when there was nothing to do (or
         an error a moment ago asks to wait)."""
         if time.monotonic() < self._backoff_until:
             return False
         try:
-            return self._score() or self._drift() or self._explain() or self._seal()
+            return self._score() or self._age() or self._drift() or self._explain() or self._seal()
         except ClaimLensError as error:  # e.g. the champion's folder is gone: say so, keep serving runs
             log.warning("background scoring: %s", error)
         except Exception:  # a locked or lost database, a broken model file: log it, back off, go on
@@ -135,6 +137,18 @@ class Background:
             return False
         self._drift_due = True
         return True
+
+    def _age(self) -> bool:
+        """Once a day (and at start): open claims' priorities count today's wait (`core.triage`)."""
+        today = clock.now().date()
+        if self._aged_on == today:
+            return False
+        with self.sessions() as session, session.begin():
+            aged = triage.age_priorities(session, actor=self.actor, today=today)
+        self._aged_on = today
+        if aged:
+            log.info("aged the priority of %s open claims to %s", aged, today)
+        return bool(aged)
 
     def _training_waits(self) -> bool:
         with self.sessions() as session:

@@ -120,6 +120,7 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         (P.IMPORT_CLAIMS,),
         lambda s, a: importing.import_file(s, actor=a, path=Path("no-such-claims.csv")),
     ),
+    ("triage.age_priorities", (P.RUN_SCORING,), lambda s, a: triage.age_priorities(s, actor=a)),
     ("monitoring.overview.overview", (P.VIEW_MONITORING,), lambda s, a: overview.overview(s, actor=a)),
     ("monitoring.report.run_drift", (P.RUN_SCORING,), lambda s, a: report.run_drift(s, actor=a)),
     ("monitoring.results.reports", (P.VIEW_MONITORING,), lambda s, a: results.reports(s, actor=a)),

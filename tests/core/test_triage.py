@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from core import registry, triage
-from core.auth import Actor, Role
+from core.auth import Actor, Role, cli_actor
 from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
 from core.tasks import Task
@@ -212,3 +212,35 @@ def test_triage_priority_rises_with_risk_amount_and_waiting() -> None:
     assert triage.priority(0.2, 500_000, 1, settings) > base
     assert triage.priority(0.2, 1000, 9, settings) > base
     assert 0 <= triage.priority(1.0, 10**9, 1000, settings) <= 100
+
+
+def test_a_waiting_claims_priority_ages_each_day_and_the_queue_follows(scored_database: str) -> None:
+    settings = get_settings()
+    prediction_of = select(Prediction.claim_id, Prediction.priority, Prediction.probability,
+                           Claim.claimed_amount, Claim.report_date, Claim.is_open).join(Claim)  # fmt: skip
+    with session_scope() as session:
+        scored = {row.claim_id: row for row in session.execute(prediction_of)}
+        newest = max(row.report_date for row in scored.values() if row.is_open)
+        triage.age_priorities(session, actor=cli_actor(), today=newest)  # the day the newest claim came in
+    with session_scope() as session:
+        before = {row.claim_id: row for row in session.execute(prediction_of)}
+        later = newest + timedelta(days=3)
+        aged = triage.age_priorities(session, actor=cli_actor(), today=later)
+    with session_scope() as session:
+        after = {row.claim_id: row.priority for row in session.execute(prediction_of)}
+    assert aged > 0
+    for claim_id, row in before.items():
+        if row.is_open:  # three more days of waiting, by the same rule as at scoring
+            waited = (later - row.report_date).days
+            assert after[claim_id] == triage.priority(row.probability, float(row.claimed_amount), waited, settings)
+        else:
+            assert after[claim_id] == scored[claim_id].priority  # a decided claim's priority is history
+    recent = 2 * settings.triage_sla_days
+    risen = [c for c, row in before.items() if row.is_open and (later - row.report_date).days <= recent]
+    assert risen and all(after[c] > before[c].priority for c in risen)
+    rows = full_queue(actor("adjuster"))
+    assert [r.priority for r in rows] == sorted((after[r.claim_id] for r in rows), reverse=True)
+    with session_scope() as session:
+        assert triage.age_priorities(session, actor=cli_actor(), today=later) == 0  # once a day is enough
+        logged = session.scalars(select(AuditLog.details).where(AuditLog.action == "triage.priorities_aged")).all()
+    assert [d["as_of"] for d in logged][-1] == later.isoformat() and logged[-1]["predictions"] == aged

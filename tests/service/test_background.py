@@ -3,16 +3,18 @@ training runs, and loads each champion once (never on an idle loop)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import jobs, registry, scoring, serving
+from core import clock, jobs, registry, scoring, serving
 from core.auth import cli_actor
 from core.run_spec import TrainingConfig
 from core.tasks import Task
-from db.models import DriftReport, Prediction, ScoringRun
+from db.models import Claim, DriftReport, Prediction, ScoringRun
 from service import worker
 from tests.conftest import train_tiny
 
@@ -142,3 +144,27 @@ def test_the_worker_survives_an_unexpected_error_in_background_work(
     assert not work.step()  # logged and backed off, not raised: queued training still gets served
     monkeypatch.undo()
     assert not work.step()  # still backing off
+
+
+def test_the_worker_ages_open_claims_priorities_once_a_day(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scoring.score(sessions, actor=ADMIN, explain_limit=0, device="cpu")
+    with sessions() as session:
+        newest = session.scalar(select(func.max(Claim.report_date)).where(Claim.is_open))
+    assert newest is not None
+    day = {"at": datetime.combine(newest, time(9), UTC)}
+    monkeypatch.setattr(clock, "now", lambda: day["at"])
+    work = background(sessions)
+
+    def priorities() -> dict[int, float]:
+        with sessions() as session:
+            return dict(session.execute(select(Prediction.id, Prediction.priority)).tuples().all())
+
+    assert work._age()  # at start: the claims reported lately have waited less than at scoring
+    first = priorities()
+    day["at"] += timedelta(hours=10)
+    assert not work._age() and priorities() == first  # the same day: nothing to do, nothing read twice
+    day["at"] += timedelta(days=1)
+    assert work._age()  # the next day the waiting claims rise
+    assert any(after > first[i] for i, after in priorities().items())
