@@ -209,9 +209,10 @@ def _authenticate(session: Session, *, username: str, password: str, source: str
         # lets an auditor see the same name tried again and again.
         return _refuse(session, f"unknown:{_digest(typed)[:12]}", None, WRONG_CREDENTIALS, reason="unknown user")
     failures = _claim_attempt(session, user)
-    until = _locked_until(session, user, source) if failures is not None else None
-    if failures is None or until is not None:
+    delayed = _administrator_delay(user, source) if failures is not None else None
+    if failures is None or delayed is not None:
         verify_password(_dummy_hash(), password)
+        until = delayed or _current_lock(session, user)
         return _refuse(session, user.username, user, WRONG_CREDENTIALS, reason="locked",
                        locked_until=until.isoformat() if until else None)  # fmt: skip
     if not user.password_hash or not verify_password(user.password_hash, password):
@@ -228,15 +229,19 @@ def _authenticate(session: Session, *, username: str, password: str, source: str
     return _signed_in(session, user)
 
 
-def _locked_until(session: Session, user: User, source: str | None) -> datetime | None:
-    """When this attempt may next be checked, if not now: an administrator's delay for this
-    source; for everyone else, a lock that a racing guess has just set."""
-    if user.role == Role.ADMIN:
-        wait = throttle.ADMINISTRATOR_DELAYS.wait(user.id, source, now())
-        return now() + wait if wait > timedelta(0) else None
+def _administrator_delay(user: User, source: str | None) -> datetime | None:
+    """Until when an administrator's next guess from `source` waits, if it must; None for
+    everyone else (a claimed attempt means no lock was set: the claim checked it)."""
+    if user.role != Role.ADMIN:
+        return None
+    wait = throttle.ADMINISTRATOR_DELAYS.wait(user.id, source, now())
+    return now() + wait if wait > timedelta(0) else None
+
+
+def _current_lock(session: Session, user: User) -> datetime | None:
+    """The lock that refused the claim (None when the quota of guesses is in flight instead)."""
     session.refresh(user, ["locked_until"])
-    until = _aware(user.locked_until)
-    return until if until is not None and until > now() else None
+    return _aware(user.locked_until)
 
 
 def _lock_after(session: Session, user: User, failures: int, source: str | None) -> datetime | None:

@@ -78,6 +78,10 @@ FIELDS: tuple[ClaimField, ...] = (
     ClaimField("amount_vs_insured", "Claimed share of insured value", "Amounts", "share",
                _share("claimed_amount", "insured_value")),
 )  # fmt: skip
+# The fields read for what they mean rather than as model inputs: the amount a claim asks
+# for (triage weighs it) and the day it was reported (the wait, the SLA, drift windows).
+AMOUNT = "claimed_amount"
+REPORTED = "report_date"
 STORED = tuple(f.name for f in FIELDS if f.derive is None)
 DERIVED = tuple(f for f in FIELDS if f.derive is not None)
 LABELS = {f.name: f.label for f in FIELDS}

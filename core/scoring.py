@@ -348,8 +348,7 @@ def _score_claims(
         return [
             {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
              "band": bands.band_for(float(p), thresholds), "input_hash": input_hash(row),
-             "priority": triage.priority(float(p), float(row["claimed_amount"]), (today - row["report_date"]).days,
-                                         settings)}
+             "priority": triage.priority_of(float(p), row, today, settings)}
             for row, p in zip(rows.to_dict("records"), probabilities, strict=True)
         ]  # fmt: skip
 

@@ -78,7 +78,7 @@ class AdministratorDelays:
         """Record a wrong password from `source`; the moment its next guess is checked."""
         with self._lock:
             failures = self._delays.get((user_id, source or ""), (0, moment))[0]
-            allowed = moment + min(timedelta(seconds=2**failures), cap)
+            allowed = moment + timedelta(seconds=min(2**failures, cap.total_seconds()))  # 2**47 s overflows
             self._delays[(user_id, source or "")] = (failures + 1, allowed)
             self._forget_stale(moment, cap)
             return allowed

@@ -30,13 +30,15 @@ left waiting rises in the queue instead of keeping the priority it was scored wi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit, clock, redaction, serving
+from core import audit, claim_fields, clock, redaction, serving
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED, Band
 from core.config import Settings, get_settings
@@ -57,6 +59,13 @@ AMOUNT_CAP = 1_000_000.0  # a claimed amount at or above this gets the whole amo
 
 
 AGE_READ_ROWS = 5_000  # predictions read at a time when priorities are aged
+PRIORITY_READS = (claim_fields.AMOUNT, claim_fields.REPORTED)  # the claim fields `priority_of` reads
+
+
+def priority_of(probability: float, claim: Mapping[Any, Any], today: date, settings: Settings) -> float:
+    """A claim's priority on `today`, from its fields (`PRIORITY_READS`) and its probability."""
+    waited = (today - claim[claim_fields.REPORTED]).days
+    return priority(probability, float(claim[claim_fields.AMOUNT]), waited, settings)
 
 
 def priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
@@ -356,17 +365,18 @@ def age_priorities(session: Session, *, actor: Actor, today: date | None = None)
     if served is None:
         return 0
     today, settings = today or clock.now().date(), get_settings()
+    reads = [getattr(Claim, name) for name in PRIORITY_READS]
     rows = session.execute(
-        select(Prediction.id, Prediction.probability, Prediction.priority, Claim.claimed_amount, Claim.report_date)
+        select(Prediction.id, Prediction.probability, Prediction.priority, *reads)
         .join(Claim, Claim.id == Prediction.claim_id)
         .where(Claim.is_open, served.served())
         .execution_options(yield_per=AGE_READ_ROWS)
-    )
+    ).mappings()
     changed = []
-    for prediction_id, probability, stored, amount, reported in rows:
-        aged = priority(probability, float(amount), (today - reported).days, settings)
-        if aged != stored:
-            changed.append({"id": prediction_id, "priority": aged})
+    for row in rows:
+        aged = priority_of(row["probability"], row, today, settings)
+        if aged != row["priority"]:
+            changed.append({"id": row["id"], "priority": aged})
     if changed:
         session.execute(update(Prediction), changed)
         details = {"predictions": len(changed), "as_of": today.isoformat()}

@@ -49,3 +49,14 @@ def test_spraying_many_accounts_from_one_address_is_slowed_down(
     clock["now"] = T0 + timedelta(seconds=2)
     with session.begin():
         assert accounts.authenticate(session, username="user10", password=PASSWORD, source="203.0.113.7").ok
+
+
+def test_an_administrators_delay_stays_at_its_cap_however_many_guesses_one_source_makes() -> None:
+    delays, cap = throttle.AdministratorDelays(), timedelta(minutes=5)
+    moment = T0
+    for _ in range(80):  # 2**47 seconds would not fit a timedelta
+        allowed = delays.failed(1, "10.6.6.6", moment, cap)
+        assert allowed - moment <= cap
+        moment = allowed
+    assert delays.wait(1, "10.6.6.6", moment - timedelta(seconds=1)) == timedelta(seconds=1)
+    assert delays.wait(1, "10.1.1.1", moment) == timedelta(0)  # another address waits for nothing

@@ -17,6 +17,7 @@ from core.tasks import Task
 from db.models import Claim, DriftReport, Prediction, ScoringRun
 from service import worker
 from tests.conftest import train_tiny
+from training.run import RunOutcome
 
 ADMIN = cli_actor()
 
@@ -84,14 +85,22 @@ def test_drift_reports_are_written_once_everything_is_scored_without_waiting_for
     assert progress.explained < progress.flagged  # explaining goes on afterwards
 
 
-def test_a_new_champion_is_loaded_once_and_rescores_the_open_claims(
-    sessions: sessionmaker[Session], loads: list[str], tiny_base_model: str
-) -> None:
-    work = background(sessions)
+def promote_a_challenger_after_scoring(
+    work: worker.Background, sessions: sessionmaker[Session], tiny_base_model: str
+) -> RunOutcome:
+    """The worker scores everything, then a newly trained claim model becomes champion."""
     run_until_idle(work)
     challenger = train_tiny(sessions, tiny_base_model, "claim_risk", epochs=1)
     with sessions() as session, session.begin():
         registry.promote(session, actor=ADMIN, version_id=challenger.model_version_id, override_reason="test")  # type: ignore[arg-type]
+    return challenger
+
+
+def test_a_new_champion_is_loaded_once_and_rescores_the_open_claims(
+    sessions: sessionmaker[Session], loads: list[str], tiny_base_model: str
+) -> None:
+    work = background(sessions)
+    challenger = promote_a_challenger_after_scoring(work, sessions, tiny_base_model)
     loaded_before = work.models.loads
     run_until_idle(work)  # no wait: a champion change is noticed at once
     assert work.models.loads == loaded_before + 1
@@ -119,10 +128,7 @@ def test_a_rollback_to_a_model_that_scored_everything_ends_the_hand_over_at_once
     sessions: sessionmaker[Session], tiny_base_model: str
 ) -> None:
     work = background(sessions)
-    run_until_idle(work)
-    challenger = train_tiny(sessions, tiny_base_model, "claim_risk", epochs=1)
-    with sessions() as session, session.begin():
-        registry.promote(session, actor=ADMIN, version_id=challenger.model_version_id, override_reason="test")  # type: ignore[arg-type]
+    promote_a_challenger_after_scoring(work, sessions, tiny_base_model)
     run_until_idle(work)
     with sessions() as session, session.begin():
         registry.rollback(session, actor=ADMIN, task=Task.CLAIM_RISK, reason="test")
