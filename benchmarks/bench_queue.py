@@ -96,6 +96,7 @@ class Dialect:
     day: Callable[[str], str]  # 2024-01-01 plus an integer expression of days
     claim_number: str
     json: Callable[[str], str]  # a JSON literal
+    json_object: str  # the function that builds a JSON object from key, value pairs
 
 
 SQLITE = Dialect(
@@ -105,6 +106,7 @@ SQLITE = Dialect(
     day=lambda days: f"date('2024-01-01', ({days}) || ' days')",
     claim_number="printf('CLM-%08d', i)",
     json=lambda value: f"'{value}'",
+    json_object="json_object",
 )
 POSTGRES = Dialect(
     series="WITH s AS MATERIALIZED (SELECT i FROM generate_series(1, {n}) AS g(i))",
@@ -113,6 +115,7 @@ POSTGRES = Dialect(
     day=lambda days: f"(DATE '2024-01-01' + ({days}))",
     claim_number="'CLM-' || lpad(i::text, 8, '0')",
     json=lambda value: f"CAST('{value}' AS json)",
+    json_object="jsonb_build_object",
 )
 
 
@@ -132,17 +135,18 @@ def claims_sql(dialect: Dialect, claims: int, me_id: int, other_id: int) -> str:
             FROM s
         )
         INSERT INTO claims (
-            claim_number, policy_number, line_of_business, policy_start_date, incident_date, incident_hour,
-            report_date, claimed_amount, insured_value, prior_claims, police_report, witnesses, region, channel,
-            claimant_name, claimant_contact, narrative, status, assigned_to_id, version
+            claim_number, policy_number, incident_date, report_date, amount, fields, status, assigned_to_id, version
         )
-        SELECT {d.claim_number}, 'POL-' || {d.rint(300000)}, {pick(d, LINES)},
-               {d.day("days - lag - 30 - age")}, {d.day("days - lag")}, {d.rint(24)}, {d.day("days")},
+        SELECT {d.claim_number}, 'POL-' || {d.rint(300000)}, {d.day("days - lag")}, {d.day("days")},
                CAST((200 + amt * amt * 60000) * 100 AS INTEGER) / 100.0,
-               CAST((5000 + amt * 150000) * 100 AS INTEGER) / 100.0,
-               {d.rint(5)}, {pick(d, POLICE)}, {d.rint(4)}, {pick(d, REGIONS)}, {pick(d, CHANNELS)},
-               'Claimant ' || i, 'claimant' || i || '@example.com',
-               {pick(d, OPENINGS)} || ' ' || {pick(d, DETAILS)},
+               {d.json_object}(
+                   'line_of_business', {pick(d, LINES)}, 'policy_start_date', {d.day("days - lag - 30 - age")},
+                   'incident_hour', {d.rint(24)}, 'insured_value', CAST((5000 + amt * 150000) * 100 AS INTEGER) / 100.0,
+                   'prior_claims', {d.rint(5)}, 'police_report', {pick(d, POLICE)}, 'witnesses', {d.rint(4)},
+                   'region', {pick(d, REGIONS)}, 'channel', {pick(d, CHANNELS)}, 'claimant_name', 'Claimant ' || i,
+                   'claimant_contact', 'claimant' || i || '@example.com',
+                   'narrative', {pick(d, OPENINGS)} || ' ' || {pick(d, DETAILS)}
+               ),
                CASE WHEN st < 0.85 THEN 'new' WHEN st < 0.95 THEN 'in_review' ELSE 'decided' END,
                CASE WHEN st < 0.85 THEN NULL WHEN asg < 0.01 THEN {me_id} ELSE {other_id} END,
                1
@@ -259,6 +263,10 @@ def create_bench_indexes(engine: Engine, specs: list[str]) -> None:
     engine.dispose()
 
 
+def _narrative(engine: Engine) -> str:
+    return "fields ->> 'narrative'" if engine.dialect.name == "postgresql" else "json_extract(fields, '$.narrative')"
+
+
 def data_summary(engine: Engine, me_id: int) -> str:
     with engine.connect() as connection:
         bands = dict(connection.execute(text("SELECT band, count(*) FROM predictions GROUP BY band")).all())
@@ -266,7 +274,9 @@ def data_summary(engine: Engine, me_id: int) -> str:
             text("SELECT count(*) FROM claims WHERE assigned_to_id = :me AND status IN ('new', 'in_review')"),
             {"me": me_id},
         ).scalar()
-        cash = connection.execute(text("SELECT count(*) FROM claims WHERE narrative LIKE '%cash%'")).scalar()
+        cash = connection.execute(
+            text(f"SELECT count(*) FROM claims WHERE {_narrative(engine)} LIKE '%cash%'")
+        ).scalar()
         explained = connection.execute(text("SELECT count(*) FROM explanations")).scalar()
     return (
         f"  bands {bands}; explanations {explained}; narratives with 'cash' {cash}; open claims assigned to {ME} {mine}"

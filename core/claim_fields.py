@@ -1,116 +1,116 @@
-"""The claim's stored fields as people read them: for each, a label, the section it
-belongs to (claimant, policy, incident, amounts) and how its value is written. Pages
-lay out `sections(fields)`; none of them names a claim field.
+"""The claim's fields as people read them, from the active schema (`core.schema`): for
+each, its label, the section it belongs to and how its value is written. Pages lay out
+`sections(fields)`; none of them names a claim field.
 
-A few fields are derived from the stored ones (policy age at the incident, days to
-report, the claimed share of the insured value): what an adjuster would otherwise
-compute in their head, what the claim model's fields measure (`core.modeling.features`
-uses the same names) and what drift monitors (`with_derived`). Each derivation is
-written once, over a frame of claims, and serves one claim as a frame of one row.
+Derived fields (days between two dates, a ratio of two amounts, the hour of a timestamp)
+are what an adjuster would otherwise work out in their head; the claim model, drift and
+the review page all compute them here (`derive`, `with_derived`), written once over a
+frame of claims and serving one claim as a frame of one row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 import pandas as pd
 
-CURRENCY = "$"
-MONEY_TABLE_FORMAT = "dollar"  # the same currency in st.column_config's number formats
-Kind = Literal["text", "category", "date", "money", "count", "hour", "days", "share"]
-SECTIONS = ("Claimant", "Policy", "Incident", "Amounts")
+from core.schema import DerivedField, DerivedKind, FieldType, Schema, StoredField, active_schema
+
+Kind = Literal["text", "category", "date", "moment", "money", "number", "count", "yesno", "hour", "days", "share"]
+_KINDS: dict[FieldType, Kind] = {
+    FieldType.NUMBER: "number", FieldType.INTEGER: "count", FieldType.MONEY: "money", FieldType.BOOLEAN: "yesno",
+    FieldType.CATEGORY: "category", FieldType.ORDINAL: "category", FieldType.HOUR: "hour", FieldType.DATE: "date",
+    FieldType.TIMESTAMP: "moment", FieldType.TEXT: "text", FieldType.IDENTIFIER: "text",
+}  # fmt: skip
+_DERIVED_KINDS: dict[DerivedKind, Kind] = {
+    DerivedKind.DAYS_BETWEEN: "days", DerivedKind.RATIO: "share", DerivedKind.HOUR_OF: "hour",
+}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ClaimField:
-    """One row of a claim's sections: a stored column, or a value derived from several."""
-
-    name: str
-    label: str
-    section: str
-    kind: Kind
-    derive: Callable[[pd.DataFrame], pd.Series] | None = None  # None: the stored column `name`
-
-    def value(self, fields: Mapping[str, Any]) -> Any:
-        """The value from a claim's fields (KeyError when a field it needs is absent; None
-        when an input is masked, missing or zero)."""
-        if self.derive is None:
-            return fields[self.name]
-        try:
-            derived = self.derive(pd.DataFrame([dict(fields)])).iloc[0]
-        except (TypeError, ValueError, pd.errors.ParserError):  # a masked input ("•••")
-            return None
-        return None if pd.isna(derived) else derived.item() if hasattr(derived, "item") else derived
+def kind_of(item: StoredField | DerivedField) -> Kind:
+    return _DERIVED_KINDS[item.kind] if isinstance(item, DerivedField) else _KINDS[item.type]
 
 
-def _days_between(start: str, end: str) -> Callable[[pd.DataFrame], pd.Series]:
-    return lambda f: (pd.to_datetime(f[end]) - pd.to_datetime(f[start])).dt.days
+def derive(claims: pd.DataFrame, item: DerivedField) -> pd.Series:
+    """A derived field over a frame of claims: NaN where an input is missing (or, for a
+    ratio, where the denominator is not positive)."""
+    if item.kind is DerivedKind.DAYS_BETWEEN:
+        start, end = (pd.to_datetime(claims[name], errors="coerce") for name in item.inputs)
+        return (end - start).dt.days.astype(float)
+    if item.kind is DerivedKind.RATIO:
+        part, whole = (pd.to_numeric(claims[name], errors="coerce").astype(float) for name in item.inputs)
+        return part / whole.where(whole > 0)
+    return pd.to_datetime(claims[item.inputs[0]], errors="coerce").dt.hour.astype(float)
 
 
-def _share(part: str, whole: str) -> Callable[[pd.DataFrame], pd.Series]:
-    """`part / whole`; NaN where the whole is zero."""
-    return lambda f: f[part].astype(float) / f[whole].astype(float).where(f[whole].astype(float) > 0)
-
-
-FIELDS: tuple[ClaimField, ...] = (
-    ClaimField("claimant_name", "Name", "Claimant", "text"),
-    ClaimField("claimant_contact", "Contact", "Claimant", "text"),
-    ClaimField("prior_claims", "Prior claims", "Claimant", "count"),
-    ClaimField("policy_number", "Policy number", "Policy", "text"),
-    ClaimField("line_of_business", "Line of business", "Policy", "category"),
-    ClaimField("policy_start_date", "Policy start", "Policy", "date"),
-    ClaimField("policy_age", "Policy age at incident", "Policy", "days",
-               _days_between("policy_start_date", "incident_date")),
-    ClaimField("claim_number", "Claim number", "Incident", "text"),
-    ClaimField("incident_date", "Incident date", "Incident", "date"),
-    ClaimField("incident_hour", "Time of incident", "Incident", "hour"),
-    ClaimField("report_date", "Reported", "Incident", "date"),
-    ClaimField("report_delay", "Days to report", "Incident", "days", _days_between("incident_date", "report_date")),
-    ClaimField("channel", "Reported via", "Incident", "category"),
-    ClaimField("region", "Region", "Incident", "category"),
-    ClaimField("police_report", "Police report", "Incident", "category"),
-    ClaimField("witnesses", "Witnesses", "Incident", "count"),
-    ClaimField("claimed_amount", "Claimed", "Amounts", "money"),
-    ClaimField("insured_value", "Insured value", "Amounts", "money"),
-    ClaimField("amount_vs_insured", "Claimed share of insured value", "Amounts", "share",
-               _share("claimed_amount", "insured_value")),
-)  # fmt: skip
-# The fields read for what they mean rather than as model inputs: the amount a claim asks
-# for (triage weighs it) and the day it was reported (the wait, the SLA, drift windows).
-AMOUNT = "claimed_amount"
-REPORTED = "report_date"
-STORED = tuple(f.name for f in FIELDS if f.derive is None)
-DERIVED = tuple(f for f in FIELDS if f.derive is not None)
-LABELS = {f.name: f.label for f in FIELDS}
-
-
-def with_derived(claims: pd.DataFrame) -> pd.DataFrame:
+def with_derived(claims: pd.DataFrame, schema: Schema | None = None) -> pd.DataFrame:
     """`claims` with a column per derived field (NaN where an input is missing or zero)."""
     frame = claims.copy()
-    for spec in DERIVED:
-        assert spec.derive is not None
-        frame[spec.name] = spec.derive(frame).astype(float)
+    for item in (schema or active_schema()).derived:
+        frame[item.name] = derive(frame, item) if set(item.inputs) <= set(frame.columns) else float("nan")
     return frame
 
 
-def money(value: float) -> str:
+def value_of(item: StoredField | DerivedField, fields: Mapping[str, Any]) -> Any:
+    """A field's value from a claim's fields (KeyError when a field it needs is absent;
+    None when an input is masked, missing or zero)."""
+    if isinstance(item, StoredField):
+        return fields[item.name]
+    row = pd.DataFrame([{name: fields[name] for name in item.inputs}])
+    try:
+        derived = derive(row, item).iloc[0]
+    except (TypeError, ValueError, pd.errors.ParserError):  # a masked input ("•••")
+        return None
+    return None if pd.isna(derived) else derived.item() if hasattr(derived, "item") else derived
+
+
+def labels(schema: Schema | None = None) -> dict[str, str]:
+    """Field name → the label people read."""
+    return (schema or active_schema()).labels
+
+
+def label(name: str, schema: Schema | None = None) -> str:
+    """A field's label; the name, tidied, for a field the schema no longer declares."""
+    return labels(schema).get(name) or name.replace("_", " ").capitalize()
+
+
+def money(value: float, currency: str = "$") -> str:
     """An amount as people write it: currency, thousands separators, cents only when there are any."""
-    return f"{CURRENCY}{value:,.2f}" if round(value, 2) % 1 else f"{CURRENCY}{value:,.0f}"
+    return f"{currency}{value:,.2f}" if round(value, 2) % 1 else f"{currency}{value:,.0f}"
 
 
-def format_value(kind: Kind, value: Any) -> str:
+def currency(schema: Schema | None = None) -> str:
+    """The symbol amounts are shown with (the amount field's `currency`)."""
+    schema = schema or active_schema()
+    amount = schema.roles.amount
+    return getattr(schema.field(amount), "currency", "") if amount else ""
+
+
+def format_value(kind: Kind, value: Any, currency: str = "$") -> str:
     """A field's value for display; text (including a masked value) is shown as stored."""
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):
         return "—"
+    if kind == "date" and isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if kind == "moment" and isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, str):
         return value.replace("_", " ") if kind == "category" else value
     if kind == "money":
-        return money(float(value))
+        return money(float(value), currency)
     if kind == "date" and isinstance(value, date):
         return f"{value.day} {value:%b %Y}"
+    if kind == "moment" and isinstance(value, datetime):
+        return f"{value.day} {value:%b %Y %H:%M}"
     if kind == "hour":
         return f"{int(value):02d}:00–{int(value):02d}:59"
     if kind == "days":
@@ -119,7 +119,22 @@ def format_value(kind: Kind, value: Any) -> str:
         return f"{float(value):.0%}"
     if kind == "count":
         return f"{int(value):,}"
+    if kind == "yesno":
+        return "yes" if value else "no"
+    if kind == "number":
+        return f"{float(value):,.4g}"
     return str(value)
+
+
+def describe(name: str, fields: Mapping[str, Any], schema: Schema | None = None) -> str:
+    """A field and its value in words, for an explanation's reason ("Days to report: 3 days")."""
+    schema = schema or active_schema()
+    try:
+        item = schema.field(name)
+        value = value_of(item, fields)
+    except KeyError:
+        return f"{label(name, schema)}: {fields.get(name, '—')}"
+    return f"{item.display}: {format_value(kind_of(item), value, currency(schema))}"
 
 
 @dataclass(frozen=True)
@@ -128,14 +143,36 @@ class Section:
     rows: tuple[tuple[str, str], ...]  # (label, formatted value)
 
 
-def sections(fields: Mapping[str, Any]) -> list[Section]:
-    """The claim's fields grouped into sections, labelled and formatted, in reading order.
-    Rows that need a field absent from `fields` are left out."""
-    grouped: dict[str, list[tuple[str, str]]] = {title: [] for title in SECTIONS}
-    for spec in FIELDS:
+def sections(fields: Mapping[str, Any], schema: Schema | None = None) -> list[Section]:
+    """The claim's fields grouped into sections (in the order the schema first names
+    them), labelled and formatted; the text the encoder reads is shown apart, and rows
+    that need a field absent from `fields` are left out."""
+    schema = schema or active_schema()
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    symbol = currency(schema)
+    for item in schema.all_fields:
+        if item.name in schema.text:
+            continue
+        rows = grouped.setdefault(item.section, [])
         try:
-            value = spec.value(fields)
+            value = value_of(item, fields)
         except KeyError:
             continue
-        grouped[spec.section].append((spec.label, format_value(spec.kind, value)))
+        rows.append((item.display, format_value(kind_of(item), value, getattr(item, "currency", "") or symbol)))
     return [Section(title, tuple(rows)) for title, rows in grouped.items() if rows]
+
+
+def stored_names(schema: Schema | None = None) -> tuple[str, ...]:
+    """Every stored column of the schema."""
+    return tuple(item.name for item in (schema or active_schema()).fields)
+
+
+def text_label(schema: Schema | None = None) -> str:
+    """What explanations call the text the encoder reads ("narrative", "adjuster notes")."""
+    schema = schema or active_schema()
+    return label(schema.text[0], schema).lower() if len(schema.text) == 1 else "claim text"
+
+
+def money_table_format(schema: Schema | None = None) -> str:
+    """The amount's currency as a `st.column_config.NumberColumn` format."""
+    return {"$": "dollar", "€": "euro", "¥": "yen"}.get(currency(schema), "localized")

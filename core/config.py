@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db.",
     )
     model_dir: Path = Field(default=Path("models"), description="Where trained model folders live.")
+    schema_path: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CLAIMLENS_SCHEMA", "CLAIMLENS_SCHEMA_PATH"),
+        description="The claim schema (TOML) of the insurer's claims; the demo's (schemas/demo.toml) when unset.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Torch device; `auto` picks CUDA when present."
     )
@@ -98,7 +103,9 @@ class Settings(BaseSettings):
         description="Promotion gate: how far a sentiment model's macro-F1 may fall below its champion's.",
     )
     gate_baseline_margin: float = Field(
-        default=0.0, ge=0, description="Promotion gate: how far a model may fall below its strongest TF-IDF baseline."
+        default=0.0,
+        ge=0,
+        description="Promotion gate: how far a model may fall below its strongest baseline (fields or TF-IDF).",
     )
     drift_webhook_url: str | None = Field(default=None, description="POST each report's alerts here as JSON.")
     audit_checkpoint_key: str | None = Field(

@@ -32,8 +32,7 @@ import shap
 import torch
 from shap.maskers import Masker
 
-from core import claim_fields
-from core.modeling.features import FIELD_LABELS
+from core import claim_fields, claim_store
 from core.modeling.models import LoadedModel
 from core.modeling.precision import inference_precision, precision_name
 from core.tasks import Task
@@ -163,7 +162,7 @@ class Explainer:
     def explain(self, row: pd.Series | dict[str, Any], target_class: int | None = None) -> Explanation:
         """Explain one claim (claim model) or message (sentiment model, `target_class` index)."""
         frame = pd.DataFrame([dict(row)])
-        text = str(frame["narrative" if self.is_claim else "text"].iat[0] or "")
+        text = claim_store.text_of(dict(row)) if self.is_claim else str(frame["text"].iat[0] or "")
         with self.loaded.tokenizer_lock:
             words = split_words(self.loaded.tokenizer, text, self.loaded.meta.max_length)
         fields = list(self.spec.columns) if self.spec else []
@@ -289,10 +288,10 @@ def reasons(explanation: Explanation, claim: pd.Series, k: int = TOP_REASONS) ->
     for key, value in explanation.top_factors(k):
         kind, name = key.split(":", 1)
         if kind == "field":
-            sentences.append(f"{describe_field(name, claim)}: {value:+.2f}")
+            sentences.append(f"{describe_field(name, claim)} ({value:+.2f})")
         else:
             phrase = _phrase_around(explanation.words, int(name))
-            sentences.append(f"narrative mentions “{phrase}”: {value:+.2f}")
+            sentences.append(f"{claim_fields.text_label().capitalize()} mentions “{phrase}” ({value:+.2f})")
     return sentences
 
 
@@ -310,20 +309,5 @@ def _phrase_around(words: list[tuple[str, float]], index: int) -> str:
 
 
 def describe_field(name: str, claim: pd.Series) -> str:
-    derived = claim_fields.with_derived(pd.DataFrame([claim])).iloc[0]  # the values the review page shows
-    if name == "amount_vs_insured":
-        share = derived["amount_vs_insured"]
-        return f"claimed amount is {share:.0%} of insured value" if pd.notna(share) else "no insured value"
-    if name == "policy_age":
-        return f"incident {int(derived['policy_age'])} days after policy start"
-    if name == "report_delay":
-        return f"reported {int(derived['report_delay'])} days after the incident"
-    if name == "claimed_amount":
-        return f"claimed amount {float(claim['claimed_amount']):,.0f}"
-    if name == "insured_value":
-        return f"insured value {float(claim['insured_value']):,.0f}"
-    if name == "incident_hour":
-        return f"incident at {int(claim['incident_hour']):02d}:00"
-    if name in ("prior_claims", "witnesses"):
-        return f"{FIELD_LABELS[name]}: {int(claim[name])}"
-    return f"{FIELD_LABELS.get(name, name)}: {claim[name]}"
+    """A field and its value as the review page shows them ("Days to report: 3 days")."""
+    return claim_fields.describe(name, claim.to_dict())

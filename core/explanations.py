@@ -16,13 +16,13 @@ import pandas as pd
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit, bands, registry, serving
+from core import audit, bands, claim_store, registry, serving
 from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import InvalidInput
 from core.explain import Explainer, Explanation
-from core.modeling.features import MODEL_INPUTS
 from core.modeling.inference import message_probabilities
+from core.schema import active_schema
 from core.serving import ModelCache, load_version
 from core.tasks import Task
 from db import dialect
@@ -50,7 +50,7 @@ def explain_pending(
                 return done
             missing = ~exists().where(ExplanationRow.prediction_id == Prediction.id)
             query = (
-                select(Prediction.id, Claim.id.label("claim_id"), *[getattr(Claim, c) for c in MODEL_INPUTS])
+                select(Prediction.id, Claim.id.label("claim_id"), *claim_store.columns(active_schema().model_inputs))
                 .join(Claim, Claim.id == Prediction.claim_id)
                 .where(Prediction.model_version_id == version.id, Prediction.band.in_(bands.FLAGGED), missing)
                 .order_by(Claim.is_open.desc(), Prediction.priority.desc(), Prediction.id)
@@ -105,7 +105,7 @@ def explain_claim(session: Session, *, actor: Actor, claim_id: int, device: str 
     claim = session.get(Claim, claim_id)
     assert claim is not None
     loaded = load_version(version, device or get_settings().resolved_device())
-    explanation = Explainer(loaded).explain({c: getattr(claim, c) for c in MODEL_INPUTS})
+    explanation = Explainer(loaded).explain(claim_store.values(claim, active_schema().model_inputs))
     row = store_explanation(session, prediction_id=prediction.id, explanation=explanation)
     audit.record(session, actor=actor, action="explanation.computed", entity_type="claim", entity_id=claim_id)
     return row
@@ -141,11 +141,12 @@ def global_importance(
     actor: Actor,
     since: Any = None,
     until: Any = None,
-    line_of_business: str | None = None,
+    segment: tuple[str, str] | None = None,
     top_words: int = 25,
 ) -> GlobalImportance:
     """Mean |SHAP| per field and the words that push scores most, over stored explanations,
-    with how many of the selection's scored and flagged claims they cover."""
+    with how many of the selection's scored and flagged claims they cover; `segment`
+    (a schema segment and one of its values) narrows the selection."""
     require(actor, Permission.VIEW_MODELS)
     champion = registry.champion(session, Task.CLAIM_RISK)
 
@@ -158,8 +159,8 @@ def global_importance(
             query = query.where(Claim.report_date >= since)
         if until is not None:
             query = query.where(Claim.report_date <= until)
-        if line_of_business:
-            query = query.where(Claim.line_of_business == line_of_business)
+        if segment is not None:
+            query = query.where(claim_store.column(segment[0]) == segment[1])
         return query
 
     counted = select(Prediction.band, func.count()).group_by(Prediction.band)

@@ -21,10 +21,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from core import claim_store
+
 MASK = "•••"
-# The claim fields that are the claimant's own personal data (masked whole, and taken out of
-# free text wherever they appear).
-PERSONAL_FIELDS = ("claimant_name", "claimant_contact")
 MIN_PHONE_DIGITS = 7
 MIN_NAME_PART = 3
 
@@ -49,8 +48,8 @@ def redact(text: str, *, personal: Iterable[str] = ()) -> str:
 
 
 def personal_values(claim: Any) -> list[str]:
-    """The claim's own personal values (`PERSONAL_FIELDS`), to pass as `personal`."""
-    return [getattr(claim, name) or "" for name in PERSONAL_FIELDS]
+    """The claim's own personal values (the schema's `pii` fields), to pass as `personal`."""
+    return [str(value or "") for value in claim_store.values(claim, claim_store.personal()).values()]
 
 
 def is_personal(word: str, *, personal: Iterable[str] = ()) -> bool:

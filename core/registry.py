@@ -53,6 +53,7 @@ class GateSettings:
 GATE_METRIC: dict[str, str] = {Task.CLAIM_RISK: "roc_auc", Task.SENTIMENT: "macro_f1"}
 BASELINE_PREFIX = "baseline_"
 BASELINE_LABELS = {
+    "baseline_fields_lr": "fields-only logistic regression",
     "baseline_tfidf_lr": "TF-IDF text baseline",
     "baseline_tfidf_fields_lr": "TF-IDF + fields baseline",
 }

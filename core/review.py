@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core import audit, claim_fields, redaction, registry, serving
+from core import audit, claim_fields, claim_store, redaction, registry, serving
 from core.auth import Actor, Permission, Role, require
 from core.clock import day_after, day_start
 from core.errors import ClaimLensError, InvalidInput, NotFound
-from core.modeling.features import MODEL_INPUTS
+from core.schema import active_schema
 from core.tasks import Task
 from db import dialect
 from db.dialect import rows_changed
@@ -63,8 +63,6 @@ SIU_OUTCOME_NAMES = {"deny": "confirmed fraud: deny", "approve": "cleared: appro
 NEXT_STATUS = {"approve": "decided", "deny": "decided", "refer_siu": SIU_STATUS, "request_info": "in_review"}
 MAX_NOTE_LENGTH = 10_000
 MASK = redaction.MASK  # what a masked field or redacted text shows
-PII_FIELDS = redaction.PERSONAL_FIELDS
-CLAIM_FIELDS = ("claim_number", "policy_number", *(c for c in MODEL_INPUTS if c != "narrative"), *PII_FIELDS)
 
 
 STATUS_NAMES = {
@@ -190,8 +188,18 @@ class ClaimDetail:
 
     @property
     def sections(self) -> list[claim_fields.Section]:
-        """The claim's fields grouped (claimant, policy, incident, amounts), labelled and formatted."""
+        """The claim's fields grouped by the schema's sections, labelled and formatted."""
         return claim_fields.sections(self.fields)
+
+    @property
+    def claim_number(self) -> str:
+        return str(self.fields[active_schema().roles.claim_number])
+
+    @property
+    def headline(self) -> str:
+        """The claim number and its segment values ("CLM-1 · auto · north")."""
+        segments = [str(self.fields.get(name) or "—").replace("_", " ") for name in active_schema().segments[:2]]
+        return " · ".join([self.claim_number, *segments])
 
 
 def find_claim(session: Session, *, actor: Actor, claim_number: str) -> int:
@@ -254,10 +262,12 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
     redraws the claim it already showed passes `record_view=False`."""
     require(actor, Permission.VIEW_CLAIMS)
     claim = _claim(session, claim_id)
-    fields = {name: getattr(claim, name) for name in CLAIM_FIELDS}
+    schema = active_schema()
+    fields = claim_store.values(claim, [n for n in claim_fields.stored_names(schema) if n not in schema.text])
     personal = None if actor.may(Permission.VIEW_PII) else redaction.personal_values(claim)
     if personal is not None:
-        fields.update(dict.fromkeys(PII_FIELDS, MASK))
+        fields.update(dict.fromkeys(schema.pii, MASK))
+    text = claim_store.text_of(claim, schema)
     history_rows = session.execute(
         select(Prediction, ModelVersion, Explanation)
         .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
@@ -270,7 +280,7 @@ def claim_detail(session: Session, *, actor: Actor, claim_id: int, record_view: 
     detail = ClaimDetail(
         id=claim.id,
         fields=fields,
-        narrative=claim.narrative if personal is None else redaction.redact(claim.narrative, personal=personal),
+        narrative=text if personal is None else redaction.redact(text, personal=personal),
         status=claim.status,
         version=claim.version,
         assigned_to=claim.assigned_to.username if claim.assigned_to else None,

@@ -28,12 +28,11 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import audit, bands, clock, registry, serving, triage
+from core import audit, bands, claim_store, clock, registry, serving, triage
 from core.auth import Actor, Permission, require
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
 from core.explanations import explain_pending
-from core.modeling.features import MODEL_INPUTS
 from core.modeling.inference import (
     TokenIds,
     claim_probabilities,
@@ -43,6 +42,7 @@ from core.modeling.inference import (
     tokenize,
 )
 from core.modeling.models import LoadedModel
+from core.schema import active_schema
 from core.serving import ModelCache
 from core.tasks import Task
 from db import dialect
@@ -80,7 +80,7 @@ class ScoringResult:
 
 def input_hash(claim: dict[str, Any]) -> str:
     """Fingerprint of exactly what the model read, to tell later whether a claim changed."""
-    payload = json.dumps({k: str(claim[k]) for k in MODEL_INPUTS}, sort_keys=True)
+    payload = json.dumps({k: str(claim[k]) for k in active_schema().model_inputs}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -354,7 +354,8 @@ def _score_claims(
 
     return _score_unscored(
         sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
-        columns=[getattr(Claim, c) for c in MODEL_INPUTS], loaded=loaded, texts=claim_texts, to_values=to_values,
+        columns=claim_store.columns(dict.fromkeys((*active_schema().model_inputs, *triage.priority_reads()))),
+        loaded=loaded, texts=claim_texts, to_values=to_values,
         chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
         first=cast("ColumnElement[bool]", Claim.is_open),  # the queue needs open claims; decided: monitoring
     )  # fmt: skip

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from core import audit, registry
+from core import audit, registry, schema
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED
 from core.config import get_settings
 from core.errors import InvalidInput
 from core.modeling.models import LoadedModel, load_model
+from core.schema import Schema, active_schema
 from core.tasks import Task
 from db import dialect
 from db.models import (
@@ -222,11 +223,25 @@ def scoring_progress(session: Session, *, actor: Actor) -> ScoringProgress:
 
 
 def load_version(version: ModelVersion, device: str) -> LoadedModel:
-    """A registered version's model folder, or a clear error naming the version."""
+    """A registered version's model folder, or a clear error naming the version: one that
+    cannot be loaded, or a claim model that cannot read the active schema's claims (a
+    field it reads was removed or retyped: train a new model on the new schema)."""
     try:
-        return load_model(version.artifact_path, device)
+        loaded = load_model(version.artifact_path, device)
     except InvalidInput as error:
         raise InvalidInput(f"{version.task} v{version.version} cannot be loaded: {error}") from None
+    if loaded.meta.task == Task.CLAIM_RISK:
+        # A model saved before schemas was trained on the demo's.
+        trained = Schema.model_validate(loaded.meta.schema) if loaded.meta.schema else schema.load(schema.DEMO_SCHEMA)
+        active = active_schema()
+        problems = active.compatible_with(trained)
+        if problems:
+            raise InvalidInput(
+                f"{version.task} v{version.version} was trained on schema {trained.name!r} and "
+                f"cannot read claims in the active schema {active.name!r}: {'; '.join(problems)}. "
+                "Train a new model on this schema (claimlens train claim), or go back to the schema it was trained on"
+            )
+    return loaded
 
 
 class ModelCache:

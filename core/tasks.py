@@ -30,15 +30,13 @@ ALIASES = {"claim": Task.CLAIM_RISK, "claim_risk": Task.CLAIM_RISK, "sentiment":
 
 @dataclass(frozen=True)
 class TaskSpec:
-    text_column: str  # what the encoder reads
+    text_column: str  # what the encoder reads (a claim's: its schema's text fields, `core.claim_store.texts`)
     id_column: str  # the row's id in a training frame (and in a run's data manifest)
     date_column: str  # orders the rows in time (the time split, a run's data window)
     row_name: str  # one row, in words
 
 
 SPECS = {
-    Task.CLAIM_RISK: TaskSpec(
-        text_column="narrative", id_column="claim_id", date_column="report_date", row_name="claim"
-    ),
+    Task.CLAIM_RISK: TaskSpec(text_column="", id_column="claim_id", date_column="report_date", row_name="claim"),
     Task.SENTIMENT: TaskSpec(text_column="text", id_column="message_id", date_column="sent_at", row_name="message"),
 }

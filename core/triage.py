@@ -35,19 +35,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, or_, select, update
+from sqlalchemy import Select, false, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
-from core import audit, claim_fields, clock, redaction, serving
+from core import audit, claim_fields, claim_store, clock, redaction, serving
 from core.auth import Actor, Permission, require
 from core.bands import FLAGGED, Band
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
+from core.schema import Schema, active_schema
 from db import dialect
 from db.dialect import rows_changed
 from db.models import (
     CLAIM_STATUSES,
-    LINES_OF_BUSINESS,
     SIU_STATUS,
     Claim,
     Explanation,
@@ -59,22 +59,36 @@ AMOUNT_CAP = 1_000_000.0  # a claimed amount at or above this gets the whole amo
 
 
 AGE_READ_ROWS = 5_000  # predictions read at a time when priorities are aged
-PRIORITY_READS = (claim_fields.AMOUNT, claim_fields.REPORTED)  # the claim fields `priority_of` reads
+
+
+def priority_reads(schema: Schema | None = None) -> tuple[str, ...]:
+    """The claim fields `priority_of` reads: the schema's report date and amount (if any)."""
+    roles = (schema or active_schema()).roles
+    return (roles.reported, roles.amount) if roles.amount else (roles.reported,)
 
 
 def priority_of(probability: float, claim: Mapping[Any, Any], today: date, settings: Settings) -> float:
-    """A claim's priority on `today`, from its fields (`PRIORITY_READS`) and its probability."""
-    waited = (today - claim[claim_fields.REPORTED]).days
-    return priority(probability, float(claim[claim_fields.AMOUNT]), waited, settings)
+    """A claim's priority on `today`, from its fields (`priority_reads`) and its probability."""
+    reported, *amount = priority_reads()
+    waited = (today - _day(claim[reported])).days
+    value = claim[amount[0]] if amount else None
+    return priority(probability, None if value is None else float(value), waited, settings)
 
 
-def priority(probability: float, amount: float, days_waiting: float, settings: Settings) -> float:
-    weights = settings.triage_risk_weight + settings.triage_amount_weight + settings.triage_wait_weight
-    amount_part = min(math.log10(1 + max(amount, 0.0)) / math.log10(1 + AMOUNT_CAP), 1.0)
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def priority(probability: float, amount: float | None, days_waiting: float, settings: Settings) -> float:
+    """Without an amount (a schema with none, or a claim without one) its weight drops out
+    and the other two are weighed as before, relative to each other."""
+    amount_weight = settings.triage_amount_weight if amount is not None else 0.0
+    weights = settings.triage_risk_weight + amount_weight + settings.triage_wait_weight
+    amount_part = min(math.log10(1 + max(amount or 0.0, 0.0)) / math.log10(1 + AMOUNT_CAP), 1.0)
     wait_part = min(max(days_waiting, 0.0) / (2 * settings.triage_sla_days), 1.0)
     score = (
         settings.triage_risk_weight * probability
-        + settings.triage_amount_weight * amount_part
+        + amount_weight * amount_part
         + settings.triage_wait_weight * wait_part
     )
     return round(100.0 * score / weights, 3) if weights else 0.0
@@ -93,7 +107,8 @@ TAKE_NEXT_ATTEMPTS = 20
 
 @dataclass(frozen=True)
 class QueueFilters:
-    lines: tuple[str, ...] = ()
+    # (schema segment, the values kept): e.g. (("line_of_business", ("auto", "travel")),)
+    segments: tuple[tuple[str, tuple[str, ...]], ...] = ()
     bands: tuple[str, ...] = tuple(FLAGGED)
     statuses: tuple[str, ...] = OPEN_STATUSES
     assigned_to_me: bool = False
@@ -102,8 +117,14 @@ class QueueFilters:
     search: str = ""
 
     def __post_init__(self) -> None:
+        schema = active_schema()
+        choices = [(segment, values, segment_choices(segment, schema)) for segment, values in self.segments]
+        for segment, _, _ in choices:
+            if segment not in schema.segments:
+                known = ", ".join(schema.segments) or "none"
+                raise InvalidInput(f"{segment!r} is not a segment of the schema (segments: {known})")
         for name, values, allowed in (
-            ("line of business", self.lines, LINES_OF_BUSINESS),
+            *((claim_fields.label(s, schema).lower(), v, a) for s, v, a in choices if a),
             ("band", self.bands, BANDS),
             ("status", self.statuses, CLAIM_STATUSES),
         ):
@@ -114,6 +135,12 @@ class QueueFilters:
             raise InvalidInput("the date range ends before it starts")
         if len(self.search) > MAX_SEARCH_LENGTH:
             raise InvalidInput(f"search text is limited to {MAX_SEARCH_LENGTH} characters")
+
+
+def segment_choices(segment: str, schema: Schema | None = None) -> tuple[str, ...]:
+    """The values a segment filter offers: those its field declares (empty when it
+    declares none: any value may be typed)."""
+    return tuple(getattr((schema or active_schema()).field(segment), "values", ()))
 
 
 # The queue's views and the filters each starts from: triage (flagged claims waiting for an
@@ -132,9 +159,8 @@ class QueueRow:
     band: str
     probability: float
     top_reason: str | None
-    claimed_amount: float
-    line_of_business: str
-    region: str
+    amount: float | None  # the schema's amount, None for a schema without one
+    segments: dict[str, Any]  # schema segment -> this claim's value
     report_date: date
     age_days: int
     sla: str  # "due" | "overdue" for an open claim; "" for a closed one (no SLA runs)
@@ -226,8 +252,9 @@ def _queue_query(served: serving.Serving, filters: QueueFilters, actor: Actor, d
         query = query.where(
             func.likelihood(status, literal_column("0.001")) if few_statuses and dialect == "sqlite" else status
         )
-    if filters.lines:
-        query = query.where(Claim.line_of_business.in_(filters.lines))
+    for segment, values in filters.segments:
+        if values:
+            query = query.where(claim_store.column(segment).in_(values))
     if filters.assigned_to_me:
         query = query.where(Claim.assigned_to_id == actor.user_id)
     for bound in (
@@ -240,11 +267,12 @@ def _queue_query(served: serving.Serving, filters: QueueFilters, actor: Actor, d
             query = query.where(func.likelihood(bound, literal_column("0.9")) if dialect == "sqlite" else bound)
     if filters.search.strip():
         pattern = f"%{_escape_like(filters.search.strip())}%"
-        query = query.where(Claim.narrative.ilike(pattern, escape="\\"))
+        texts = claim_store.columns(claim_store.text_columns())
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in texts)) if texts else false())
         if not actor.may(Permission.VIEW_PII):
             # The text such a role sees has the claimant's own name and contact taken out
             # (`core.redaction`): a search must not find a claim by them either.
-            columns = [getattr(Claim, name) for name in redaction.PERSONAL_FIELDS]
+            columns = claim_store.columns(claim_store.personal())
             query = query.where(~or_(*(column.ilike(pattern, escape="\\") for column in columns)))
     # For "assigned to me" the adjuster's few claims, and the few referred to SIU, are best
     # found through the claims indexes; `+ 0` stops the planner walking the priority index
@@ -270,6 +298,7 @@ def queue(
     today = clock.now().date()
     dialect_name = session.get_bind().dialect.name
     query = _queue_query(served, filters, actor, dialect_name).limit(page_size + 1).offset(page * page_size)
+    segment_names = active_schema().segments
     rows = [
         QueueRow(
             claim_id=claim.id,
@@ -278,9 +307,8 @@ def queue(
             band=prediction.band,
             probability=prediction.probability,
             top_reason=_shown(reasons[0], claim, actor) if reasons else None,
-            claimed_amount=claim.claimed_amount,
-            line_of_business=claim.line_of_business,
-            region=claim.region,
+            amount=claim.amount,
+            segments=claim_store.values(claim, segment_names),
             report_date=claim.report_date,
             age_days=(today - claim.report_date).days,
             sla=sla_state((today - claim.report_date).days, settings.triage_sla_days, is_open=claim.is_open),
@@ -365,7 +393,7 @@ def age_priorities(session: Session, *, actor: Actor, today: date | None = None)
     if served is None:
         return 0
     today, settings = today or clock.now().date(), get_settings()
-    reads = [getattr(Claim, name) for name in PRIORITY_READS]
+    reads = claim_store.columns(priority_reads())
     rows = session.execute(
         select(Prediction.id, Prediction.probability, Prediction.priority, *reads)
         .join(Claim, Claim.id == Prediction.claim_id)

@@ -27,17 +27,20 @@ MONITORING = st.Page(
 MODELS = st.Page(
     "pages/manager/models.py", title="Models and retraining", icon=":material/model_training:", url_path="models"
 )
+IMPORT = st.Page(
+    "pages/manager/import_claims.py", title="Import claims", icon=":material/upload_file:", url_path="import"
+)
 USERS = st.Page("pages/admin/users.py", title="Users", icon=":material/group:", url_path="users")
 PASSWORD = st.Page("pages/password.py", title="Change password", icon=":material/password:", url_path="password")
 
 PAGES_BY_ROLE: dict[Role, dict[str, list[st.Page]]] = {
     Role.ADJUSTER: {"Claims": [QUEUE, REVIEW]},
     Role.COMPLIANCE: {"Compliance": [EXPLANATIONS, AUDIT], "Claims": [REVIEW]},
-    Role.MANAGER: {"Management": [MONITORING, MODELS], "Claims": [QUEUE, REVIEW]},
+    Role.MANAGER: {"Management": [MONITORING, MODELS, IMPORT], "Claims": [QUEUE, REVIEW]},
     Role.ADMIN: {
         "Claims": [QUEUE, REVIEW],
         "Compliance": [EXPLANATIONS, AUDIT],
-        "Management": [MONITORING, MODELS],
+        "Management": [MONITORING, MODELS, IMPORT],
         "Administration": [USERS],
     },
 }

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.modeling.features import FIELD_LABELS
+from core import claim_fields
 from core.monitoring.alerting import AlertView
 from core.monitoring.drift import Metric
 from core.monitoring.results import StoredReport
@@ -33,7 +33,7 @@ def field_contributions(fields: dict[str, float], top: int = 12) -> str:
         start = 50 - half if value < 0 else 50
         rows.append(
             "<div role='listitem' style='display:flex; align-items:center; gap:8px; margin:3px 0'>"
-            f"<span style='flex:0 0 40%; text-align:right'>{html.escape(FIELD_LABELS.get(name, name))}</span>"
+            f"<span style='flex:0 0 40%; text-align:right'>{html.escape(claim_fields.label(name))}</span>"
             "<span style='flex:1; position:relative; height:16px; "
             "background:linear-gradient(#9aa5b1,#9aa5b1) 50% 0 / 1px 100% no-repeat'>"
             f"<span style='position:absolute; left:{start:.1f}%; width:{half:.1f}%; height:100%; "
@@ -67,7 +67,7 @@ def importance_bars(values: dict[str, float], title: str, labels: dict[str, str]
 
 
 def field_importance(fields: dict[str, float]) -> go.Figure:
-    return importance_bars(fields, "Mean |SHAP| per field", FIELD_LABELS)
+    return importance_bars(fields, "Mean |SHAP| per field", claim_fields.labels())
 
 
 def word_importance(words: list[tuple[str, float, int]]) -> go.Figure:
@@ -87,8 +87,10 @@ def word_importance(words: list[tuple[str, float, int]]) -> go.Figure:
     return figure
 
 
-def volume(frame: pd.DataFrame) -> go.Figure:
-    return px.bar(frame, x="week", y="claims", color="line_of_business", title="Claims reported per week")
+def volume(frame: pd.DataFrame, segment_label: str = "") -> go.Figure:
+    figure = px.bar(frame, x="week", y="claims", color="segment", title="Claims reported per week")
+    figure.update_layout(legend_title_text=segment_label or None)
+    return figure
 
 
 def score_distribution(frame: pd.DataFrame) -> go.Figure:

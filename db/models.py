@@ -28,10 +28,10 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-LINES_OF_BUSINESS = ("auto", "property", "health", "travel")
 # `siu_review`: referred to the Special Investigations Unit, open until SIU records an outcome.
 # `closed`: imported already settled by the claims system (history, never reviewed here).
 CLAIM_STATUSES = ("new", "in_review", "siu_review", "decided", "closed")
@@ -39,7 +39,6 @@ SIU_STATUS = "siu_review"
 IMPORTED_CLOSED_STATUS = "closed"
 # A claim is open (waiting for a decision or an outcome) in every status but these.
 CLOSED_STATUSES = ("decided", IMPORTED_CLOSED_STATUS)
-POLICE_REPORT_VALUES = ("yes", "no", "unknown")
 
 
 class Stage(StrEnum):
@@ -117,9 +116,13 @@ class UserSession(Base):
 
 
 class Claim(TimestampMixin, Base):
+    """A claim in the insurer's own shape: the columns every part of ClaimLens needs
+    (identity, the report and incident days, the amount, review state) and the rest of
+    the schema's fields (`core.schema`) in `fields`, read by name through `core.claim_store`."""
+
     __tablename__ = "claims"
     __table_args__ = (
-        Index("ix_claims_status_line", "status", "line_of_business"),
+        Index("ix_claims_status", "status"),
         Index("ix_claims_report_date", "report_date"),
         Index("ix_claims_incident_date", "incident_date"),
         # Partial: most claims are unassigned, and SQLite's planner misjudges "assigned to me"
@@ -131,27 +134,16 @@ class Claim(TimestampMixin, Base):
             sqlite_where=text("assigned_to_id IS NOT NULL"),
             postgresql_where=text("assigned_to_id IS NOT NULL"),
         ),
-        Index("ix_claims_region", "region"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_number: Mapped[str] = mapped_column(String(32), unique=True)
-    policy_number: Mapped[str] = mapped_column(String(32), index=True)
-    line_of_business: Mapped[str] = mapped_column(String(16))
-    policy_start_date: Mapped[date] = mapped_column(Date)
-    incident_date: Mapped[date] = mapped_column(Date)
-    incident_hour: Mapped[int] = mapped_column(Integer)
+    claim_number: Mapped[str] = mapped_column(String(64), unique=True)
+    policy_number: Mapped[str | None] = mapped_column(String(64), index=True)
     report_date: Mapped[date] = mapped_column(Date)
-    claimed_amount: Mapped[float] = mapped_column(Float)
-    insured_value: Mapped[float] = mapped_column(Float)
-    prior_claims: Mapped[int] = mapped_column(Integer)
-    police_report: Mapped[str] = mapped_column(String(8))
-    witnesses: Mapped[int] = mapped_column(Integer)
-    region: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(16))
-    claimant_name: Mapped[str] = mapped_column(String(128))
-    claimant_contact: Mapped[str] = mapped_column(String(128))
-    narrative: Mapped[str] = mapped_column(Text)
+    incident_date: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[float | None] = mapped_column(Float)
+    # The schema's other fields by name: numbers as numbers, dates as ISO strings (JSONB on PostgreSQL).
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
     status: Mapped[str] = mapped_column(String(16), default="new")
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Optimistic locking: every state change must match and bump this counter.

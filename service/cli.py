@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import tomllib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -80,6 +81,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
 audit_app = typer.Typer(help="The audit log's hash chain: verify, checkpoint.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+schema_app = typer.Typer(
+    help="The claim schema: draft one from a file, check a file against one.", no_args_is_help=True
+)
+app.add_typer(schema_app, name="schema")
 
 PASSWORD_ENV = "CLAIMLENS_PASSWORD"
 PROGRESS_EVERY_S = 10.0  # scoring progress lines: often enough to see it move, few enough to read
@@ -606,6 +611,61 @@ def audit_check_checkpoint(saved: Annotated[Path, typer.Argument(help="A checkpo
     if problem:
         raise ClaimLensError(problem)
     typer.echo(f"the database still carries the checkpoint of row {kept['last_row']}")
+
+
+SchemaOption = Annotated[
+    Path | None, typer.Option("--schema", help="A schema TOML file; default: the active one (CLAIMLENS_SCHEMA).")
+]
+
+
+@schema_app.command("infer")
+def schema_infer(
+    file: Annotated[Path, typer.Argument(help="A CSV or Parquet file of the insurer's claims.")],
+    claim_number: Annotated[str, typer.Option("--id", help="The claim-number column.")],
+    reported: Annotated[str, typer.Option("--date", help="The column of the day each claim was reported.")],
+    label: Annotated[str | None, typer.Option("--label", help="The fraud-label column, if the file has one.")] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", help="A free-text column the model reads (repeat for several).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the draft here instead of printing it.")] = None,
+    name: Annotated[str, typer.Option(help="The schema's name.")] = "my claims",
+) -> None:
+    """Draft a schema from a file: every guess commented, for a person to check and edit."""
+    from core import schema
+    from core.data import schema_draft
+
+    frame = schema_draft.read_sample(file)
+    drafted = schema_draft.draft(frame, claim_number=claim_number, reported=reported, label=label,
+                                 text=text or (), name=name)  # fmt: skip
+    schema.from_mapping(tomllib.loads(drafted), where="the draft")  # a draft that does not load is a bug here
+    if out is None:
+        typer.echo(drafted, nl=False)
+        return
+    if out.exists():
+        fail(f"{out} exists; choose another --out or remove it")
+    out.write_text(drafted, encoding="utf-8")
+    typer.echo(f"drafted {out} from {len(frame):,} rows; check its comments, then: claimlens schema check {file} "
+               f"--schema {out}")  # fmt: skip
+
+
+@schema_app.command("check")
+def schema_check(
+    file: Annotated[Path, typer.Argument(help="A CSV or Parquet file of claims.")],
+    schema_file: SchemaOption = None,
+) -> None:
+    """Validate a file against a schema and report every invalid row, writing nothing."""
+    from core import schema
+    from core.data import importing
+
+    chosen = schema.load(schema_file) if schema_file else schema.active_schema()
+    checked = importing.check_file(file, schema=chosen)
+    for row_error in checked.errors:
+        typer.echo(f"row {row_error.row}, column {row_error.column}: {row_error.reason}", err=True)
+    if checked.invalid > len(checked.errors):
+        typer.echo(f"... and more; {checked.invalid} invalid rows in all", err=True)
+    if checked.invalid:
+        fail(f"{checked.invalid} of {checked.rows:,} row(s) invalid under schema {chosen.name!r}")
+    typer.echo(f"all {checked.rows:,} rows valid under schema {chosen.name!r}")
 
 
 def main() -> None:

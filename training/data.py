@@ -15,16 +15,16 @@ import pandas as pd
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from core import labels
+from core import claim_store, labels
 from core.errors import InvalidInput
-from core.modeling.features import MODEL_INPUTS
 from core.run_spec import TrainingConfig
+from core.schema import active_schema
 from db.models import Claim, ClaimGroundTruth, Message
 from training.splits import Splits, time_split
 
 
 def labelled_claims(session: Session, config: TrainingConfig) -> pd.DataFrame:
-    columns = [getattr(Claim, c) for c in MODEL_INPUTS]
+    columns = claim_store.columns(dict.fromkeys((*active_schema().model_inputs, "report_date")))
     query = (
         select(Claim.id.label("claim_id"), *columns, ClaimGroundTruth.is_fraud, ClaimGroundTruth.oracle_probability)
         .outerjoin(ClaimGroundTruth, ClaimGroundTruth.claim_id == Claim.id)

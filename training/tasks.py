@@ -19,6 +19,7 @@ from peft import LoraConfig, get_peft_model
 from torch import nn
 from transformers import PreTrainedTokenizerBase, set_seed
 
+from core import claim_store
 from core.jobs import ENCODING
 from core.modeling.encoder import TextEncoder, default_base_model, load_tokenizer
 from core.modeling.features import FieldSpec
@@ -29,6 +30,7 @@ from core.modeling.models import (
     SentimentModel,
 )
 from core.run_spec import TrainingConfig
+from core.schema import active_schema
 from core.tasks import SPECS, Task
 from training.calibration import fit_platt, fit_temperature, pick_thresholds
 from training.loop import Progress, ProgressCallback, RowDataset, check_in, fit, predict_batches
@@ -55,6 +57,8 @@ class TrainedModel:
 
 
 def texts_of(frame: pd.DataFrame, task: str) -> list[str]:
+    if Task(task) is Task.CLAIM_RISK:
+        return claim_store.texts(frame).tolist()
     return frame[SPECS[Task(task)].text_column].fillna("").astype(str).tolist()
 
 
@@ -203,9 +207,11 @@ class ClaimTask(_Task):
         model.calibration.copy_(torch.tensor([scale, bias]))
         validation_p = _sigmoid(self.logits(model, "validation") * scale + bias)
         self.thresholds = pick_thresholds(self.splits.validation["label"].to_numpy(), validation_p)
+        trained_on = active_schema()
         meta = ModelMeta(task=self.task, base_model=self.base_model, method=self.config.method,
                          max_length=self.config.max_length, labels=["not_fraud", "fraud"],
-                         field_spec=self.spec.to_dict())  # fmt: skip
+                         field_spec=self.spec.to_dict(), schema_fingerprint=trained_on.fingerprint(),
+                         schema=trained_on.model_dump(mode="json"))  # fmt: skip
         return meta, _sigmoid(self.logits(model, "test") * scale + bias)
 
 

@@ -1,11 +1,13 @@
 """The claims import format: reading files, validating every row, loading in bulk.
 
-A file is CSV (UTF-8, header row) or Parquet with one row per claim. Required columns
-are `CLAIM_COLUMNS`; optional ones are `messages` (a JSON list of the claimant's
-messages), `label_fraud` and `oracle_fraud_probability` (ground truth, stored apart from
-model inputs in `claim_ground_truth`) and `closed` (true for a claim the claims system
-has already settled: it is stored closed, out of the queue, with `label_fraud` as its
-outcome where given).
+A file is CSV (UTF-8, header row) or Parquet with one row per claim, in the columns of
+the active schema (`core.schema`): its required fields and roles must be there
+(`required_columns`), each cell is read as its field declares, and a row's errors name
+the column and the reason. Optional besides: the schema's fraud label and
+`oracle_fraud_probability` (ground truth, stored apart from model inputs in
+`claim_ground_truth`), `messages` (a JSON list of the claimant's messages) and `closed`
+(true for a claim the claims system has already settled: it is stored closed, out of the
+queue, with its label as its outcome where given).
 
 A file is read `READ_CHUNK_ROWS` rows at a time (`read_claims_chunks`), so a large CSV
 never sits in memory whole. `import_file` reads it twice: first to validate every row,
@@ -22,33 +24,27 @@ import io
 import json
 import os
 import re
-import unicodedata
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from core import audit, clock, exports
+from core import audit, claim_store, clock, exports
 from core.auth import Actor, Permission, require
 from core.config import get_settings
 from core.errors import InvalidInput
+from core.schema import FieldType, Schema, active_schema
 from db import dialect
-from db.models import (
-    IMPORTED_CLOSED_STATUS,
-    LINES_OF_BUSINESS,
-    POLICE_REPORT_VALUES,
-    Claim,
-    ClaimGroundTruth,
-    Message,
-)
+from db.models import IMPORTED_CLOSED_STATUS, Claim, ClaimGroundTruth, Message
 
-MAX_NARRATIVE_CHARS = 20_000
 MAX_MESSAGE_CHARS = 5_000
 MAX_MESSAGES_PER_CLAIM = 200
 MAX_FIELD_BYTES = 2_000_000  # a cell larger than this is a broken file, not a claim
@@ -56,13 +52,24 @@ MAX_REPORTED_ERRORS = 200
 INSERT_CHUNK = 2_000
 READ_CHUNK_ROWS = 5_000  # rows read, validated and loaded at a time: bounds an import's memory
 
-CLAIM_COLUMNS = (
-    "claim_number", "policy_number", "line_of_business", "policy_start_date", "incident_date",
-    "incident_hour", "report_date", "claimed_amount", "insured_value", "prior_claims",
-    "police_report", "witnesses", "region", "channel", "claimant_name", "claimant_contact", "narrative",
-)  # fmt: skip
-OPTIONAL_COLUMNS = ("messages", "label_fraud", "oracle_fraud_probability", "closed")
+# Columns any file may have besides its schema's: the claimant's messages, the generator's
+# oracle probability (evaluation only) and whether the claims system has settled the claim.
+OPTIONAL_COLUMNS = ("messages", "oracle_fraud_probability", "closed")
 EXTRA_CELLS = "__extra_cells"
+
+
+def required_columns(schema: Schema | None = None) -> tuple[str, ...]:
+    """The columns a file must have: the schema's required fields and its roles."""
+    schema = schema or active_schema()
+    roles = [name for name in schema.roles.model_dump().values() if name]
+    return tuple(dict.fromkeys([*(f.name for f in schema.fields if f.required), *roles]))
+
+
+def known_columns(schema: Schema | None = None) -> tuple[str, ...]:
+    """Every column import reads: the schema's fields, its label and `OPTIONAL_COLUMNS`."""
+    schema = schema or active_schema()
+    label = (schema.label.column,) if schema.label else ()
+    return (*(f.name for f in schema.fields), *label, *OPTIONAL_COLUMNS)
 
 
 def _no_nul(value: str) -> str:
@@ -71,30 +78,16 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _identifier(value: str) -> str:
-    """A claim or policy number: printable characters only, so no tab, line break, bidi
-    override (U+202E shows `CLM-1` for a different string) or zero-width character."""
-    for ch in value:
-        if not ch.isprintable() or unicodedata.category(ch) == "Cf":
-            raise ValueError(f"contains the unprintable or invisible character U+{ord(ch):04X}")
-    return value
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
 
 
-def _iso(pattern: re.Pattern[str], what: str) -> Any:
+def _iso_moment(value: Any) -> Any:
     """A before-validator: strings must be ISO 8601 (a number is not read as a Unix time)."""
-
-    def check(value: Any) -> Any:
-        if isinstance(value, (date, datetime, pd.Timestamp)):
-            return value
-        if isinstance(value, str) and pattern.fullmatch(value.strip()):
-            return value.strip()
-        raise ValueError(f"must be an ISO {what} (e.g. {'2026-03-31' if what == 'date' else '2026-03-31T14:05:00'})")
-
-    return check
+    if isinstance(value, (date, datetime, pd.Timestamp)):
+        return value
+    if isinstance(value, str) and _ISO_MOMENT.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("must be an ISO date and time (e.g. 2026-03-31T14:05:00)")
 
 
 def _plausible(moment: date) -> None:
@@ -113,7 +106,7 @@ class MessageRow(BaseModel):
     label_sentiment: Literal["negative", "neutral", "positive"] | None = None
 
     _text_ok = field_validator("text", "channel")(_no_nul)
-    _iso_sent_at = field_validator("sent_at", mode="before")(_iso(_ISO_MOMENT, "date and time"))
+    _iso_sent_at = field_validator("sent_at", mode="before")(_iso_moment)
 
     @field_validator("sent_at")
     @classmethod
@@ -125,65 +118,14 @@ class MessageRow(BaseModel):
         return value
 
 
-class ClaimRow(BaseModel):
-    """One validated claim; field names are the file's column names."""
+class ClaimExtras(BaseModel):
+    """What a row may carry besides its schema's fields (`OPTIONAL_COLUMNS`)."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore")
 
-    claim_number: str = Field(min_length=1, max_length=32)
-    policy_number: str = Field(min_length=1, max_length=32)
-    line_of_business: str
-    policy_start_date: date
-    incident_date: date
-    incident_hour: int = Field(ge=0, le=23)
-    report_date: date
-    claimed_amount: float = Field(ge=0, le=1e10, allow_inf_nan=False)
-    insured_value: float = Field(gt=0, le=1e10, allow_inf_nan=False)
-    prior_claims: int = Field(ge=0, le=1000)
-    police_report: str
-    witnesses: int = Field(ge=0, le=1000)
-    region: str = Field(min_length=1, max_length=32)
-    channel: str = Field(min_length=1, max_length=16)
-    claimant_name: str = Field(min_length=1, max_length=128)
-    claimant_contact: str = Field(max_length=128)
-    narrative: str = Field(max_length=MAX_NARRATIVE_CHARS)
     messages: list[MessageRow] = Field(default_factory=list, max_length=MAX_MESSAGES_PER_CLAIM)
-    label_fraud: bool | None = None
     oracle_fraud_probability: float | None = Field(default=None, ge=0, le=1)
     closed: bool = False
-
-    _text_ok = field_validator(
-        "claim_number", "policy_number", "region", "channel", "claimant_name", "claimant_contact", "narrative"
-    )(_no_nul)
-    _identifiers = field_validator("claim_number", "policy_number")(_identifier)
-    _iso_dates = field_validator("policy_start_date", "incident_date", "report_date", mode="before")(
-        _iso(_ISO_DATE, "date")
-    )
-
-    @field_validator("policy_start_date", "incident_date", "report_date")
-    @classmethod
-    def _date_plausible(cls, value: date) -> date:
-        _plausible(value)
-        return value
-
-    @field_validator("line_of_business", "police_report", "region", "channel", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("line_of_business")
-    @classmethod
-    def _known_line(cls, value: str) -> str:
-        if value not in LINES_OF_BUSINESS:
-            raise ValueError(f"unknown line of business {value!r} (known: {', '.join(LINES_OF_BUSINESS)})")
-        return value
-
-    @field_validator("police_report")
-    @classmethod
-    def _known_police(cls, value: str) -> str:
-        if value not in POLICE_REPORT_VALUES:
-            raise ValueError(f"must be one of {', '.join(POLICE_REPORT_VALUES)}")
-        return value
 
     @field_validator("messages", mode="before")
     @classmethod
@@ -199,7 +141,7 @@ class ClaimRow(BaseModel):
                 raise ValueError("JSON nested too deeply to be a list of messages") from None
         return value
 
-    @field_validator("label_fraud", "oracle_fraud_probability", mode="before")
+    @field_validator("oracle_fraud_probability", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -209,15 +151,52 @@ class ClaimRow(BaseModel):
     def _blank_is_open(cls, value: Any) -> Any:
         return False if value is None or (isinstance(value, str) and not value.strip()) else value
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> ClaimRow:
-        if self.policy_start_date > self.incident_date:
-            raise ValueError("policy_start_date is after incident_date")
-        if self.incident_date > self.report_date:
-            raise ValueError("incident_date is after report_date")
-        if self.report_date > date.today():
-            raise ValueError("report_date is in the future")
-        return self
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One validated claim: its schema fields as stored, its label and the extras."""
+
+    claim_number: str
+    values: dict[str, Any]
+    label_fraud: bool | None
+    extras: ClaimExtras
+
+
+def parse_row(record: dict[str, Any], schema: Schema) -> tuple[ClaimRow | None, list[tuple[str, str]]]:
+    """A file's row as a claim, or the (column, reason) of everything wrong with it."""
+    values, errors = schema.parse(record)
+    errors += _date_errors(values, schema)
+    label: bool | None = None
+    if schema.label is not None:
+        try:
+            label = schema.label.parse(record.get(schema.label.column))
+        except (TypeError, ValueError):
+            errors.append((schema.label.column, "must be a fraud label"))
+    try:
+        extras = ClaimExtras.model_validate({k: record[k] for k in OPTIONAL_COLUMNS if k in record})
+    except ValidationError as error:
+        errors += [(column, reason) for column, reason in _validation_errors(error)]
+        extras = None
+    if errors or extras is None:
+        return None, errors
+    return ClaimRow(str(values[schema.roles.claim_number]), values, label, extras), []
+
+
+def _date_errors(values: dict[str, Any], schema: Schema) -> list[tuple[str, str]]:
+    """Dates before `CLAIMLENS_IMPORT_EARLIEST_DATE`, and a report day in the future."""
+    errors = []
+    for item in schema.fields:
+        value = values.get(item.name)
+        if item.type not in (FieldType.DATE, FieldType.TIMESTAMP) or value is None:
+            continue
+        try:
+            _plausible(date.fromisoformat(value[:10]))
+        except ValueError as error:
+            errors.append((item.name, str(error)))
+    reported = values.get(schema.roles.reported)
+    if reported is not None and date.fromisoformat(reported[:10]) > date.today():
+        errors.append((schema.roles.reported, "is in the future"))
+    return errors
 
 
 @dataclass(frozen=True)
@@ -268,7 +247,7 @@ def read_claims_file(path: Path) -> pd.DataFrame:
     return pd.concat(list(read_claims_chunks(path)), ignore_index=True)
 
 
-def read_claims_chunks(path: Path, rows: int = READ_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def read_claims_chunks(path: Path, rows: int = READ_CHUNK_ROWS, schema: Schema | None = None) -> Iterator[pd.DataFrame]:
     """A CSV or Parquet claims file, `rows` rows at a time, each with lower-cased column
     names; `InvalidInput` with a one-line reason for a file that is not one (checked
     before the first chunk) or that grows past the row limit (checked as it is read)."""
@@ -287,7 +266,7 @@ def read_claims_chunks(path: Path, rows: int = READ_CHUNK_ROWS) -> Iterator[pd.D
     seen = 0
     for number, frame in enumerate(chunks):
         if number == 0:
-            frame.columns = _checked_columns(path, frame)
+            frame.columns = _checked_columns(path, frame, schema or active_schema())
         seen += len(frame)
         if seen > limits.import_max_rows:
             raise InvalidInput(
@@ -299,7 +278,7 @@ def read_claims_chunks(path: Path, rows: int = READ_CHUNK_ROWS) -> Iterator[pd.D
         yield frame
 
 
-def _checked_columns(path: Path, frame: pd.DataFrame) -> list[str]:
+def _checked_columns(path: Path, frame: pd.DataFrame, schema: Schema) -> list[str]:
     """The header's names, lower-cased, or `InvalidInput` for a repeated, missing or empty one."""
     names = [str(column).strip().lower() for column in frame.columns]
     clashes = sorted({name for name in names if names.count(name) > 1})
@@ -309,7 +288,7 @@ def _checked_columns(path: Path, frame: pd.DataFrame) -> list[str]:
             for name in clashes
         )
         raise InvalidInput(f"{path}: the same column appears more than once ({spelled}); keep one of each")
-    missing = [column for column in CLAIM_COLUMNS if column not in names]
+    missing = [column for column in required_columns(schema) if column not in names]
     if missing:
         raise InvalidInput(f"{path}: missing required column(s): {', '.join(missing)} (is the header row there?)")
     if frame.empty:
@@ -410,12 +389,17 @@ def _parquet_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
 
 
 def validate(
-    frame: pd.DataFrame, *, first_row: int = 1, first_row_of: dict[str, int] | None = None
+    frame: pd.DataFrame,
+    *,
+    first_row: int = 1,
+    first_row_of: dict[str, int] | None = None,
+    schema: Schema | None = None,
 ) -> ValidationReport:
     """Every row of `frame`, numbered from `first_row` (a later chunk of a file goes on
     counting); `first_row_of` (claim number → row) carries the numbers already seen in
     earlier chunks, so a duplicate is found across the whole file."""
-    columns = [c for c in (*CLAIM_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]
+    schema = schema or active_schema()
+    columns = [c for c in dict.fromkeys(known_columns(schema)) if c in frame.columns]
     report = ValidationReport(valid=[], valid_rows=[], errors=[])
     first_row_of = {} if first_row_of is None else first_row_of
     extra_cells = frame[EXTRA_CELLS].tolist() if EXTRA_CELLS in frame.columns else [False] * len(frame)
@@ -427,19 +411,20 @@ def validate(
             report.errors.append(RowError(index, "row", "row has more cells than the header"))
             continue
         try:
-            row = ClaimRow.model_validate(record)
-        except ValidationError as error:
-            report.rejected_rows[index] = record
-            report.errors.extend(_row_errors(index, error))
-            continue
+            row, problems = parse_row(record, schema)
         except (RecursionError, ValueError, TypeError, OverflowError) as error:  # a value no validator foresaw
             report.rejected_rows[index] = record
             report.errors.append(RowError(index, "row", f"could not be read ({type(error).__name__})"))
             continue
+        if row is None:
+            report.rejected_rows[index] = record
+            report.errors.extend(RowError(index, column, reason) for column, reason in problems)
+            continue
         if row.claim_number in first_row_of:
             report.rejected_rows[index] = record
-            reason = f"duplicate claim_number in the file (first at row {first_row_of[row.claim_number]})"
-            report.errors.append(RowError(index, "claim_number", reason))
+            number = schema.roles.claim_number
+            reason = f"duplicate {number} in the file (first at row {first_row_of[row.claim_number]})"
+            report.errors.append(RowError(index, number, reason))
             continue
         first_row_of[row.claim_number] = index
         report.valid.append(row)
@@ -451,32 +436,44 @@ def _is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value))
 
 
-def _row_errors(index: int, error: ValidationError) -> list[RowError]:
-    errors = []
-    for item in error.errors(include_url=False, include_input=False):
-        column = ".".join(str(part) for part in item["loc"]) or "row"
-        reason = item["msg"].removeprefix("Value error, ")
-        errors.append(RowError(index, column, reason))
-    return errors
+def _validation_errors(error: ValidationError) -> list[tuple[str, str]]:
+    return [
+        (".".join(str(part) for part in item["loc"]) or "row", item["msg"].removeprefix("Value error, "))
+        for item in error.errors(include_url=False, include_input=False)
+    ]
 
 
-def check_file(path: Path, rows: int = READ_CHUNK_ROWS) -> FileCheck:
+RowsDone = Callable[[int], None]  # told the rows read so far, after each chunk (progress)
+
+
+def check_file(
+    path: Path, rows: int = READ_CHUNK_ROWS, schema: Schema | None = None, on_rows: RowsDone | None = None
+) -> FileCheck:
     """Validate every row of a claims file, a chunk at a time, touching no database: the
     memory it keeps is a chunk, the claim numbers seen (for duplicates) and the reported
     errors. `InvalidInput` for a file that cannot be read as one."""
     first_row_of: dict[str, int] = {}
     errors: list[RowError] = []
     read = invalid = 0
-    for chunk in read_claims_chunks(path, rows=rows):
-        checked = validate(chunk, first_row=read + 1, first_row_of=first_row_of)
+    for chunk in read_claims_chunks(path, rows=rows, schema=schema):
+        checked = validate(chunk, first_row=read + 1, first_row_of=first_row_of, schema=schema)
         read += len(chunk)
         invalid += len(checked.rejected_rows)
         errors += checked.errors[: MAX_REPORTED_ERRORS - len(errors)]
+        if on_rows is not None:
+            on_rows(read)
     return FileCheck(rows=read, invalid=invalid, errors=errors)
 
 
 def import_file(
-    session: Session, *, actor: Actor, path: Path, skip_invalid: bool = False, rows: int = READ_CHUNK_ROWS
+    session: Session,
+    *,
+    actor: Actor,
+    path: Path,
+    skip_invalid: bool = False,
+    rows: int = READ_CHUNK_ROWS,
+    on_rows: RowsDone | None = None,
+    source: str | None = None,
 ) -> tuple[ImportResult, ValidationReport]:
     """Import a claims file whole, or raise `ImportRejected` having written nothing. Unless
     skipping invalid rows the file is checked first (`check_file`), so a rejected file never
@@ -488,7 +485,9 @@ def import_file(
         if checked.invalid:
             raise ImportRejected(checked.errors, checked.invalid)
     chunks = read_claims_chunks(path, rows=rows)  # a file changed since the check is checked again
-    return import_claims(session, actor=actor, frame=chunks, source=path.name, skip_invalid=skip_invalid)
+    return import_claims(
+        session, actor=actor, frame=chunks, source=source or path.name, skip_invalid=skip_invalid, on_rows=on_rows
+    )
 
 
 def import_claims(
@@ -498,6 +497,7 @@ def import_claims(
     frame: pd.DataFrame | Iterable[pd.DataFrame],
     source: str,
     skip_invalid: bool = False,
+    on_rows: RowsDone | None = None,
 ) -> tuple[ImportResult, ValidationReport]:
     """Validate and load a frame, or a file's chunks (`read_claims_chunks`) one at a time.
     On an invalid row, unless skipping, raise `ImportRejected` once the whole file has
@@ -524,6 +524,8 @@ def import_claims(
             continue  # nothing more is loaded; the rest is read to report its errors too
         added, present, sent = load_rows(session, checked.valid, source=source)
         imported, skipped, messages = imported + added, skipped + present, messages + sent
+        if on_rows is not None:
+            on_rows(next_row - 1)
     if invalid and not skip_invalid:
         raise ImportRejected(report.errors, invalid)
     result = ImportResult(imported=imported, skipped_existing=skipped, rejected=invalid, messages=messages)
@@ -539,18 +541,22 @@ def load_rows(session: Session, rows: list[ClaimRow], *, source: str) -> tuple[i
     existing = _existing_claim_numbers(session, [row.claim_number for row in rows])
     new_rows = [row for row in rows if row.claim_number not in existing]
     message_count = 0
+    schema = active_schema()
     for start in range(0, len(new_rows), INSERT_CHUNK):
         chunk = new_rows[start : start + INSERT_CHUNK]
         claim_values = [
-            {**row.model_dump(include=set(CLAIM_COLUMNS)), "status": IMPORTED_CLOSED_STATUS if row.closed else "new"}
+            {
+                **claim_store.row_values(row.values, schema),
+                "status": IMPORTED_CLOSED_STATUS if row.extras.closed else "new",
+            }
             for row in chunk
         ]
         ids = session.scalars(insert(Claim).returning(Claim.id, sort_by_parameter_order=True), claim_values).all()
         truth = [
-            {"claim_id": claim_id, "is_fraud": row.label_fraud, "oracle_probability": row.oracle_fraud_probability,
-             "source": source[-64:]}
+            {"claim_id": claim_id, "is_fraud": row.label_fraud,
+             "oracle_probability": row.extras.oracle_fraud_probability, "source": source[-64:]}
             for claim_id, row in zip(ids, chunk, strict=True)
-            if row.label_fraud is not None or row.oracle_fraud_probability is not None
+            if row.label_fraud is not None or row.extras.oracle_fraud_probability is not None
         ]  # fmt: skip
         if truth:
             session.execute(insert(ClaimGroundTruth), truth)
@@ -558,7 +564,7 @@ def load_rows(session: Session, rows: list[ClaimRow], *, source: str) -> tuple[i
             {"claim_id": claim_id, "sent_at": m.sent_at, "channel": m.channel, "direction": m.direction,
              "text": m.text, "true_sentiment": m.label_sentiment}
             for claim_id, row in zip(ids, chunk, strict=True)
-            for m in row.messages
+            for m in row.extras.messages
         ]  # fmt: skip
         if message_values:
             session.execute(insert(Message), message_values)
@@ -571,6 +577,50 @@ def _existing_claim_numbers(session: Session, numbers: list[str]) -> set[str]:
     for batch in dialect.chunks(numbers):
         found.update(session.scalars(select(Claim.claim_number).where(Claim.claim_number.in_(batch))))
     return found
+
+
+@contextmanager
+def staged_upload(name: str, data: bytes) -> Iterator[Path]:
+    """An uploaded file as a file on disk (owner-only: it holds personal data) for
+    `check_file` and `import_file`, removed afterwards; CSV unless it is named Parquet."""
+    suffix = ".parquet" if Path(name).suffix.lower() in (".parquet", ".pq") else ".csv"
+    with tempfile.TemporaryDirectory(prefix="claimlens-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(descriptor, "wb") as out:
+            out.write(data)
+        yield path
+
+
+def check_upload(*, actor: Actor, name: str, data: bytes, on_rows: RowsDone | None = None) -> FileCheck:
+    """`check_file` for a file uploaded in the app, by someone who may import."""
+    require(actor, Permission.IMPORT_CLAIMS)
+    with staged_upload(name, data) as path:
+        try:
+            return check_file(path, on_rows=on_rows)
+        except InvalidInput as error:
+            raise InvalidInput(str(error).replace(str(path), name[-120:])) from None
+
+
+def import_upload(
+    session: Session, *, actor: Actor, name: str, data: bytes, skip_invalid: bool, on_rows: RowsDone | None = None
+) -> tuple[ImportResult, ValidationReport]:
+    """`import_file` for a file uploaded in the app (audited as an import of `name`)."""
+    with staged_upload(name, data) as path:
+        try:
+            return import_file(session, actor=actor, path=path, skip_invalid=skip_invalid, on_rows=on_rows, source=name)
+        except ImportRejected:
+            raise
+        except InvalidInput as error:
+            raise InvalidInput(str(error).replace(str(path), name[-120:])) from None
+
+
+def rejected_csv(report: ValidationReport) -> bytes:
+    """`write_rejected`'s file as bytes, for a download."""
+    with tempfile.TemporaryDirectory(prefix="claimlens-rejected-") as folder:
+        path = Path(folder) / "rejected.csv"
+        write_rejected(path, report)
+        return path.read_bytes()
 
 
 def write_rejected(path: Path, report: ValidationReport) -> None:

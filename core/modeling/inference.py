@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from core import claim_store
 from core.modeling.batching import in_length_order, pad
 from core.modeling.models import LoadedModel
 from core.modeling.precision import inference_precision
@@ -50,7 +51,8 @@ def tokenize(loaded: LoadedModel, texts: list[str]) -> TokenIds:
 
 
 def claim_texts(claims: pd.DataFrame) -> list[str]:
-    return claims["narrative"].fillna("").astype(str).tolist()
+    """What the encoder reads of each claim: its text fields joined (`core.claim_store.texts`)."""
+    return claim_store.texts(claims).tolist()
 
 
 def message_texts(messages: pd.DataFrame) -> list[str]:

@@ -53,6 +53,11 @@ class ModelMeta:
     format_version: int = FORMAT_VERSION
     # SHA-256 of the folder's `encoder.onnx` as written; "" when none was (see `core.modeling.onnx_encoder`)
     onnx_sha256: str = ""
+    # The claim schema the model was trained on (`core.schema`): its fingerprint and whole
+    # declaration, so a scorer can tell whether it reads the active schema. Empty for models
+    # trained before schemas (the demo's) and for sentiment models.
+    schema_fingerprint: str = ""
+    schema: dict[str, Any] = field(default_factory=dict)
 
 
 def _float32(like: torch.Tensor) -> torch.autocast:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from core import bands
+from core import bands, claim_store
 from core.config import get_settings
 from core.monitoring import drift
-from core.redaction import PERSONAL_FIELDS, redact
+from core.redaction import redact
 from db.models import (
     ModelVersion,
 )
@@ -34,7 +34,7 @@ def _segments(
     reference: pd.DataFrame, current: pd.DataFrame, min_rows: int
 ) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     segments = [("all", reference, current)]
-    for column in drift.SEGMENT_COLUMNS:
+    for column in drift.segment_columns():
         for value in sorted(set(current[column])):
             ref, cur = reference[reference[column] == value], current[current[column] == value]
             if min(len(ref), len(cur)) >= min_rows:
@@ -66,8 +66,12 @@ def narratives(frame: pd.DataFrame, n: int, seed: int) -> list[str]:
     """A sample of narratives without personal data (`core.redaction.redact`, with each
     claim's own name and contact): the changed words a report stores are shown to every
     role that sees monitoring, and a claimant's name repeated in three narratives is a word."""
-    rows = frame.sample(min(n, len(frame)), random_state=seed)[["narrative", *PERSONAL_FIELDS]].fillna("").astype(str)
-    return [redact(text, personal=personal) for text, *personal in rows.itertuples(index=False)]
+    sample = frame.sample(min(n, len(frame)), random_state=seed)
+    personal = sample[list(claim_store.personal())].fillna("").astype(str)
+    return [
+        redact(text, personal=values)
+        for text, *values in zip(claim_store.texts(sample), *(personal[c] for c in personal.columns), strict=True)
+    ]
 
 
 def compute_window(
@@ -90,8 +94,12 @@ def compute_window(
         metrics += drift.prediction_metrics(ref, cur, segment, t)
         metrics += drift.performance_metric(cur, baseline, threshold, segment, t)
     if reference_embeddings is not None and len(current) >= t.min_rows:
-        metrics += drift.text_metric(reference_embeddings, embed(sample_texts(current["narrative"], TEXT_SAMPLE, 1)), t)
+        metrics += drift.text_metric(
+            reference_embeddings, embed(sample_texts(claim_store.texts(current), TEXT_SAMPLE, 1)), t
+        )
     metrics += drift.sentiment_metric(reference_sentiment, current_sentiment, t)
-    terms = drift.changed_terms(narratives(reference, TERMS_SAMPLE, 2), narratives(current, TERMS_SAMPLE, 3))
-    metrics += drift.term_metric(terms, t)
+    terms: list[dict[str, Any]] = []
+    if claim_store.text_columns():
+        terms = drift.changed_terms(narratives(reference, TERMS_SAMPLE, 2), narratives(current, TERMS_SAMPLE, 3))
+        metrics += drift.term_metric(terms, t)
     return drift.decide(metrics, t), terms

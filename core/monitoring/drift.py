@@ -29,22 +29,28 @@ import pandas as pd
 from core import claim_fields
 from core.bands import FLAGGED
 from core.config import default, get_settings
+from core.modeling.features import encoding_of, raw_number
 from core.monitoring import cbpe, stats
+from core.schema import FieldType, Schema, active_schema
 
-# Monitored by name from `core.claim_fields` (the derived ones included), so a report, an
-# explanation and the review page call a signal the same.
-NUMERIC_FIELDS = (
-    "claimed_amount",
-    "insured_value",
-    "amount_vs_insured",
-    "prior_claims",
-    "witnesses",
-    "incident_hour",
-    "policy_age",
-    "report_delay",
-)
-CATEGORICAL_FIELDS = ("line_of_business", "region", "channel", "police_report")
-SEGMENT_COLUMNS = ("line_of_business", "region")
+
+def numeric_fields(schema: Schema | None = None) -> tuple[str, ...]:
+    """The fields tested as numbers (PSI and KS): the model's numbers, hours, booleans and
+    ordinal bins (by rank), derived fields included; named as `core.claim_fields` names
+    them, so a report, an explanation and the review page call a signal the same."""
+    return tuple(item.name for item in (schema or active_schema()).model_fields_read if encoding_of(item) != "category")
+
+
+def categorical_fields(schema: Schema | None = None) -> tuple[str, ...]:
+    """The fields tested as categories (Jensen-Shannon and chi-square)."""
+    return tuple(item.name for item in (schema or active_schema()).model_fields_read if encoding_of(item) == "category")
+
+
+def segment_columns(schema: Schema | None = None) -> tuple[str, ...]:
+    """The columns a report is also run within, value by value (the schema's segments)."""
+    return (schema or active_schema()).segments
+
+
 TOP_TERMS = 15
 TERM_LOG2_CHANGE = 1.0  # a word in at least twice the share of narratives
 TERM_MIN_SHARE = 0.02  # ... and in at least 2% of this window's narratives
@@ -103,16 +109,26 @@ class Metric:
         return cls(**known)
 
 
-def derive_fields(claims: pd.DataFrame) -> pd.DataFrame:
+def derive_fields(claims: pd.DataFrame, schema: Schema | None = None) -> pd.DataFrame:
     """Add the derived claim fields monitored besides the stored columns (`core.claim_fields`)."""
-    return claim_fields.with_derived(claims)
+    return claim_fields.with_derived(claims, schema)
+
+
+def _numbers(frame: pd.DataFrame, name: str, schema: Schema) -> np.ndarray:
+    """A numeric field's values as the report reads them: an ordinal bin as its rank, a
+    boolean as 0/1, other numbers as stored (not scaled as the model reads them)."""
+    item = schema.field(name)
+    if item.type in (FieldType.ORDINAL, FieldType.BOOLEAN):
+        return raw_number(frame, item).dropna().to_numpy(dtype=float)
+    return _clean(frame[name])
 
 
 def field_metrics(reference: pd.DataFrame, current: pd.DataFrame, segment: str, t: DriftThresholds) -> list[Metric]:
     metrics = []
     skip = segment.split("=")[0]  # inside a segment its own column is constant
-    for name in NUMERIC_FIELDS:
-        ref, cur = _clean(reference[name]), _clean(current[name])
+    schema = active_schema()
+    for name in numeric_fields(schema):
+        ref, cur = _numbers(reference, name, schema), _numbers(current, name, schema)
         if min(len(ref), len(cur)) < t.min_rows:
             continue
         ks, p = stats.ks_p(ref, cur)
@@ -135,7 +151,7 @@ def field_metrics(reference: pd.DataFrame, current: pd.DataFrame, segment: str, 
                 },
             )
         )
-    for name in CATEGORICAL_FIELDS:
+    for name in categorical_fields(schema):
         if name == skip:
             continue
         ref, cur = reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy()
@@ -373,11 +389,11 @@ NO_BASELINE = PerformanceBaseline(cbpe.IDENTITY)
 def performance_baseline(
     reference: pd.DataFrame, calibration: cbpe.Calibration, t: DriftThresholds
 ) -> PerformanceBaseline:
-    """The reference estimate of all claims and of each value of `SEGMENT_COLUMNS` among
+    """The reference estimate of all claims and of each value of `segment_columns()` among
     the scored `reference` claims (`probability`, `label` and the segment columns)."""
     scored = reference.dropna(subset=["probability"])
     segments = {"all": performance_reference(scored, calibration, t)}
-    for column in SEGMENT_COLUMNS:
+    for column in segment_columns():
         for value, claims in scored.groupby(column):
             segments[f"{column}={value}"] = performance_reference(claims, calibration, t)
     return PerformanceBaseline(calibration, segments)

@@ -12,12 +12,13 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from core import registry
+from core import claim_fields, claim_store, registry
 from core.auth import Actor, Permission, require
 from core.clock import day_after, day_start
+from core.schema import active_schema
 from core.tasks import Task
 from db import dialect
 from db.models import Claim, Message, MessagePrediction, Prediction, Review
@@ -27,7 +28,8 @@ SCORE_BINS = 20  # probability histogram bins of width 0.05
 
 @dataclass(frozen=True)
 class MonitoringOverview:
-    volume: pd.DataFrame  # week, line_of_business, claims
+    volume: pd.DataFrame  # week, segment (the schema's first segment's value, or "all"), claims
+    segment_label: str  # what the segment is ("Line of business"), "" for a schema without segments
     scores: pd.DataFrame  # week, bin_start, predictions
     bands: pd.DataFrame  # week, band, predictions
     outcomes: pd.DataFrame  # band, decision, claims (latest decision per claim)
@@ -66,10 +68,10 @@ def overview(
         window.append(Claim.report_date >= since)
     if until:
         window.append(Claim.report_date <= until)
+    segments = active_schema().segments
+    segment = claim_store.column(segments[0]) if segments else literal("all").label("segment")
     volume = session.execute(
-        select(Claim.report_date, Claim.line_of_business, func.count())
-        .where(*window)
-        .group_by(Claim.report_date, Claim.line_of_business)
+        select(Claim.report_date, segment, func.count()).where(*window).group_by(Claim.report_date, segment)
     ).all()
     champion = registry.champion(session, Task.CLAIM_RISK)
     scored = (
@@ -87,7 +89,8 @@ def overview(
     score_frame = _weekly(scores, ["bin", "predictions"], ["bin"], "predictions")
     score_frame["bin_start"] = score_frame["bin"].clip(upper=SCORE_BINS - 1).astype(float) / SCORE_BINS
     return MonitoringOverview(
-        volume=_weekly(volume, ["line_of_business", "claims"], ["line_of_business"], "claims"),
+        volume=_weekly(volume, ["segment", "claims"], ["segment"], "claims"),
+        segment_label=claim_fields.label(segments[0]) if segments else "",
         scores=score_frame.groupby(["week", "bin_start"], as_index=False)["predictions"].sum(),
         bands=_weekly(bands, ["band", "predictions"], ["band"], "predictions"),
         outcomes=_outcomes(session, window),

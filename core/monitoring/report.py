@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import audit, registry
+from core import audit, claim_store, registry
 from core.auth import Actor, Permission, require
 from core.errors import InvalidInput, NotFound
 from core.monitoring import drift
@@ -70,7 +70,9 @@ def run_drift(
     reference = claims_between(session, version.id, ref_start, ref_end, REFERENCE_SAMPLE)
     reference_sentiment = sentiments_between(session, ref_start, ref_end)
     embed = Embedder(version)
-    reference_embeddings = embed(sample_texts(reference["narrative"], 2 * TEXT_SAMPLE, 0))
+    reference_embeddings = (
+        embed(sample_texts(claim_store.texts(reference), 2 * TEXT_SAMPLE, 0)) if claim_store.text_columns() else None
+    )
     baseline = performance_baseline(session, version, t)
     computed = []
     for start in todo:

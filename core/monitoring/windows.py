@@ -15,12 +15,11 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from core import labels, registry
+from core import claim_store, labels, registry
 from core.clock import day_after, day_start
 from core.errors import InvalidInput
-from core.modeling.features import MODEL_INPUTS
 from core.monitoring import cbpe, drift
-from core.redaction import PERSONAL_FIELDS
+from core.schema import active_schema
 from core.tasks import Task
 from db import dialect
 from db.models import (
@@ -41,7 +40,10 @@ REFERENCE_SAMPLE = 20_000
 
 # The personal fields are read only to take them out of the narratives whose words a report
 # stores (`narratives`).
-CLAIM_COLUMNS = ("id", *MODEL_INPUTS, *PERSONAL_FIELDS)
+def claim_columns() -> tuple[str, ...]:
+    """What a window reads of each claim: the model's inputs, the segments, the personal data."""
+    schema = active_schema()
+    return tuple(dict.fromkeys(("id", *schema.model_inputs, *schema.segments, *schema.pii)))
 
 
 def reference_window(session: Session, version: ModelVersion) -> tuple[date, date]:
@@ -83,18 +85,14 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims_between(session: Session, version_id: int, start: date, end: date, limit: int | None = None) -> pd.DataFrame:
-    query = _with_outcomes(select(*[getattr(Claim, c) for c in CLAIM_COLUMNS]), version_id).where(
-        Claim.report_date.between(start, end)
-    )
+    names = claim_columns()
+    query = _with_outcomes(select(*claim_store.columns(names)), version_id).where(Claim.report_date.between(start, end))
     if limit is not None:
         total = session.scalar(select(func.count()).where(Claim.report_date.between(start, end))) or 0
         if total > limit:  # an evenly spread, repeatable sample
             query = query.where(Claim.id % (total // limit + 1) == 0)
-    frame = pd.DataFrame(session.execute(query).all(), columns=[*CLAIM_COLUMNS, *OUTCOME_COLUMNS])
+    frame = pd.DataFrame(session.execute(query).all(), columns=[*names, *OUTCOME_COLUMNS])
     return drift.derive_fields(_labelled(frame))
-
-
-REFERENCE_COLUMNS = ("id", "report_date", *drift.SEGMENT_COLUMNS)
 
 
 def reference_outcomes(session: Session, version: ModelVersion) -> pd.DataFrame:
@@ -103,16 +101,17 @@ def reference_outcomes(session: Session, version: ModelVersion) -> pd.DataFrame:
     CBPE's reference."""
     run = session.get(TrainingRun, version.training_run_id) if version.training_run_id else None
     ids = (run.data_manifest or {}).get("test", []) if run else []
-    columns = [getattr(Claim, c) for c in REFERENCE_COLUMNS]
+    names = ("id", "report_date", *drift.segment_columns())
+    columns = claim_store.columns(names)
     frames = [
         pd.DataFrame(
             session.execute(_with_outcomes(select(*columns), version.id).where(Claim.id.in_(chunk))).all(),
-            columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS],
+            columns=[*names, *OUTCOME_COLUMNS],
         )
         for chunk in dialect.chunks(ids)
     ]
     if not frames:
-        return pd.DataFrame(columns=[*REFERENCE_COLUMNS, *OUTCOME_COLUMNS, "label"])
+        return pd.DataFrame(columns=[*names, *OUTCOME_COLUMNS, "label"])
     return _labelled(pd.concat(frames, ignore_index=True)).dropna(subset=["probability", "label"])
 
 

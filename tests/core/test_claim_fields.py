@@ -9,12 +9,16 @@ import pandas as pd
 import pytest
 
 from core import claim_fields, review
+from core.schema import active_schema
 
 
-def test_every_field_the_review_shows_has_a_label_and_a_section() -> None:
-    assert set(review.CLAIM_FIELDS) <= set(claim_fields.STORED)
-    assert {f.section for f in claim_fields.FIELDS} == set(claim_fields.SECTIONS)
-    assert len(claim_fields.LABELS) == len(claim_fields.FIELDS), "one label per field"
+def test_every_field_of_the_demo_schema_has_a_label_and_a_section() -> None:
+    schema = active_schema()
+    assert {f.section for f in schema.all_fields} == {"Claimant", "Policy", "Incident", "Amounts"}
+    labels = claim_fields.labels()
+    assert len(set(labels.values())) == len(schema.all_fields), "one label per field, none repeated"
+    assert claim_fields.label("report_delay") == "Days to report"
+    assert claim_fields.label("no_such_field") == "No such field"  # a field a schema dropped still reads
 
 
 @pytest.mark.parametrize(
@@ -58,6 +62,13 @@ def test_sections_group_in_reading_order_and_derive_what_an_adjuster_would_work_
         ("Insured value", "$0"),
         ("Claimed share of insured value", "—"),
     )
+    assert "Narrative" not in rows, "the text the encoder reads is shown apart"
+
+
+def test_a_reason_names_the_field_as_the_review_page_does() -> None:
+    claim = {"incident_date": "2026-01-02", "report_date": date(2026, 1, 5), "claimed_amount": 1234.5}
+    assert claim_fields.describe("report_delay", claim) == "Days to report: 3 days"
+    assert claim_fields.describe("claimed_amount", claim) == "Claimed: $1,234.50"
 
 
 def test_drift_and_the_review_page_derive_the_same_fields_by_the_same_names() -> None:
@@ -76,5 +87,6 @@ def test_drift_and_the_review_page_derive_the_same_fields_by_the_same_names() ->
     assert derived["policy_age"].tolist() == [10, 0] and derived["report_delay"].tolist() == [1, 8]
     assert derived["amount_vs_insured"].iloc[0] == 0.9 and pd.isna(derived["amount_vs_insured"].iloc[1])
     one = claims.iloc[0].to_dict()
-    assert [f.value(one) for f in claim_fields.DERIVED] == [10, 1, 0.9]  # what the review page shows
-    assert set(drift.NUMERIC_FIELDS) <= {f.name for f in claim_fields.FIELDS}  # one vocabulary
+    schema = active_schema()
+    assert [claim_fields.value_of(f, one) for f in schema.derived] == [10, 1, 0.9]  # what the review page shows
+    assert set(drift.numeric_fields()) <= {f.name for f in schema.all_fields}  # one vocabulary

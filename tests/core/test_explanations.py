@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import explanations, scoring
+from core import claim_store, explanations, scoring
 from core.auth import cli_actor
 from core.explain import Explainer
-from core.modeling.features import MODEL_INPUTS
 from core.modeling.models import load_model
+from core.schema import active_schema
 from db.models import AuditLog, Claim, Explanation, Message, ModelVersion, Prediction
 
 ADMIN = cli_actor()
@@ -62,7 +62,7 @@ def test_words_are_whole_words_from_the_narrative(world: sessionmaker[Session]) 
             .join(Claim, Claim.id == Prediction.claim_id)
         ).one()
         words = [w for w, _ in explanation.attributions["words"]]
-        assert words == claim.narrative.split()[: len(words)]
+        assert words == claim.fields["narrative"].split()[: len(words)]
         assert not any(w.startswith("##") for w in words)
 
 
@@ -77,7 +77,7 @@ def test_the_same_claim_explained_twice_gives_the_same_values(world: sessionmake
         claim = session.get(Claim, claim_id)
         version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
         loaded = load_model(version.artifact_path)
-        again = Explainer(loaded).explain({c: getattr(claim, c) for c in MODEL_INPUTS})
+        again = Explainer(loaded).explain(claim_store.values(claim, active_schema().model_inputs))
     assert again.base_value == pytest.approx(stored[0], abs=1e-9)
     assert again.fields == pytest.approx(stored[1]["fields"], abs=1e-9)
     assert [v for _, v in again.words] == pytest.approx([v for _, v in stored[1]["words"]], abs=1e-9)
@@ -86,7 +86,7 @@ def test_the_same_claim_explained_twice_gives_the_same_values(world: sessionmake
 def test_claims_explained_on_threads_get_the_values_each_gets_alone(world: sessionmaker[Session]) -> None:
     with world() as session:
         claims = session.scalars(select(Claim).order_by(Claim.id).limit(6)).all()
-        rows = [{c: getattr(claim, c) for c in MODEL_INPUTS} for claim in claims]
+        rows = [claim_store.values(claim, active_schema().model_inputs) for claim in claims]
         version = session.scalars(select(ModelVersion).where(ModelVersion.task == "claim_risk")).one()
     explainer = Explainer(load_model(version.artifact_path))
     together = explainer.explain_many(rows, threads=3)
@@ -106,7 +106,7 @@ def test_global_importance_and_message_explanations(world: sessionmaker[Session]
         overall = explanations.global_importance(session, actor=ADMIN)
         assert overall.claims == 4 and len(overall.fields) == 12
         assert list(overall.fields.values()) == sorted(overall.fields.values(), reverse=True)
-        auto = explanations.global_importance(session, actor=ADMIN, line_of_business="auto")
+        auto = explanations.global_importance(session, actor=ADMIN, segment=("line_of_business", "auto"))
         assert auto.claims <= 4
         message_id = session.scalar(select(Message.id))
         explanation = explanations.explain_message(session, actor=ADMIN, message_id=message_id, device="cpu")

@@ -64,8 +64,10 @@ def test_roles_without_personal_data_get_it_out_of_narrative_messages_and_explan
     with session_scope() as session:
         claim = session.get(Claim, claim_id)
         assert claim is not None
-        surname = claim.claimant_name.split()[-1]
-        claim.narrative = f"Caller {claim.claimant_name} (tel +48 601 234 567, DOB 12/03/1980) says the car was hit."
+        name = claim.fields["claimant_name"]
+        surname = name.split()[-1]
+        narrative = f"Caller {name} (tel +48 601 234 567, DOB 12/03/1980) says the car was hit."
+        claim.fields = {**claim.fields, "narrative": narrative}
         session.add(Message(claim_id=claim_id, sent_at=claim.created_at, channel="email", direction="inbound",
                             text=f"Write to me at {surname.lower()}.home@example.com please"))  # fmt: skip
         explanation = session.scalars(
@@ -74,7 +76,6 @@ def test_roles_without_personal_data_get_it_out_of_narrative_messages_and_explan
         assert explanation is not None
         explanation.attributions = {**explanation.attributions, "words": [[surname, 0.2], ["hit", 0.1]]}
         explanation.reasons = [f'narrative: "{surname}" raises the risk', *explanation.reasons[1:]]
-        name = claim.claimant_name
     seen_by = {role: detail(actor(role), claim_id) for role in ("adjuster", "manager")}
     adjuster, manager = seen_by["adjuster"], seen_by["manager"]
     assert name in adjuster.narrative and "+48 601 234 567" in adjuster.narrative
@@ -403,11 +404,12 @@ def test_claim_fields_are_grouped_labelled_and_formatted_for_people(scored_datab
     with session_scope() as session:
         claim = session.get(Claim, claim_id)
         assert claim is not None
-        assert sections["Claimant"]["Name"] == claim.claimant_name
-        assert sections["Amounts"]["Claimed"] == claim_fields.money(claim.claimed_amount)
+        assert sections["Claimant"]["Name"] == claim.fields["claimant_name"]
+        assert claim.amount is not None and claim.incident_date is not None
+        assert sections["Amounts"]["Claimed"] == claim_fields.money(claim.amount)
         delay = (claim.report_date - claim.incident_date).days
         assert sections["Incident"]["Days to report"] == f"{delay:,} day" + ("" if delay == 1 else "s")
-        assert sections["Policy"]["Line of business"] == claim.line_of_business
+        assert sections["Policy"]["Line of business"] == claim.fields["line_of_business"]
     assert re.fullmatch(r"\$\d{1,3}(,\d{3})*(\.\d\d)?", sections["Amounts"]["Insured value"])
     assert re.fullmatch(r"\d+%", sections["Amounts"]["Claimed share of insured value"])
     masked = {s.title: dict(s.rows) for s in detail(actor("manager"), claim_id).sections}

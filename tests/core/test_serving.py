@@ -11,12 +11,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import accounts, registry, review, scoring, serving, triage
+from core import schema as schema_module
 from core.auth import Actor, Role, cli_actor
+from core.config import get_settings
 from core.data import importing
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame, seed
+from core.errors import InvalidInput
 from core.tasks import Task
-from db.models import AuditLog, Claim, Prediction, Review
+from db.models import AuditLog, Claim, ModelVersion, Prediction, Review
 from db.session import engine_for
 from tests.conftest import train_tiny
 
@@ -198,3 +201,28 @@ def test_a_rollback_in_the_middle_of_two_changes_keeps_the_oldest_models_claims_
     during = whole_queue(world)
     assert set(during) == set(before)  # only v1 ever scored them: v1 still serves them
     assert {r.model_version for r in during.values()} == {1}
+
+
+def test_a_claim_model_refuses_a_schema_that_removed_a_field_it_reads_and_says_what_to_do(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = schema_module.DEMO_SCHEMA.read_text(encoding="utf-8")
+    grown = demo + '\n[[fields]]\nname = "repair_shop"\ntype = "category"\n'
+    shrunk = demo.replace('name = "witnesses"\ntype = "integer"', 'name = "witnesses"\ntype = "text"')
+    with world.sessions() as session:
+        version = session.get(ModelVersion, world.old)
+        assert version is not None
+        for text, refused in ((grown, False), (shrunk, True)):
+            path = tmp_path / f"{refused}.toml"
+            path.write_text(text, encoding="utf-8")
+            monkeypatch.setenv("CLAIMLENS_SCHEMA", str(path))
+            get_settings.cache_clear()
+            try:
+                if not refused:  # a schema that only grew is read by the model trained before
+                    assert serving.load_version(version, "cpu").meta.schema_fingerprint
+                    continue
+                with pytest.raises(InvalidInput, match=r"'witnesses' was integer and is now text.*Train a new model"):
+                    serving.load_version(version, "cpu")
+            finally:
+                monkeypatch.delenv("CLAIMLENS_SCHEMA")
+                get_settings.cache_clear()

@@ -87,9 +87,9 @@ def test_a_claim_is_due_through_the_slas_last_day_and_overdue_after() -> None:
 def test_filters_by_line_band_dates_and_narrative_text(scored_database: str) -> None:
     who = actor("adjuster")
     everything = full_queue(who, triage.QueueFilters(bands=triage.BANDS))
-    auto_high = full_queue(who, triage.QueueFilters(lines=("auto",), bands=("high",)))
-    assert auto_high and all(r.line_of_business == "auto" and r.band == "high" for r in auto_high)
-    assert len(auto_high) == sum(r.line_of_business == "auto" and r.band == "high" for r in everything)
+    auto_high = full_queue(who, triage.QueueFilters(segments=(("line_of_business", ("auto",)),), bands=("high",)))
+    assert auto_high and all(r.segments["line_of_business"] == "auto" and r.band == "high" for r in auto_high)
+    assert len(auto_high) == sum(r.segments["line_of_business"] == "auto" and r.band == "high" for r in everything)
     start, end = date(2026, 3, 1), date(2026, 3, 31)
     march = full_queue(who, triage.QueueFilters(bands=triage.BANDS, reported_from=start, reported_to=end))
     assert march and all(start <= r.report_date <= end for r in march)
@@ -166,7 +166,7 @@ def test_only_reviewers_take_claims(scored_database: str) -> None:
 def test_the_queue_counts_every_matching_claim_across_pages(scored_database: str) -> None:
     who = actor("adjuster")
     rows = full_queue(who)
-    travel = triage.QueueFilters(lines=("travel",))
+    travel = triage.QueueFilters(segments=(("line_of_business", ("travel",)),))
     with session_scope() as session:
         first = triage.queue(session, actor=who, page=0, page_size=5)
         last = triage.queue(session, actor=who, page=(len(rows) - 1) // 5, page_size=5)
@@ -177,7 +177,7 @@ def test_the_queue_counts_every_matching_claim_across_pages(scored_database: str
     assert not last.has_next and last.total == len(rows)  # the last page knows the total
     assert past.rows == [] and past.total is None  # past the end it is counted, not guessed
     assert (counted.total, counted.capped, counted.label) == (len(rows), False, f"{len(rows):,}")
-    assert counted_travel.total == len([r for r in rows if r.line_of_business == "travel"])
+    assert counted_travel.total == len([r for r in rows if r.segments["line_of_business"] == "travel"])
 
 
 def test_past_the_cap_the_count_stops_and_says_so(scored_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +217,7 @@ def test_triage_priority_rises_with_risk_amount_and_waiting() -> None:
 def test_a_waiting_claims_priority_ages_each_day_and_the_queue_follows(scored_database: str) -> None:
     settings = get_settings()
     prediction_of = select(Prediction.claim_id, Prediction.priority, Prediction.probability,
-                           Claim.claimed_amount, Claim.report_date, Claim.is_open).join(Claim)  # fmt: skip
+                           Claim.amount, Claim.report_date, Claim.is_open).join(Claim)  # fmt: skip
     with session_scope() as session:
         scored = {row.claim_id: row for row in session.execute(prediction_of)}
         newest = max(row.report_date for row in scored.values() if row.is_open)
@@ -232,7 +232,7 @@ def test_a_waiting_claims_priority_ages_each_day_and_the_queue_follows(scored_da
     for claim_id, row in before.items():
         if row.is_open:  # three more days of waiting, by the same rule as at scoring
             waited = (later - row.report_date).days
-            assert after[claim_id] == triage.priority(row.probability, float(row.claimed_amount), waited, settings)
+            assert after[claim_id] == triage.priority(row.probability, float(row.amount), waited, settings)
         else:
             assert after[claim_id] == scored[claim_id].priority  # a decided claim's priority is history
     recent = 2 * settings.triage_sla_days
@@ -244,3 +244,11 @@ def test_a_waiting_claims_priority_ages_each_day_and_the_queue_follows(scored_da
         assert triage.age_priorities(session, actor=cli_actor(), today=later) == 0  # once a day is enough
         logged = session.scalars(select(AuditLog.details).where(AuditLog.action == "triage.priorities_aged")).all()
     assert [d["as_of"] for d in logged][-1] == later.isoformat() and logged[-1]["predictions"] == aged
+
+
+def test_a_book_without_amounts_weighs_risk_and_waiting_only() -> None:
+    settings = get_settings()
+    risk, wait = settings.triage_risk_weight, settings.triage_wait_weight
+    unamounted = triage.priority(0.5, None, settings.triage_sla_days, settings)
+    assert unamounted == pytest.approx(100 * (risk * 0.5 + wait * 0.5) / (risk + wait), abs=1e-3)
+    assert triage.priority(0.5, 0.0, settings.triage_sla_days, settings) < unamounted  # no amount is not a zero one

@@ -271,3 +271,16 @@ def test_hostile_claim_numbers_and_channels_are_shown_as_text(scored_database: s
     assert as_rendered(plain(HOSTILE_NUMBER)).replace(WORD_JOINER, "") == HOSTILE_NUMBER  # it reads as typed
     captions = [c.value for c in app.caption if "Any news" not in c.value]
     assert any(plain("[x](//e.vil)") in c for c in captions) and not any("[x](//e.vil)" in c for c in captions)
+
+
+def test_after_asking_for_information_the_form_is_empty_so_a_second_click_records_nothing(
+    scored_database: str,
+) -> None:
+    app, claim_id = taken_claim()
+    decide_on_page(app, claim_id, "request_info", "missing_documents")
+    assert len(reviews_of(claim_id)) == 1
+    fresh = app.radio(key=f"review_decision_{claim_id}_1")
+    assert fresh.value is None and app.selectbox(key=f"review_reason_{claim_id}_1").disabled
+    app.button(key="review_submit").click().run()  # the walk's double click, six seconds later
+    assert not app.exception and messages(app.error) == ["Choose a decision."]
+    assert len(reviews_of(claim_id)) == 1

@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from core import claim_fields, review, triage
 from core.auth import Actor, Permission
+from core.schema import active_schema
 from dashboard.background import scoring_banner
 from dashboard.ui import actor_or_stop, attempt
-from db.models import CLAIM_STATUSES, LINES_OF_BUSINESS
+from db.models import CLAIM_STATUSES
 
 actor = actor_or_stop()
 st.title("Triage queue")
@@ -30,9 +31,16 @@ if actor.may(Permission.REVIEW_CLAIMS) and st.button("Take next claim", type="pr
 view = st.radio("View", list(triage.QUEUE_VIEWS), horizontal=True, key="queue_view")
 preset = triage.QUEUE_VIEWS[view]
 suffix = "" if view == next(iter(triage.QUEUE_VIEWS)) else f"_{view.lower().replace(' ', '_')}"  # each view's own
+schema = active_schema()
 with st.expander("Filters", expanded=False):
-    left, middle, right = st.columns(3)
-    lines = left.multiselect("Line of business", LINES_OF_BUSINESS, key="queue_lines")
+    offered = [(name, triage.segment_choices(name, schema)) for name in schema.segments]
+    offered = [(name, choices) for name, choices in offered if choices]
+    segment_columns = st.columns(max(len(offered), 1))
+    segments = tuple(
+        (name, tuple(column.multiselect(claim_fields.label(name, schema), choices, key=f"queue_segment_{name}")))
+        for column, (name, choices) in zip(segment_columns, offered, strict=False)
+    )
+    middle, right = st.columns(2)
     bands = middle.multiselect("Risk band", triage.BANDS, default=list(preset.bands), key=f"queue_bands{suffix}")
     statuses = right.multiselect(
         "Status",
@@ -44,7 +52,12 @@ with st.expander("Filters", expanded=False):
     left, middle, right = st.columns(3)
     mine = left.checkbox("Assigned to me", key="queue_mine")
     dates = middle.date_input("Reported between", value=(), key="queue_dates")
-    search = right.text_input("Narrative contains", key="queue_search", max_chars=triage.MAX_SEARCH_LENGTH)
+    search = right.text_input(
+        f"{claim_fields.text_label(schema).capitalize()} contains",
+        key="queue_search",
+        max_chars=triage.MAX_SEARCH_LENGTH,
+        disabled=not schema.text,
+    )
 page_size = 25
 st.session_state.setdefault("queue_page", 0)
 
@@ -52,7 +65,7 @@ st.session_state.setdefault("queue_page", 0)
 def queue_page(session: Session, actor: Actor) -> triage.QueuePage:
     """This page of the queue under the chosen filters (invalid filters are a user error)."""
     filters = triage.QueueFilters(
-        lines=tuple(lines),
+        segments=segments,
         bands=tuple(bands),
         statuses=tuple(statuses),
         assigned_to_me=mine,
@@ -75,6 +88,7 @@ for note in result.notes:
 if not result.rows:
     st.info("No claims match these filters.")
 else:
+    first_segment = claim_fields.label(schema.segments[0], schema) if schema.segments else ""
     table = pd.DataFrame(
         [
             {
@@ -82,8 +96,8 @@ else:
                 "Band": r.band,
                 "Probability": r.probability,
                 "Top reason": r.top_reason or "explanation pending",
-                "Amount": r.claimed_amount,
-                "Line": r.line_of_business,
+                **({"Amount": r.amount} if schema.roles.amount else {}),
+                **({first_segment: r.segments.get(schema.segments[0])} if schema.segments else {}),
                 "Age": r.age_days,
                 "SLA": r.sla,
                 "Status": review.STATUS_NAMES.get(r.status, r.status),
@@ -96,7 +110,7 @@ else:
     count_slot = st.empty()  # filled last: the rows show before a count over many claims arrives
     # Fixed widths for the short columns, the rest (about 220 px at a 1,400 px window) to the top reason.
     # The table is ordered by priority, so the priority figure itself is left out for room.
-    widths = {"Claim": 112, "Band": 58, "Probability": 90, "Amount": 96, "Line": 68}
+    widths = {"Claim": 112, "Band": 58, "Probability": 90, "Amount": 96, first_segment: 96}
     widths |= {"Age": 58, "SLA": 68, "Status": 86, "Assigned to": 84}
     picked = st.dataframe(
         table,
@@ -111,7 +125,9 @@ else:
             "Probability": st.column_config.ProgressColumn(
                 format="%.2f", min_value=0, max_value=1, width=widths["Probability"]
             ),
-            "Amount": st.column_config.NumberColumn(format=claim_fields.MONEY_TABLE_FORMAT, width=widths["Amount"]),
+            "Amount": st.column_config.NumberColumn(
+                format=claim_fields.money_table_format(schema), width=widths["Amount"]
+            ),
             "Top reason": st.column_config.TextColumn(width="large"),
         },
     )

@@ -5,13 +5,15 @@ referred claim, or a comment on a decided one."""
 import pandas as pd
 import streamlit as st
 
-from core import explanations, review
+from core import claim_fields, explanations, review
 from core.auth import Permission
+from core.schema import active_schema
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, bounded_text_area, claim_or_stop, plain
 from db.models import SIU_STATUS
 
 actor = actor_or_stop()
+schema = active_schema()
 st.title("Claim review")
 
 number = st.text_input("Claim number", key="review_claim_number", placeholder="e.g. CLM-0000123")
@@ -28,7 +30,7 @@ if claim_id is None:
     st.stop()
 
 detail = claim_or_stop(actor, claim_id)
-st.query_params["claim"] = detail.fields["claim_number"]  # so a reload opens this claim again
+st.query_params["claim"] = detail.claim_number  # so a reload opens this claim again
 if flash := st.session_state.pop("review_flash", None):
     st.success(flash)
 seen = st.session_state.setdefault("seen_versions", {})
@@ -36,7 +38,7 @@ expected_version = seen.setdefault(claim_id, detail.version)
 
 fields = detail.fields
 status_name = review.STATUS_NAMES.get(detail.status, detail.status)
-st.subheader(f"{plain(fields['claim_number'])} · {plain(fields['line_of_business'])} · {status_name}")
+st.subheader(f"{plain(detail.headline)} · {status_name}")
 prediction = detail.prediction
 top = st.columns(4)
 top[0].metric("Fraud probability", f"{prediction.probability:.1%}" if prediction else "not scored")
@@ -47,13 +49,14 @@ top[3].metric("Assigned to", detail.assigned_to or "nobody")
 explanation = prediction.explanation if prediction else None
 left, right = st.columns([3, 2])
 with left:
-    st.markdown(
-        "**Narrative**" + (" (shaded by contribution: red raises the risk, blue lowers it)" if explanation else "")
-    )
-    if explanation and explanation.words:
-        st.html(charts.highlighted_words(explanation.words))
-    else:
-        st.text(detail.narrative or "(no narrative)")
+    if schema.text:  # a schema may have no free text: then the fields below are the whole claim
+        text_label = claim_fields.text_label(schema).capitalize()
+        shading = " (shaded by contribution: red raises the risk, blue lowers it)" if explanation else ""
+        st.markdown(f"**{plain(text_label)}**{shading}")
+        if explanation and explanation.words:
+            st.html(charts.highlighted_words(explanation.words))
+        else:
+            st.text(detail.narrative or f"(no {text_label.lower()})")
     if explanation:
         st.markdown("**Top reasons**")
         for reason in explanation.reasons:
@@ -72,7 +75,7 @@ with right:
     for section in detail.sections:
         with st.container(border=True):
             st.markdown(f"**{section.title}**")
-            st.markdown("  \n".join(f":gray[{label}:] {plain(value)}" for label, value in section.rows))
+            st.markdown("  \n".join(f":gray[{plain(label)}:] {plain(value)}" for label, value in section.rows))
 
 st.markdown(f"**Claimant messages** ({len(detail.messages)})")
 if detail.messages:
@@ -115,10 +118,13 @@ with st.expander("Prediction history, decisions and comments"):
         st.markdown(f"- comment by {plain(c.author)} at {review.moment(c.created_at)}: {plain(c.text)}")
 
 choices = detail.choices_for(actor)
-# A new comment, or a decision recorded here that leaves the claim open (an SIU referral), gives
-# the box a new key: an emptied widget under its old key keeps its text in the browser.
+# A new comment, or a decision recorded here that leaves the claim open (request info, an SIU
+# referral), gives the form's widgets new keys: under their old keys the browser keeps the
+# choice and the text, and a second click would record the same decision again.
 recorded_here = st.session_state.setdefault("review_recorded", {}).get(claim_id, 0)
-note_key = f"review_note_{claim_id}" + (f"_{recorded_here}" if recorded_here else "")
+form_suffix = f"_{recorded_here}" if recorded_here else ""
+note_key = f"review_note_{claim_id}{form_suffix}"
+decision_key, reason_key = f"review_decision_{claim_id}{form_suffix}", f"review_reason_{claim_id}{form_suffix}"
 comment_key = f"review_comment_{claim_id}_{len(detail.comments)}"
 if actor.may(Permission.REVIEW_CLAIMS) and choices:
     siu = detail.status == SIU_STATUS
@@ -136,14 +142,14 @@ if actor.may(Permission.REVIEW_CLAIMS) and choices:
         index=None,  # no default: the adjuster chooses, even on a high-risk claim
         horizontal=True,
         label_visibility="collapsed",  # the heading above says it
-        key=f"review_decision_{claim_id}",  # per claim: nothing carries over to the next one
+        key=decision_key,  # per claim: nothing carries over to the next one
         format_func=lambda d: names.get(d, d),
     )
     reason_code = st.selectbox(
         "Reason code",
         choices[decision] if decision else (),
         index=None,
-        key=f"review_reason_{claim_id}",
+        key=reason_key,
         format_func=review.reason_name,
         placeholder="Choose a reason (required)" if decision else "Choose a decision first",
         disabled=decision is None,
@@ -184,7 +190,7 @@ elif not choices:
         # This tab had the claim open while someone decided it: say who and what, keep any typed
         # note (the form's state is still readable in this run, though the form is gone).
         typed_note = st.session_state.get(note_key) or ""
-        tried = bool(typed_note or st.session_state.get(f"review_decision_{claim_id}"))
+        tried = bool(typed_note or st.session_state.get(decision_key))
         st.warning(
             f"While you had this claim open, {plain(latest.decided_by)} decided it: "
             f"**{review.decided_as(latest.decision, latest.reason_code)}** at "

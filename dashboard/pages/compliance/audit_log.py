@@ -14,7 +14,9 @@ with st.container(border=True):
         check = attempt(lambda s, actor: audit_chain.verify(s, actor=actor))
         if check is not None:
             said = check.summary()
-            (st.success if check.ok else st.error)(said[:1].upper() + said[1:] + ".")
+            # Nothing sealed yet is no evidence either way: say so without the green of a pass.
+            shown = st.error if not check.ok else st.success if check.verified_up_to is not None else st.info
+            shown(said[:1].upper() + said[1:] + ".")
 columns = st.columns(4)
 who = columns[0].text_input("Actor", key="audit_actor")
 known_actions = attempt(lambda s, actor: audit.actions(s, actor=actor)) or []

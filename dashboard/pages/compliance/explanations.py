@@ -1,14 +1,14 @@
 """Compliance: a decision with the prediction and explanation exactly as stored when it
-was made, the model version and its card; global explanations per line and period."""
+was made, the model version and its card; global explanations per segment and period."""
 
 import pandas as pd
 import streamlit as st
 
-from core import explanations, registry, review
+from core import claim_fields, explanations, registry, review, triage
 from core.bands import FLAGGED
+from core.schema import active_schema
 from dashboard import charts
 from dashboard.ui import actor_or_stop, attempt, claim_or_stop, plain
-from db.models import LINES_OF_BUSINESS
 
 
 def _coverage(importance: explanations.GlobalImportance) -> str:
@@ -72,7 +72,7 @@ def decisions() -> None:
         st.info("No decisions yet.")
     if claim_id is not None:
         detail = claim_or_stop(actor, claim_id)
-        st.subheader(plain(detail.fields["claim_number"]))
+        st.subheader(plain(detail.claim_number))
         if not detail.decisions:
             st.info("This claim has no decision yet.")
         for decision in detail.decisions:
@@ -110,14 +110,21 @@ def decisions() -> None:
 
 
 def global_explanations() -> None:
+    schema = active_schema()
+    offered = [(name, value) for name in schema.segments for value in triage.segment_choices(name, schema)]
     left, right = st.columns(2)
-    line = left.selectbox("Line of business", ["all", *LINES_OF_BUSINESS], key="global_line")
+    picked = left.selectbox(
+        "Segment",
+        [None, *offered],
+        key="global_segment",
+        format_func=lambda s: "all claims" if s is None else f"{claim_fields.label(s[0], schema)}: {s[1]}",
+    )
     period = right.date_input("Reported between", value=(), key="global_dates")
     importance = attempt(
         lambda s, actor: explanations.global_importance(
             s,
             actor=actor,
-            line_of_business=None if line == "all" else line,
+            segment=picked,
             since=period[0] if len(period) > 0 else None,
             until=period[1] if len(period) > 1 else None,
         )

@@ -33,7 +33,7 @@ def overview_section(actor: Actor) -> None:
     numbers[1].metric("Champion claim model", f"v{summary.champion_version}" if summary.champion_version else "none")
     numbers[2].metric("Decisions", f"{summary.total_decisions:,}")
     left, right = st.columns(2)
-    left.plotly_chart(charts.volume(summary.volume), key="monitoring_volume")
+    left.plotly_chart(charts.volume(summary.volume, summary.segment_label), key="monitoring_volume")
     if len(summary.scores):
         right.plotly_chart(charts.score_distribution(summary.scores), key="monitoring_scores")
         left.plotly_chart(charts.band_mix(summary.bands), key="monitoring_bands")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import schema
 from core.auth import Actor, Role, cli_actor
 from core.data import importing
 from core.data.generator import GeneratorConfig
@@ -48,8 +49,9 @@ def test_generated_file_round_trips_with_messages_and_ground_truth_apart(
     assert count(session, Claim) == 60 and count(session, Message) == expected_messages
     stored = session.scalars(select(Claim).order_by(Claim.claim_number)).all()
     first = sample_frame.sort_values("claim_number").iloc[0]
-    assert stored[0].narrative == first["narrative"]
-    assert stored[0].claimed_amount == pytest.approx(first["claimed_amount"])
+    assert stored[0].fields["narrative"] == first["narrative"]
+    assert stored[0].amount == pytest.approx(first["claimed_amount"])
+    assert stored[0].fields["line_of_business"] == first["line_of_business"] and "label_fraud" not in stored[0].fields
     assert stored[0].status == "new" and stored[0].version == 1
     truth = session.get(ClaimGroundTruth, stored[0].id)
     assert truth is not None and truth.is_fraud == bool(first["label_fraud"])
@@ -82,14 +84,14 @@ def corrupt(frame: pd.DataFrame, row: int, **values: object) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
-        ("claimed_amount", -5, "greater than or equal to 0"),
-        ("claimed_amount", "lots", "valid number"),
-        ("line_of_business", "pets", "unknown line of business"),
-        ("incident_date", "2026-13-40", "valid date"),
-        ("report_date", "2025-01-01", "incident_date is after report_date"),
-        ("incident_hour", 24, "less than or equal to 23"),
+        ("claimed_amount", -5, "must be at least 0"),
+        ("claimed_amount", "lots", "must be an amount"),
+        ("line_of_business", "pets", "must be one of auto, property, health, travel"),
+        ("incident_date", "2026-13-40", "is not a calendar day"),
+        ("report_date", "2025-01-01", "is before incident_date"),
+        ("incident_hour", 24, "must be an hour from 0 to 23"),
         ("police_report", "maybe", "must be one of"),
-        ("narrative", "x" * (importing.MAX_NARRATIVE_CHARS + 1), "at most"),
+        ("narrative", "x" * (schema.MAX_TEXT_CHARS + 1), "is longer than 20,000 characters"),
         ("narrative", "bad\x00byte", "NUL"),
         ("messages", "[{not json", "not valid JSON"),
         ("claim_number", None, "claim_number"),
@@ -181,11 +183,11 @@ def test_malformed_files_get_a_one_line_error(tmp_path: Path, content: bytes, me
 
 def test_header_only_file_and_huge_field(tmp_path: Path, sample_frame: pd.DataFrame) -> None:
     path = tmp_path / "header.csv"
-    path.write_text(",".join(importing.CLAIM_COLUMNS) + "\n")
+    path.write_text(",".join(importing.required_columns()) + "\n")
     with pytest.raises(InvalidInput, match="no rows"):
         importing.read_claims_file(path)
     huge = tmp_path / "huge.csv"
-    huge.write_text(",".join(importing.CLAIM_COLUMNS) + "\n" + "x" * (importing.MAX_FIELD_BYTES + 10) + "\n")
+    huge.write_text(",".join(importing.required_columns()) + "\n" + "x" * (importing.MAX_FIELD_BYTES + 10) + "\n")
     with pytest.raises(InvalidInput, match="malformed CSV"):
         importing.read_claims_file(huge)
 

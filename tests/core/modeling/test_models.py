@@ -14,7 +14,7 @@ import torch
 from core.data.generator import GeneratorConfig, generate
 from core.errors import InvalidInput
 from core.modeling.encoder import TextEncoder, load_tokenizer
-from core.modeling.features import CATEGORICAL_FIELDS, HOUR_FIELD, NUMERIC_FIELDS, OTHER, FieldSpec
+from core.modeling.features import OTHER, FieldSpec
 from core.modeling.inference import claim_probabilities, message_probabilities
 from core.modeling.models import (
     FORMAT_VERSION,
@@ -26,6 +26,7 @@ from core.modeling.models import (
     load_model,
     save_model,
 )
+from core.schema import active_schema
 from core.tasks import Task
 
 
@@ -199,12 +200,17 @@ def test_head_weights_that_do_not_fit_the_field_spec_are_a_clear_invalid_input(
         load_model(folder)
 
 
+def _encoded(spec: FieldSpec, encoding: str) -> list[str]:
+    return [name for name, how in spec.fields if how == encoding]
+
+
 def test_field_encoding_has_spec_width_and_one_column_group_per_field(spec: FieldSpec, claims: pd.DataFrame) -> None:
     encoded = spec.encode(claims)
     assert encoded.shape == (len(claims), spec.width) and encoded.dtype == np.float32
     assert np.isfinite(encoded).all()
     columns = spec.columns
-    assert set(columns) == {*NUMERIC_FIELDS, HOUR_FIELD, *CATEGORICAL_FIELDS}
+    NUMERIC_FIELDS, CATEGORICAL_FIELDS = _encoded(spec, "number"), _encoded(spec, "category")
+    assert set(columns) == {item.name for item in active_schema().model_fields_read}
     assert sorted(i for group in columns.values() for i in group) == list(range(spec.width))
     numeric = encoded[:, [columns[name][0] for name in NUMERIC_FIELDS]]
     np.testing.assert_allclose(numeric.mean(axis=0), 0.0, atol=1e-4)  # standardised on the fitted rows
@@ -232,12 +238,12 @@ def test_background_vector_holds_category_frequencies_that_sum_to_one_and_zero_e
     background = spec.background()
     assert background.shape == (spec.width,)
     columns = spec.columns
-    for name in CATEGORICAL_FIELDS:
+    for name in _encoded(spec, "category"):
         assert background[columns[name]].sum() == pytest.approx(1.0)
         shares = claims[name].astype(str).str.lower().value_counts(normalize=True)
         for value, column in zip(spec.vocab[name], columns[name], strict=True):
             assert background[column] == pytest.approx(shares.get(value, 0.0))  # OTHER never seen: 0
-    rest = [i for name in (*NUMERIC_FIELDS, HOUR_FIELD) for i in columns[name]]
+    rest = [i for name in (*_encoded(spec, "number"), *_encoded(spec, "hour")) for i in columns[name]]
     assert (background[rest] == 0).all()
 
 
@@ -245,6 +251,15 @@ def test_field_spec_survives_to_dict_and_json_and_encodes_the_same(spec: FieldSp
     restored = FieldSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert restored == spec
     np.testing.assert_array_equal(restored.encode(claims), spec.encode(claims))
+
+
+def test_a_spec_saved_before_schemas_encodes_each_field_as_it_did(spec: FieldSpec, claims: pd.DataFrame) -> None:
+    saved = {k: v for k, v in spec.to_dict().items() if k not in ("fields", "declarations")}  # the old model.json
+    legacy = FieldSpec.from_dict(json.loads(json.dumps(saved)))
+    assert legacy.width == spec.width and legacy.columns["amount_vs_insured"] == [0]  # the old order
+    old, new = legacy.encode(claims), spec.encode(claims)
+    for name in spec.columns:
+        np.testing.assert_allclose(old[:, legacy.columns[name]], new[:, spec.columns[name]], atol=1e-6)
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
