@@ -38,12 +38,24 @@ def derive(claims: pd.DataFrame, item: DerivedField) -> pd.Series:
     """A derived field over a frame of claims: NaN where an input is missing (or, for a
     ratio, where the denominator is not positive)."""
     if item.kind is DerivedKind.DAYS_BETWEEN:
-        start, end = (pd.to_datetime(claims[name], errors="coerce") for name in item.inputs)
+        start, end = (_days(claims[name]) for name in item.inputs)
         return (end - start).dt.days.astype(float)
     if item.kind is DerivedKind.RATIO:
         part, whole = (pd.to_numeric(claims[name], errors="coerce").astype(float) for name in item.inputs)
         return part / whole.where(whole > 0)
-    return pd.to_datetime(claims[item.inputs[0]], errors="coerce").dt.hour.astype(float)
+    # The hour as written (local to the claim): an ISO timestamp's characters 11-12, whatever its offset.
+    return pd.to_numeric(_iso_text(claims[item.inputs[0]]).str.slice(11, 13), errors="coerce").astype(float)
+
+
+def _iso_text(values: pd.Series) -> pd.Series:
+    """Dates, timestamps and their ISO strings alike as ISO text ("2026-03-01T22:30:00")."""
+    return values.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else ("" if v is None else str(v)))
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """The calendar day of each value (a date, a timestamp with or without an offset, or
+    their ISO text); NaT where there is none (a masked or missing value)."""
+    return pd.to_datetime(_iso_text(values).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
 
 
 def with_derived(claims: pd.DataFrame, schema: Schema | None = None) -> pd.DataFrame:

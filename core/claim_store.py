@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement
+from sqlalchemy import BigInteger, ColumnElement, cast
 
 from core.schema import FieldType, Schema, active_schema
 from db.models import Claim
@@ -60,8 +60,8 @@ def column(name: str, schema: Schema | None = None) -> ColumnElement[Any]:
     value = Claim.fields[name]
     if kind in _AS_FLOAT:
         return value.as_float().label(name)
-    if kind in _AS_INTEGER:
-        return value.as_integer().label(name)
+    if kind in _AS_INTEGER:  # BIGINT: PostgreSQL's as_integer() is 32-bit
+        return cast(value.as_string(), BigInteger).label(name)
     if kind is FieldType.BOOLEAN:
         return value.as_boolean().label(name)
     return value.as_string().label(name)
@@ -116,7 +116,8 @@ def texts(frame: pd.DataFrame, schema: Schema | None = None) -> pd.Series:
     return parts.apply(lambda row: TEXT_SEPARATOR.join(v for v in row if v.strip()), axis=1).astype(object)
 
 
-def text_of(record: Any, schema: Schema | None = None) -> str:
-    """One claim's text (a mapping or an object with the text fields as attributes)."""
-    read = record.get if hasattr(record, "get") else lambda name: getattr(record, name, None)
-    return TEXT_SEPARATOR.join(str(v) for v in (read(n) for n in text_columns(schema)) if v and str(v).strip())
+def text_of(record: Mapping[str, Any] | Claim, schema: Schema | None = None) -> str:
+    """One claim's text: a stored claim's, or a mapping of its fields'."""
+    names = text_columns(schema)
+    found = values(record, names, schema) if isinstance(record, Claim) else {n: record.get(n) for n in names}
+    return TEXT_SEPARATOR.join(str(v) for v in found.values() if v is not None and str(v).strip())

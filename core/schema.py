@@ -66,7 +66,7 @@ NUMERIC_TYPES = (FieldType.NUMBER, FieldType.INTEGER, FieldType.MONEY)
 # What a model can read of each type (dates and timestamps enter through derived fields).
 MODEL_TYPES = (*NUMERIC_TYPES, FieldType.BOOLEAN, FieldType.CATEGORY, FieldType.ORDINAL, FieldType.HOUR)
 Scale = Literal["linear", "log"]
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+_NAME = re.compile(r"[^\x00-\x1f\x7f\"'\\\[\]$]{1,64}")  # no quotes, brackets or $: they end a JSON path
 
 
 def tidy(name: str) -> str:
@@ -77,7 +77,7 @@ def tidy(name: str) -> str:
 
 def _column_name(value: str) -> str:
     if not _NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a column name (letters, digits, _ . - and spaces, up to 64)")
+        raise ValueError(f"{value!r} is not a column name (up to 64 characters; no quotes, brackets or $)")
     return value.lower()
 
 
@@ -274,6 +274,10 @@ class Schema(_Strict):
         for column in self.text:
             if stored[column].type is not FieldType.TEXT:
                 raise ValueError(f"text: {column!r} must be of type text")
+        for column in set(self.pii) & set(self.segments):
+            raise ValueError(
+                f"{column!r} is personal data, so it cannot be a segment (segments are shown to every role)"
+            )
         if self.label and self.label.column in stored:
             raise ValueError(f"label: {self.label.column!r} is the answer, so it cannot also be a field")
         return self
@@ -327,11 +331,15 @@ class Schema(_Strict):
         (column, reason); `record`'s keys are lower-cased column names."""
         values: dict[str, Any] = {}
         errors: list[tuple[str, str]] = []
+        needed = (self.roles.claim_number, self.roles.reported)  # every claim has both, declared required or not
         for item in self.fields:
             try:
                 values[item.name] = item.parse(record.get(item.name))
             except ValueError as error:
                 errors.append((item.name, str(error)))
+                continue
+            if values[item.name] is None and item.name in needed:
+                errors.append((item.name, "is required"))
         if not errors:
             errors += self._order_errors(values)
         return values, errors
@@ -351,11 +359,15 @@ class Schema(_Strict):
         it can): every field it reads must still be here with the same type, an ordinal
         with the same order, a derived field with the same inputs."""
         problems = []
+        read_now = {f.name for f in self.model_fields_read}
         for item in trained.model_fields_read:
             try:
                 current = self.field(item.name)
             except KeyError:
                 problems.append(f"{item.name!r} is no longer declared")
+                continue
+            if item.name not in read_now:
+                problems.append(f"{item.name!r} is no longer a model input (model = false, or personal data)")
                 continue
             if type(current) is not type(item) or current.type != item.type:
                 problems.append(f"{item.name!r} was {item.type} and is now {current.type}")
@@ -430,13 +442,18 @@ def _read_number(spec: StoredField, cell: Any) -> float:
 
 
 def _read_integer(spec: StoredField, cell: Any) -> int:
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        return cell
+    text = _text_of(cell).replace(" ", "").replace("_", "") if not isinstance(cell, float) else ""
+    if re.fullmatch(r"[-+]?\d+", text):  # exactly, past a float's 2**53
+        return int(text)
     value = _read_number(spec, cell)
     if value != int(value):
         raise ValueError("must be a whole number")
     return int(value)
 
 
-_CURRENCY_NOISE = re.compile(r"[^\d.,\-+()]")
+_CURRENCY = r"(?:[£$€¥₹]|[A-Z]{3})"
 
 
 def _read_money(spec: StoredField, cell: Any) -> float:
@@ -445,12 +462,18 @@ def _read_money(spec: StoredField, cell: Any) -> float:
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return _read_number(spec, cell)
     text = _text_of(cell)
-    negative = text.startswith("(") and text.endswith(")")
-    digits = _CURRENCY_NOISE.sub("", text).strip("()")
     thousands = "," if spec.decimal == "." else "."
-    digits = digits.replace(thousands, "").replace(spec.decimal, ".")
-    value = _finite(digits, "amount", f"must be an amount (e.g. 1{thousands}234{spec.decimal}56), not {text[:40]!r}")
-    return -value if negative else value
+    wrong = f"must be an amount (e.g. 1{thousands}234{spec.decimal}56), not {text[:40]!r}"
+    number = (
+        rf"(?P<sign>[-+])?(?P<whole>\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+)"
+        rf"(?:{re.escape(spec.decimal)}(?P<fraction>\d+))?"
+    )
+    found = re.fullmatch(rf"\(?\s*{_CURRENCY}?\s*{number}\s*{_CURRENCY}?\s*\)?", text.replace("\u00a0", " "))
+    if found is None or text.startswith("(") != text.endswith(")"):
+        raise ValueError(wrong)
+    digits = found["whole"].replace(thousands, "") + (f".{found['fraction']}" if found["fraction"] else "")
+    value = _finite(digits, "amount", wrong)
+    return -value if text.startswith("(") or found["sign"] == "-" else value
 
 
 def _read_boolean(spec: StoredField, cell: Any) -> bool:

@@ -273,7 +273,8 @@ def _queue_query(served: serving.Serving, filters: QueueFilters, actor: Actor, d
             # The text such a role sees has the claimant's own name and contact taken out
             # (`core.redaction`): a search must not find a claim by them either.
             columns = claim_store.columns(claim_store.personal())
-            query = query.where(~or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+            # coalesce: NOT (NULL LIKE ...) is NULL, which would drop a claim without a contact
+            query = query.where(~or_(*(func.coalesce(c, "").ilike(pattern, escape="\\") for c in columns)))
     # For "assigned to me" the adjuster's few claims, and the few referred to SIU, are best
     # found through the claims indexes; `+ 0` stops the planner walking the priority index
     # instead (PostgreSQL, mine: 7 ms vs 0.5 s; SQLite, the SIU view of 1M claims: 0.2 ms vs 10 s).

@@ -30,6 +30,7 @@ from core.schema import FieldType
 
 SAMPLE_ROWS = 20_000  # rows read to draft a schema: enough to see every category of a real book
 MAX_CATEGORIES = 50  # more distinct values than this: free text or an identifier, not a category
+MAX_BINS = 20  # an ordinal has a few bins; more "a-b" values are references ("2019-00123")
 MISSING_MARKERS = ("", "?", "na", "n/a", "nan", "null")  # "none" is often a value ("none", "1 to 2")
 DATE_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y")
 TIMESTAMP_FORMATS = ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
@@ -131,6 +132,7 @@ def _guess(name: str, cells: pd.Series, *, identifier: bool, text: bool) -> Gues
         return Guess(name, FieldType.TEXT, ["free text the model reads"], missing=missing)
     guess = (
         _boolean(name, values)
+        or _coded(name, present)
         or _number(name, present)
         or _money(name, present)
         or _moment(name, present)
@@ -140,8 +142,8 @@ def _guess(name: str, cells: pd.Series, *, identifier: bool, text: bool) -> Gues
     guess.missing = missing
     guess.required = guess.required or (not missing and (cells != "").all())
     free_text = guess.type in (FieldType.TEXT, FieldType.IDENTIFIER)
-    guess.pii = free_text and (bool(_words(name) & PII_WORDS) or _looks_personal(present))
-    if guess.pii:
+    guess.pii = bool(_words(name) & PII_WORDS) or (free_text and _looks_personal(present))
+    if guess.pii and free_text:
         guess.type = FieldType.TEXT  # names and addresses run longer than a reference
         guess.notes.append("looks like personal data: masked for roles without claims.view_pii, never a model input")
     return guess
@@ -152,6 +154,13 @@ def _boolean(name: str, values: set[str]) -> Guess | None:
         return Guess(name, FieldType.BOOLEAN, [f"yes/no ({', '.join(sorted(values))})"])
     if values == {"0", "1"}:
         return Guess(name, FieldType.BOOLEAN, ["0/1"])
+    return None
+
+
+def _coded(name: str, present: pd.Series) -> Guess | None:
+    """Digits with leading zeros ("02134", "000123"): a code, not a number."""
+    if present.str.fullmatch(r"0\d+").any() and present.str.fullmatch(r"\d+").all():
+        return Guess(name, FieldType.IDENTIFIER, ["digits with leading zeros: a code, kept as written"])
     return None
 
 
@@ -220,7 +229,7 @@ def _fits(value: str, pattern: str) -> bool:
 def _ordinal(name: str, values: set[str]) -> Guess | None:
     """Bins such as "1 to 7", "more than 30", "none", "new": put in the order of their numbers."""
     binned = [v for v in values if _BIN.match(v)]
-    if len(binned) < 2 or len(binned) < len(values) - 2:
+    if len(binned) < 2 or len(binned) < len(values) - 2 or len(values) > MAX_BINS:
         return None
 
     def rank(value: str) -> tuple[float, float]:
@@ -278,7 +287,11 @@ def _toml(
     amounts = (FieldType.MONEY, FieldType.NUMBER, FieldType.INTEGER)
     incident = _role([g for g in guesses if g.name.lower() != reported.lower()], dates, "incident", "loss", "accident")
     start = _role(guesses, dates, "bind", "start", "inception", "effective")
-    amount = _role(guesses, (FieldType.MONEY,), "") or _role(guesses, amounts[1:], "amount", "incurred", "claim_value")
+    amount = (
+        _role(guesses, (FieldType.MONEY,), "claim", "amount", "incurred", "paid", "value", "loss")
+        or _role(guesses, (FieldType.MONEY,), "")
+        or _role(guesses, amounts[1:], "amount", "incurred", "claim_value")
+    )
     policy = _role(guesses, (FieldType.IDENTIFIER, FieldType.INTEGER, FieldType.CATEGORY), "policy_number", "policy_no")
     if policy is not None:
         for guess in guesses:

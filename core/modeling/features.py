@@ -138,7 +138,9 @@ class FieldSpec:
                 values = raw_number(claims, self._declaration(name))
                 parts.append(((values - self.means[name]) / self.stds[name]).fillna(0.0).to_numpy()[:, None])
             elif encoding == "hour":
-                hour = pd.to_numeric(claims[name], errors="coerce").astype(float).to_numpy()
+                declared = self._declaration(name)
+                source = claim_fields.derive(claims, declared) if isinstance(declared, DerivedField) else claims[name]
+                hour = pd.to_numeric(source, errors="coerce").astype(float).to_numpy()
                 angle = 2 * np.pi * hour / 24.0
                 night = np.where(np.isnan(hour), 0.0, (hour < 6).astype(float) * 2 - 1)
                 parts.append(np.nan_to_num(np.column_stack([np.sin(angle), np.cos(angle), night])))

@@ -129,6 +129,8 @@ def test_an_ordinal_field_must_say_its_order_and_pii_must_be_a_declared_field(tm
         ({"type": "timestamp"}, "2026-02-01 14:05", "2026-02-01T14:05:00"),
         ({"type": "hour"}, "23", 23),
         ({"type": "number", "missing": ["-1"]}, "-1", None),
+        ({"type": "integer"}, "9007199254740993", 9007199254740993),  # past a float's precision
+        ({"type": "money"}, "USD 1,000", 1000.0),
     ],
 )
 def test_cells_are_read_as_people_write_them(declared: dict[str, object], cell: object, stored: object) -> None:
@@ -150,6 +152,10 @@ def test_cells_are_read_as_people_write_them(declared: dict[str, object], cell: 
         ({"type": "identifier"}, "CLM\u202e1", "invisible character U\\+202E"),
         ({"type": "text", "required": True}, " ", "is required"),
         ({"type": "number"}, "inf", "must be a finite number"),
+        ({"type": "money"}, "1e5", "must be an amount"),
+        ({"type": "money"}, "10 to 20", "must be an amount"),
+        ({"type": "money"}, "1,5", "must be an amount"),  # thousands come in threes
+        ({"type": "money", "decimal": ","}, "1,234.56", "must be an amount"),
     ],
 )
 def test_a_cell_that_is_not_a_value_of_its_field_gets_a_reason(
@@ -202,3 +208,24 @@ def test_the_active_schema_is_the_one_the_setting_names(tmp_path: Path, monkeypa
     finally:
         monkeypatch.delenv("CLAIMLENS_SCHEMA")
         get_settings.cache_clear()
+
+
+def test_every_claim_needs_its_number_and_report_day_even_where_the_schema_forgot_required(tmp_path: Path) -> None:
+    lax = schema.load(_write(tmp_path, MINIMAL.replace("required = true\n", "")))
+    _, errors = lax.parse({"ref": "", "notified": "?"})
+    assert ("ref", "is required") in errors and ("notified", "is required") in errors
+
+
+def test_personal_data_cannot_be_a_segment_every_role_sees(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="'driver' is personal data, so it cannot be a segment"):
+        schema.load(_write(tmp_path, MINIMAL.replace('segments = ["product"]', 'segments = ["product", "driver"]')))
+
+
+def test_a_model_cannot_read_a_schema_that_took_one_of_its_inputs_out_of_the_model(tmp_path: Path) -> None:
+    trained = schema.load(_write(tmp_path, MINIMAL))
+    unread = MINIMAL.replace(
+        'name = "product"\ntype = "category"', 'name = "product"\ntype = "category"\nmodel = false'
+    )
+    assert schema.load(_write(tmp_path, unread)).compatible_with(trained) == [
+        "'product' is no longer a model input (model = false, or personal data)"
+    ]

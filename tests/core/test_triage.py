@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from core import registry, triage
+from core import claim_store, registry, triage
 from core.auth import Actor, Role, cli_actor
 from core.config import get_settings
 from core.errors import InvalidInput, PermissionDenied
@@ -94,8 +94,9 @@ def test_filters_by_line_band_dates_and_narrative_text(scored_database: str) -> 
     march = full_queue(who, triage.QueueFilters(bands=triage.BANDS, reported_from=start, reported_to=end))
     assert march and all(start <= r.report_date <= end for r in march)
     with session_scope() as session:
-        word = session.scalar(select(Claim.narrative).limit(1)).split()[1].strip(".,").lower()
-        matching = {c for (c,) in session.execute(select(Claim.id).where(func.lower(Claim.narrative).contains(word)))}
+        narrative = claim_store.column("narrative")
+        word = session.scalar(select(narrative).limit(1)).split()[1].strip(".,").lower()
+        matching = {c for (c,) in session.execute(select(Claim.id).where(func.lower(narrative).contains(word)))}
     found = full_queue(who, triage.QueueFilters(bands=triage.BANDS, search=word.upper()))
     assert found and {r.claim_id for r in found} == matching & {r.claim_id for r in everything}
 

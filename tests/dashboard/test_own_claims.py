@@ -21,9 +21,9 @@ from dashboard.ui import plain
 from db.models import Claim
 from db.session import engine_for, reset_caches
 from tests.conftest import DEMO_PASSWORD, train_tiny
-from tests.core.data.test_layouts import drafted
 from tests.dashboard.test_app import app_as, open_page
 from tests.dashboard.test_review_page import as_rendered
+from tests.fixtures.layouts import drafted
 
 ADMIN = cli_actor()
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from core.auth import Permission
 from core.data import importing
 from core.schema import active_schema
 from dashboard.ui import actor_or_stop, attempt, plain
@@ -35,7 +36,7 @@ if upload is None:
     st.stop()
 
 data = upload.getvalue()
-digest = hashlib.sha256(data).hexdigest()
+digest = hashlib.sha256(data).hexdigest() + schema.fingerprint()  # a changed schema checks the file again
 progress = st.empty()
 
 
@@ -84,7 +85,7 @@ elif st.button("Import", type="primary", disabled=bool(checked.invalid) and not 
             f"{result.skipped_existing:,} were already stored, {result.rejected:,} rejected. "
             "The worker scores them next."
         )
-        if report.rejected_rows:
+        if report.rejected_rows and actor.may(Permission.VIEW_PII):  # the rows hold personal data
             st.session_state["import_rejected"] = importing.rejected_csv(report)
         st.rerun()
 if digest in done and (rejected := st.session_state.get("import_rejected")):

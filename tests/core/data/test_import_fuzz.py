@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from core import claim_store
 from core.auth import cli_actor
+from core.config import get_settings
 from core.data import importing
 from core.data.generator import GeneratorConfig
 from core.data.seeding import generate_import_frame
 from core.errors import ClaimLensError, InvalidInput
 from db.models import AuditLog, Claim, Message
+from tests.fixtures import layouts
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 VALID = generate_import_frame(GeneratorConfig(claims=3, seed=5))
@@ -182,3 +185,36 @@ def test_implausible_dates_and_invisible_characters_are_row_errors(column: str, 
     report = importing.validate(frame)
     assert len(report.valid) == 2 and [e.row for e in report.errors] == [1]
     assert reason in report.errors[0].reason and report.errors[0].column.startswith(column)
+
+
+@FUZZ
+@given(
+    layout=st.sampled_from(["uk_motor", "insurance_claims", "fraud_oracle"]),
+    cells=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 60), HOSTILE_VALUES), min_size=1, max_size=6),
+)
+def test_hostile_cells_under_an_insurers_own_schema_import_correctly_or_not_at_all(  # type: ignore[no-untyped-def]
+    session: Session, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, layout, cells
+) -> None:
+    folder = tmp_path_factory.mktemp(layout)
+    data, schema_file = layouts.drafted(layout, folder)
+    monkeypatch.setenv("CLAIMLENS_SCHEMA", str(schema_file))
+    get_settings.cache_clear()
+    frame = pd.read_csv(data, dtype=str, keep_default_na=False).head(3).astype(object)
+    number = layouts.INFER[layout][0]
+    suffix = abs(hash((layout, tuple(map(repr, cells))))) % 10**9
+    frame[number] = [f"{value}-{suffix}" for value in frame[number]]  # fresh claims per example
+    for row, column, value in cells:
+        frame.iat[row, column % len(frame.columns)] = value
+    path = folder / "hostile.csv"
+    frame.to_csv(path, index=False)
+    before = counts(session)
+    try:
+        ok, message = attempt_import(session, path)
+    finally:
+        monkeypatch.delenv("CLAIMLENS_SCHEMA")
+        get_settings.cache_clear()
+    after = counts(session)
+    if ok:
+        assert after[0] - before[0] == int(message) and after[2] == before[2] + 1
+    else:
+        assert after == before and message and "\n" not in message.strip()

@@ -15,42 +15,10 @@ from sqlalchemy.orm import Session
 from core import claim_store, schema
 from core.auth import cli_actor
 from core.config import get_settings
-from core.data import importing, schema_draft
+from core.data import importing
 from core.schema import FieldType, Schema
 from db.models import Claim, ClaimGroundTruth
-from tests.fixtures import layouts
-
-# (layout, --id, --date, --label, --text) as README's walkthrough runs `schema infer`.
-INFER = {
-    "fraud_oracle": ("PolicyNumber", "ClaimDate", "FraudFound_P", ()),
-    "insurance_claims": ("policy_number", "incident_date", "fraud_reported", ()),
-    "uk_motor": ("Claim Ref", "Date Notified", "Fraud Flag", ("Adjuster Notes",)),
-}
-# The edits a person makes to each draft (README "Your own claims" shows the same).
-EDITS = {
-    "fraud_oracle": [
-        ('values = ["no change", "1 year", "2 to 3 years", "4 to 8 years", "under 6 months"]',
-         'values = ["no change", "under 6 months", "1 year", "2 to 3 years", "4 to 8 years"]'),
-    ],
-    "insurance_claims": [],
-    "uk_motor": [],
-}  # fmt: skip
-
-
-def drafted(name: str, folder: Path) -> tuple[Path, Path]:
-    """The layout's file and its schema: drafted, then edited as the README says."""
-    data = folder / f"{name}.csv"
-    layouts.LAYOUTS[name]().to_csv(data, index=False)
-    claim_number, reported, label, text = INFER[name]
-    toml = schema_draft.draft(
-        schema_draft.read_sample(data), claim_number=claim_number, reported=reported, label=label, text=text, name=name
-    )
-    for before, after in EDITS[name]:
-        assert before in toml, f"the draft of {name} changed: update README's walkthrough and EDITS"
-        toml = toml.replace(before, after)
-    path = folder / f"{name}.toml"
-    path.write_text(toml, encoding="utf-8")
-    return data, path
+from tests.fixtures.layouts import INFER, drafted
 
 
 def count(session: Session, model: type, *where: object) -> int:
