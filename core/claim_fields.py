@@ -186,5 +186,7 @@ def text_label(schema: Schema | None = None) -> str:
 
 
 def money_table_format(schema: Schema | None = None) -> str:
-    """The amount's currency as a `st.column_config.NumberColumn` format."""
-    return {"$": "dollar", "€": "euro", "¥": "yen"}.get(currency(schema), "localized")
+    """The amount's currency as a `st.column_config.NumberColumn` format (a printf format
+    with the symbol for currencies Streamlit has no preset for)."""
+    symbol = currency(schema)
+    return {"$": "dollar", "€": "euro", "¥": "yen", "": "localized"}.get(symbol, f"{symbol}%.2f")

@@ -283,16 +283,20 @@ class _EmbeddingCache:
 
 
 def reasons(explanation: Explanation, claim: pd.Series, k: int = TOP_REASONS) -> list[str]:
-    """The top factors as short sentences an adjuster can read."""
-    sentences = []
-    for key, value in explanation.top_factors(k):
+    """The top factors as short sentences an adjuster can read. Neighbouring words that
+    make the same phrase are one reason, with their contributions added."""
+    found: dict[str, float] = {}
+    for key, value in explanation.top_factors(len(explanation.fields) + len(explanation.words)):
         kind, name = key.split(":", 1)
         if kind == "field":
-            sentences.append(f"{describe_field(name, claim)} ({value:+.2f})")
+            said = describe_field(name, claim)
         else:
             phrase = _phrase_around(explanation.words, int(name))
-            sentences.append(f"{claim_fields.text_label().capitalize()} mentions “{phrase}” ({value:+.2f})")
-    return sentences
+            said = f"{claim_fields.text_label().capitalize()} mentions “{phrase}”"
+        if said not in found and len(found) == k:
+            break
+        found[said] = found.get(said, 0.0) + value
+    return [f"{said} ({value:+.2f})" for said, value in found.items()]
 
 
 def _phrase_around(words: list[tuple[str, float]], index: int) -> str:

@@ -197,8 +197,8 @@ class ClaimDetail:
 
     @property
     def headline(self) -> str:
-        """The claim number and its segment values ("CLM-1 · auto · north")."""
-        segments = [str(self.fields.get(name) or "—").replace("_", " ") for name in active_schema().segments[:2]]
+        """The claim number and its first segment's value ("CLM-1 · auto")."""
+        segments = [str(self.fields.get(name) or "—").replace("_", " ") for name in active_schema().segments[:1]]
         return " · ".join([self.claim_number, *segments])
 
 

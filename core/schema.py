@@ -366,11 +366,10 @@ class Schema(_Strict):
             except KeyError:
                 problems.append(f"{item.name!r} is no longer declared")
                 continue
-            if item.name not in read_now:
-                problems.append(f"{item.name!r} is no longer a model input (model = false, or personal data)")
-                continue
             if type(current) is not type(item) or current.type != item.type:
                 problems.append(f"{item.name!r} was {item.type} and is now {current.type}")
+            elif item.name not in read_now:
+                problems.append(f"{item.name!r} is no longer a model input (model = false, or personal data)")
             elif isinstance(item, StoredField) and item.type is FieldType.ORDINAL and current.values != item.values:  # type: ignore[union-attr]
                 problems.append(f"{item.name!r} changed the order of its values")
             elif isinstance(item, DerivedField) and (current.kind, current.inputs) != (item.kind, item.inputs):  # type: ignore[union-attr]
@@ -538,9 +537,20 @@ def _read_moment(spec: StoredField, cell: Any) -> str:
             parsed = datetime.strptime(text, spec.format)
         except ValueError:
             raise ValueError(
-                f"must be a {what} written {spec.format} (e.g. {example.strftime(spec.format)}), not {text[:40]!r}"
+                f"must be a {what} written {_spelled(spec.format)} (e.g. {example.strftime(spec.format)}), "
+                f"not {text[:40]!r}"
             ) from None
     return parsed.isoformat() if with_time else parsed.date().isoformat()
+
+
+_SPELLED = {"%d": "DD", "%m": "MM", "%Y": "YYYY", "%y": "YY", "%H": "hh", "%M": "mm", "%S": "ss", "%b": "Mon"}
+
+
+def _spelled(pattern: str) -> str:
+    """A strptime format as people read it: `%d/%m/%Y` → DD/MM/YYYY."""
+    for code, spelled in _SPELLED.items():
+        pattern = pattern.replace(code, spelled)
+    return pattern
 
 
 def _read_text(spec: StoredField, cell: Any) -> str:

@@ -108,7 +108,10 @@ def score(
         claim_version = registry.champion(session, Task.CLAIM_RISK)
         sentiment_version = registry.champion(session, Task.SENTIMENT)
         if claim_version is None and sentiment_version is None:
-            raise InvalidInput("no champion model yet: train one first (claimlens train claim)")
+            raise InvalidInput(
+                "no claim model serves yet: train one (claimlens train claim), or promote a registered one "
+                "(claimlens models list, then models promote)"
+            )
         # Load before writing anything: a missing model folder must leave no trace but the error.
         models = models or ModelCache(device)
         claim_model = models.get(claim_version) if claim_version else None

@@ -349,7 +349,7 @@ def changed_terms(terms: list[dict[str, Any]]) -> go.Figure:
         y="term",
         orientation="h",
         hover_data=["reference_share", "current_share"],
-        title="Words whose share of narratives changed most (log2)",
+        title="Words whose share of the claims' text changed most (log2)",
     )
     figure.update_layout(margin=dict(l=0, r=0, t=40, b=0), yaxis_title=None)
     return figure

@@ -321,6 +321,7 @@ def train(
     from core import jobs, registry
     from core.auth import cli_actor
     from core.run_spec import TrainingConfig
+    from db.models import ModelVersion
     from db.session import get_sessionmaker, session_scope
     from training.run import execute_run
 
@@ -352,6 +353,15 @@ def train(
     typer.echo(f"run {run_id} registered {config.task} v{outcome.version}: {_metrics_line(outcome.summary or {})}")
     if outcome.promoted:
         typer.echo(f"{config.task} v{outcome.version} is now the champion")
+        return
+    with session_scope() as session:  # say why not, and what to do: otherwise `score` finds no model
+        version = session.get(ModelVersion, outcome.model_version_id)
+        champion = registry.champion(session, config.task)
+        assert version is not None
+        gate = registry.evaluate_gate(version, champion, registry.GateSettings.configured())
+    serving = f"v{champion.version} keeps serving" if champion else "no model serves yet"
+    typer.echo(f"{config.task} v{outcome.version} was not promoted ({serving}): {'; '.join(gate.reasons)}")
+    typer.echo(f'to promote it anyway: claimlens models promote {outcome.model_version_id} --override-reason "..."')
 
 
 @app.command()

@@ -606,6 +606,7 @@ def import_upload(
     session: Session, *, actor: Actor, name: str, data: bytes, skip_invalid: bool, on_rows: RowsDone | None = None
 ) -> tuple[ImportResult, ValidationReport]:
     """`import_file` for a file uploaded in the app (audited as an import of `name`)."""
+    require(actor, Permission.IMPORT_CLAIMS)  # before the upload touches the disk
     with staged_upload(name, data) as path:
         try:
             return import_file(session, actor=actor, path=path, skip_invalid=skip_invalid, on_rows=on_rows, source=name)

@@ -120,6 +120,16 @@ CALLS: list[tuple[str, tuple[Permission, ...], Callable[[Session, Actor], Any]]]
         (P.IMPORT_CLAIMS,),
         lambda s, a: importing.import_file(s, actor=a, path=Path("no-such-claims.csv")),
     ),
+    (
+        "data.importing.check_upload",
+        (P.IMPORT_CLAIMS,),
+        lambda s, a: importing.check_upload(actor=a, name="april.csv", data=b"claim_number\n"),
+    ),
+    (
+        "data.importing.import_upload",
+        (P.IMPORT_CLAIMS,),
+        lambda s, a: importing.import_upload(s, actor=a, name="april.csv", data=b"claim_number\n", skip_invalid=False),
+    ),
     ("triage.age_priorities", (P.RUN_SCORING,), lambda s, a: triage.age_priorities(s, actor=a)),
     ("monitoring.overview.overview", (P.VIEW_MONITORING,), lambda s, a: overview.overview(s, actor=a)),
     ("monitoring.report.run_drift", (P.RUN_SCORING,), lambda s, a: report.run_drift(s, actor=a)),

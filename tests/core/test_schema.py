@@ -143,7 +143,11 @@ def test_cells_are_read_as_people_write_them(declared: dict[str, object], cell: 
         ({"type": "money"}, "twelve pounds", "must be an amount"),
         ({"type": "integer"}, "2.5", "must be a whole number"),
         ({"type": "boolean"}, "maybe", "must be yes or no"),
-        ({"type": "date", "format": "%d/%m/%Y"}, "2026-02-01", r"must be a date written %d/%m/%Y \(e.g. 31/03/2026\)"),
+        (
+            {"type": "date", "format": "%d/%m/%Y"},
+            "2026-02-01",
+            r"must be a date written DD/MM/YYYY \(e.g. 31/03/2026\)",
+        ),
         ({"type": "date"}, "1/2/2026", "must be an ISO date"),
         ({"type": "hour"}, "24", "must be an hour from 0 to 23"),
         ({"type": "ordinal", "values": ["low", "high"]}, "medium", "must be one of low, high \\(not .medium.\\)"),

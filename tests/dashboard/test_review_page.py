@@ -188,7 +188,7 @@ def test_the_queue_says_how_many_claims_match_and_formats_its_columns(scored_dat
     assert total > 25, "the scored world has more than one page of flagged claims"
     assert f"{total:,} matching claims · page 1 of {-(-total // 25)}" in messages(app.caption)
     columns = json.loads(app.dataframe[0].proto.columns)
-    assert columns["Amount"]["type_config"]["format"] == "dollar"
+    assert columns["Claimed"]["type_config"]["format"] == "dollar"  # the amount, under its schema label
     assert "Priority" not in columns  # the order says it; the room goes to the top reason
     assert all(isinstance(columns[c].get("width"), int) for c in ("Status", "Assigned to", "SLA", "Claim"))
     fixed = sum(columns[c]["width"] for c in columns if isinstance(columns[c].get("width"), int))

@@ -89,6 +89,7 @@ if not result.rows:
     st.info("No claims match these filters.")
 else:
     first_segment = claim_fields.label(schema.segments[0], schema) if schema.segments else ""
+    amount_label = claim_fields.label(schema.roles.amount, schema) if schema.roles.amount else ""
     table = pd.DataFrame(
         [
             {
@@ -96,7 +97,7 @@ else:
                 "Band": r.band,
                 "Probability": r.probability,
                 "Top reason": r.top_reason or "explanation pending",
-                **({"Amount": r.amount} if schema.roles.amount else {}),
+                **({amount_label: r.amount} if schema.roles.amount else {}),
                 **({first_segment: r.segments.get(schema.segments[0])} if schema.segments else {}),
                 "Age": r.age_days,
                 "SLA": r.sla,
@@ -110,7 +111,7 @@ else:
     count_slot = st.empty()  # filled last: the rows show before a count over many claims arrives
     # Fixed widths for the short columns, the rest (about 220 px at a 1,400 px window) to the top reason.
     # The table is ordered by priority, so the priority figure itself is left out for room.
-    widths = {"Claim": 112, "Band": 58, "Probability": 90, "Amount": 96, first_segment: 96}
+    widths = {"Claim": 112, "Band": 58, "Probability": 90, amount_label: 84, first_segment: 80}
     widths |= {"Age": 58, "SLA": 68, "Status": 86, "Assigned to": 84}
     picked = st.dataframe(
         table,
@@ -125,8 +126,8 @@ else:
             "Probability": st.column_config.ProgressColumn(
                 format="%.2f", min_value=0, max_value=1, width=widths["Probability"]
             ),
-            "Amount": st.column_config.NumberColumn(
-                format=claim_fields.money_table_format(schema), width=widths["Amount"]
+            amount_label: st.column_config.NumberColumn(
+                format=claim_fields.money_table_format(schema), width=widths[amount_label]
             ),
             "Top reason": st.column_config.TextColumn(width="large"),
         },

@@ -16,7 +16,7 @@ actor = actor_or_stop()
 schema = active_schema()
 st.title("Claim review")
 
-number = st.text_input("Claim number", key="review_claim_number", placeholder="e.g. CLM-0000123")
+number = st.text_input("Claim number", key="review_claim_number", placeholder="as the claims system writes it")
 if number and st.button("Open", key="review_open"):
     claim_id = attempt(lambda s, actor: review.find_claim(s, actor=actor, claim_number=number))
     if claim_id is not None:

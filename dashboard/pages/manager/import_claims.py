@@ -25,8 +25,15 @@ with st.expander("Columns this schema reads"):
     st.dataframe(
         pd.DataFrame(
             [
-                {"column": f.name, "type": f.type.value, "required": f.name in required, "shown as": f.display}
-                for f in schema.fields
+                *(
+                    {"column": f.name, "type": f.type.value, "required": f.name in required, "shown as": f.display}
+                    for f in schema.fields
+                ),
+                *(
+                    [{"column": schema.label.column, "type": "fraud label", "required": False, "shown as": "—"}]
+                    if schema.label
+                    else []
+                ),
             ]
         ),
         hide_index=True,
@@ -88,6 +95,8 @@ elif st.button("Import", type="primary", disabled=bool(checked.invalid) and not 
         if report.rejected_rows and actor.may(Permission.VIEW_PII):  # the rows hold personal data
             st.session_state["import_rejected"] = importing.rejected_csv(report)
         st.rerun()
+if digest in done and not actor.may(Permission.VIEW_PII) and checked.invalid:
+    st.caption("The rejected rows hold personal data: an administrator can download them.")
 if digest in done and (rejected := st.session_state.get("import_rejected")):
     st.download_button(
         "Download the rejected rows with their reasons", rejected, file_name="rejected.csv", mime="text/csv"

@@ -113,7 +113,7 @@ def test_a_custom_schema_refuses_a_bad_row_whole_with_its_row_column_and_reason(
         importing.import_file(session, actor=cli_actor(), path=data)
     reasons = {(e.row, e.column): e.reason for e in refused.value.errors}
     assert reasons[(5, "claim value")].startswith("must be an amount")
-    assert reasons[(7, "date notified")].startswith("must be a date written %d/%m/%Y")
+    assert reasons[(7, "date notified")].startswith("must be a date written DD/MM/YYYY (e.g. 31/03/2026)")
     assert count(session, Claim) == 0
 
 
