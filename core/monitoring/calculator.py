@@ -35,7 +35,7 @@ def _segments(
 ) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     segments = [("all", reference, current)]
     for column in drift.segment_columns():
-        for value in sorted(set(current[column])):
+        for value in sorted(set(current[column].dropna())):  # a claim without a value is in no segment
             ref, cur = reference[reference[column] == value], current[current[column] == value]
             if min(len(ref), len(cur)) >= min_rows:
                 segments.append((f"{column}={value}", ref, cur))

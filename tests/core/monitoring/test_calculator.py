@@ -34,3 +34,10 @@ def test_narratives_without_personal_fields_filled_are_sampled_as_they_are() -> 
         {"narrative": ["hail on the roof", None], "claimant_name": [None, None], "claimant_contact": [None, None]}
     )
     assert sorted(calculator.narratives(frame, 5, 0)) == ["", "hail on the roof"]
+
+
+def test_a_claim_without_a_segment_value_is_in_no_segment_and_breaks_no_report() -> None:
+    regions = ["north", None, "south", None] * 30  # "?" in the file: no value
+    frame = pd.DataFrame({"line_of_business": ["auto"] * 120, "region": regions})
+    segments = [name for name, _, _ in calculator._segments(frame, frame, min_rows=10)]
+    assert segments == ["all", "line_of_business=auto", "region=north", "region=south"]
