@@ -62,7 +62,7 @@ def work(
 
     while time.perf_counter() < until:
         try:
-            filters = triage.QueueFilters(lines=rng.choice(LINES))
+            filters = triage.QueueFilters(segments=(("line_of_business", rng.choice(LINES)),))
             timed("queue page", triage.queue, filters=filters, page=rng.randrange(3))
             taken = timed("take next", triage.take_next)
             if taken is None:

@@ -355,7 +355,7 @@ def queries(me: Actor) -> list[tuple[str, Callable[[Session], int]]]:
     return [
         ("default, page 0", page_of(QueueFilters())),
         ("default, page 40", page_of(QueueFilters(), page=40)),
-        ("line of business auto", page_of(QueueFilters(lines=("auto",)))),
+        ("line of business auto", page_of(QueueFilters(segments=(("line_of_business", ("auto",)),)))),
         ("band high", page_of(QueueFilters(bands=("high",)))),
         ("assigned to me", page_of(QueueFilters(assigned_to_me=True))),
         ("reported in June 2025", page_of(QueueFilters(reported_from=MONTH[0], reported_to=MONTH[1]))),
