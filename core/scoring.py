@@ -78,9 +78,10 @@ class ScoringResult:
     seconds: float = 0.0
 
 
-def input_hash(claim: dict[str, Any]) -> str:
-    """Fingerprint of exactly what the model read, to tell later whether a claim changed."""
-    payload = json.dumps({k: str(claim[k]) for k in active_schema().model_inputs}, sort_keys=True)
+def input_hash(claim: dict[str, Any], inputs: tuple[str, ...] | None = None) -> str:
+    """Fingerprint of exactly what the model read (`inputs`: the schema's model inputs, looked
+    up once by a caller that hashes many claims), to tell later whether a claim changed."""
+    payload = json.dumps({k: str(claim[k]) for k in inputs or active_schema().model_inputs}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -344,20 +345,21 @@ def _score_claims(
     on_chunk: Callable[[str, int], None] | None, read_ahead: bool, budget: _Budget,
 ) -> int:  # fmt: skip
     thresholds = bands.stored(version.parameters)
+    inputs, reads = active_schema().model_inputs, triage.priority_reads()  # once per run, not per claim
 
     def to_values(rows: pd.DataFrame, token_ids: TokenIds) -> list[dict[str, Any]]:
         probabilities = claim_probabilities(loaded, rows, token_ids=token_ids)
         today = clock.now().date()
         return [
             {"claim_id": int(row["id"]), "model_version_id": version.id, "probability": float(p),
-             "band": bands.band_for(float(p), thresholds), "input_hash": input_hash(row),
-             "priority": triage.priority_of(float(p), row, today, settings)}
+             "band": bands.band_for(float(p), thresholds), "input_hash": input_hash(row, inputs),
+             "priority": triage.priority_of(float(p), row, today, settings, reads)}
             for row, p in zip(rows.to_dict("records"), probabilities, strict=True)
         ]  # fmt: skip
 
     return _score_unscored(
         sessions, entity=Claim, predictions=Prediction, key="claim_id", version_id=version.id,
-        columns=claim_store.columns(dict.fromkeys((*active_schema().model_inputs, *triage.priority_reads()))),
+        columns=claim_store.columns(dict.fromkeys((*inputs, *reads))),
         loaded=loaded, texts=claim_texts, to_values=to_values,
         chunk_size=chunk_size, kind="claims", on_chunk=on_chunk, read_ahead=read_ahead, budget=budget,
         first=cast("ColumnElement[bool]", Claim.is_open),  # the queue needs open claims; decided: monitoring

@@ -67,9 +67,12 @@ def priority_reads(schema: Schema | None = None) -> tuple[str, ...]:
     return (roles.reported, roles.amount) if roles.amount else (roles.reported,)
 
 
-def priority_of(probability: float, claim: Mapping[Any, Any], today: date, settings: Settings) -> float:
-    """A claim's priority on `today`, from its fields (`priority_reads`) and its probability."""
-    reported, *amount = priority_reads()
+def priority_of(
+    probability: float, claim: Mapping[Any, Any], today: date, settings: Settings, reads: tuple[str, ...] | None = None
+) -> float:
+    """A claim's priority on `today`, from its fields (`priority_reads`, passed in by a caller
+    that prices many claims, so the schema is looked up once) and its probability."""
+    reported, *amount = reads or priority_reads()
     waited = (today - _day(claim[reported])).days
     value = claim[amount[0]] if amount else None
     return priority(probability, None if value is None else float(value), waited, settings)
@@ -394,7 +397,8 @@ def age_priorities(session: Session, *, actor: Actor, today: date | None = None)
     if served is None:
         return 0
     today, settings = today or clock.now().date(), get_settings()
-    reads = claim_store.columns(priority_reads())
+    names = priority_reads()
+    reads = claim_store.columns(names)
     rows = session.execute(
         select(Prediction.id, Prediction.probability, Prediction.priority, *reads)
         .join(Claim, Claim.id == Prediction.claim_id)
@@ -403,7 +407,7 @@ def age_priorities(session: Session, *, actor: Actor, today: date | None = None)
     ).mappings()
     changed = []
     for row in rows:
-        aged = priority_of(row["probability"], row, today, settings)
+        aged = priority_of(row["probability"], row, today, settings, names)
         if aged != row["priority"]:
             changed.append({"id": row["id"], "priority": aged})
     if changed:
